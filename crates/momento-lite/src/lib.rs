@@ -1,0 +1,247 @@
+//! A Momento-compatible cache server for tests and offline development.
+//!
+//! momento-lite speaks Momento's gRPC protocol through the server traits generated in the official
+//! `momento-protos` crate, so the official `momento` SDK talks to it unchanged: point a
+//! [`momento::CacheClient`] at [`LiteServer::credential_provider`] and every supported call works
+//! as it does against the service, errors included.
+//!
+//! # Map of the crate
+//! - [`MomentoLite`] (this file) — the builder: host, port, auth token; `start()` binds and spawns
+//!   the server on the current tokio runtime and returns a [`LiteServer`] handle with its
+//!   endpoint, a ready credential provider and a graceful `shutdown()`.
+//! - [`credential_provider`] (this file) — a `CredentialProvider` for any insecure
+//!   Momento-compatible endpoint, built from a disposable token and the SDK's insecure override.
+//! - `store` — the data: caches of items (byte values and sets of byte elements), millisecond
+//!   TTLs with lazy eviction, the 5 MiB item size limit.
+//! - `data` — the `Scs` data-plane service: scalar RPCs (`Get`, `Set`, the `SetIf` family,
+//!   `Increment`, TTLs, batches) and set RPCs (`SetUnion`, `SetDifference`, `SetFetch`).
+//! - `control` — the `ScsControl` control-plane service: create, list, flush, delete caches.
+//! - `auth` — the auth token check, a tonic interceptor in front of both services.
+//! - `error` — store failures and the gRPC status (code plus `err` metadata) each one answers.
+//! - `unimplemented` — every other RPC of both services answers `UNIMPLEMENTED`.
+//!
+//! The binary (`cargo run -p momento-lite -- --port 8080 [--auth-token T]`) runs the same
+//! server until ctrl-c.
+
+mod auth;
+mod control;
+mod data;
+mod error;
+mod store;
+mod unimplemented;
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use momento::CredentialProvider;
+use momento_protos::cache_client::scs_server::ScsServer;
+use momento_protos::control_client::scs_control_server::ScsControlServer;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::Server;
+
+use crate::auth::TokenCheck;
+use crate::control::ControlService;
+use crate::data::DataService;
+use crate::store::Store;
+
+pub use crate::store::MAX_ITEM_SIZE;
+
+/// The API key a [`LiteServer`] without an auth token hands to clients (it accepts any key).
+const DUMMY_AUTH_TOKEN: &str = "momento-lite";
+
+/// The largest request message the server decodes. Above the SDK's own 10,486,000-byte send
+/// limit, so an oversized item reaches the item size check and is refused as Momento refuses it,
+/// rather than failing in the transport.
+const MAX_DECODING_MESSAGE_SIZE: usize = 32 * 1024 * 1024;
+
+/// How long [`LiteServer::shutdown`] lets open connections drain before giving up on them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Builds and starts a momento-lite server.
+///
+/// Defaults: host 127.0.0.1, port 0 (an ephemeral port, see [`LiteServer::addr`]), no auth.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use momento::cache::configurations::Laptop;
+/// use momento::CacheClient;
+/// use momento_lite::MomentoLite;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = MomentoLite::builder().start().await?;
+/// let client = CacheClient::builder()
+///     .default_ttl(Duration::from_secs(60))
+///     .configuration(Laptop::latest())
+///     .credential_provider(server.credential_provider())
+///     .build()?;
+///
+/// client.create_cache("cache").await?;
+/// client.set("cache", "greeting", "hello").await?;
+/// let greeting: String = client.get("cache", "greeting").await?.try_into()?;
+/// assert_eq!(greeting, "hello");
+///
+/// server.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct MomentoLite {
+    host: IpAddr,
+    port: u16,
+    auth_token: Option<String>,
+}
+
+impl MomentoLite {
+    /// A builder with the defaults: 127.0.0.1, an ephemeral port, no auth.
+    pub fn builder() -> MomentoLite {
+        MomentoLite {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            auth_token: None,
+        }
+    }
+
+    /// The address to listen on (127.0.0.1 by default).
+    pub fn host(mut self, host: impl Into<IpAddr>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The port to listen on; 0 (the default) picks a free one.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Requires every request to carry exactly this token in its `authorization` metadata;
+    /// others are refused `UNAUTHENTICATED` (the SDK's `AuthenticationError`).
+    pub fn auth_token(mut self, token: impl Into<String>) -> Self {
+        self.auth_token = Some(token.into());
+        self
+    }
+
+    /// Binds the port and spawns the server on the current tokio runtime; returns once the
+    /// server is listening.
+    ///
+    /// # Panics
+    /// If called outside a tokio runtime.
+    pub async fn start(self) -> io::Result<LiteServer> {
+        let listener = TcpListener::bind((self.host, self.port)).await?;
+        let addr = listener.local_addr()?;
+        let store = Arc::new(Store::new());
+        let token_check = TokenCheck::new(self.auth_token.as_deref());
+        let data = ScsServer::new(DataService::new(Arc::clone(&store)))
+            .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE);
+        let control = ScsControlServer::new(ControlService::new(store));
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serve = Server::builder()
+            .add_service(InterceptedService::new(data, token_check.clone()))
+            .add_service(InterceptedService::new(control, token_check))
+            .serve_with_incoming_shutdown(incoming, async {
+                // A dropped sender stops the server too.
+                let _ = stopped.await;
+            });
+        let task = tokio::spawn(async move {
+            let result = serve.await;
+            if let Err(error) = &result {
+                tracing::warn!(%error, "momento-lite server stopped with an error");
+            }
+            result
+        });
+        tracing::info!(%addr, "momento-lite listening");
+        Ok(LiteServer {
+            addr,
+            auth_token: self.auth_token,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+}
+
+/// A running momento-lite server. Dropping it stops the server without waiting; call
+/// [`shutdown`](LiteServer::shutdown) to wait until the port is released.
+#[derive(Debug)]
+pub struct LiteServer {
+    addr: SocketAddr,
+    auth_token: Option<String>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+}
+
+impl LiteServer {
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL clients connect to, such as `http://127.0.0.1:PORT` (a server listening on an
+    /// unspecified address is reached through the loopback address).
+    pub fn endpoint(&self) -> String {
+        let ip = match self.addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+    }
+
+    /// A credential provider for this server: its endpoint in plain text, with its auth token
+    /// (or a dummy one when the server requires none).
+    pub fn credential_provider(&self) -> CredentialProvider {
+        let token = self.auth_token.as_deref().unwrap_or(DUMMY_AUTH_TOKEN);
+        credential_provider(&self.endpoint(), token)
+    }
+
+    /// Stops accepting connections, lets open ones drain (for up to 5 seconds) and returns once
+    /// the port is released, so a new server can bind it right away.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("momento-lite connections did not drain; stopping anyway");
+                task.abort();
+                let _ = task.await;
+            }
+        }
+    }
+}
+
+impl Drop for LiteServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A credential provider for a momento-lite (or any insecure Momento-compatible) endpoint.
+///
+/// Builds a v1 disposable token (URL-safe base64 of `{"api_key": auth_token, "endpoint": host}`)
+/// and overrides every endpoint with `endpoint`, insecurely: with an `http://` endpoint the SDK's
+/// gRPC clients connect in plain text.
+pub fn credential_provider(endpoint: &str, auth_token: &str) -> CredentialProvider {
+    let host = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest)
+        .trim_end_matches('/');
+    let claims = serde_json::json!({ "api_key": auth_token, "endpoint": host });
+    let token = base64::engine::general_purpose::URL_SAFE.encode(claims.to_string());
+    CredentialProvider::from_disposable_token(token)
+        .expect("a base64 JSON token with api_key and endpoint is a valid v1 token")
+        .insecure_endpoint_override(endpoint)
+}
