@@ -1,0 +1,48 @@
+//! Where cached values live: the [`CacheBackend`] trait and one adapter per store.
+//!
+//! Adapters translate between this trait and a store and do nothing else: keys, values, TTL
+//! policy and fault handling belong to [`ModelCache`](crate::ModelCache).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::error::CacheFault;
+
+pub mod memory;
+pub mod momento;
+
+/// A key-value store with per-item TTLs that a [`ModelCache`](crate::ModelCache) reads and writes.
+///
+/// Implementations must be cheap to share (`ModelCache` keeps one behind an `Arc`) and must never
+/// log secrets: their `Debug` output appears in logs.
+#[async_trait]
+pub trait CacheBackend: Send + Sync + std::fmt::Debug + 'static {
+    /// The value stored under `key`, or `None` on a miss.
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheFault>;
+
+    /// Stores `value` under `key` for `ttl`.
+    async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheFault>;
+
+    /// Removes `key`; removing an absent key succeeds.
+    async fn delete(&self, key: &str) -> Result<(), CacheFault>;
+
+    /// The TTL used when neither the cache nor the query sets one.
+    fn default_ttl(&self) -> Option<Duration> {
+        None
+    }
+
+    /// The longest TTL the store accepts (Momento: 24 hours), if it has a limit.
+    fn max_ttl(&self) -> Option<Duration> {
+        None
+    }
+
+    /// The largest item (key plus value, in bytes) the store accepts, if it has a limit.
+    fn max_item_bytes(&self) -> Option<usize> {
+        None
+    }
+
+    /// A short name for logs: `momento`, `memory`.
+    fn name(&self) -> &'static str;
+}

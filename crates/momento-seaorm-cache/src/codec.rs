@@ -1,0 +1,314 @@
+//! The stored value: a four-byte header, then the serialized (and maybe compressed) rows.
+//!
+//! ```text
+//! byte 0..2  magic "MS"
+//! byte 2     envelope version (1)
+//! byte 3     high nibble: serde format (0 JSON, 1 postcard); low nibble: compression
+//!            (0 none, 1 zlib, 2 zstd)
+//! byte 4..   body
+//! ```
+//! Because every value says how it was written, a reader configured with any compression reads
+//! any writer's value. Anything that does not decode is a [`DecodeError`], which the cache treats
+//! as a miss (and then overwrites), never as an error or a panic.
+
+use std::io::{Read, Write};
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::error::DecodeError;
+
+const MAGIC: [u8; 2] = *b"MS";
+const VERSION: u8 = 1;
+const HEADER_LEN: usize = 4;
+/// Decompressed bodies larger than this are refused, so a corrupt or hostile value cannot make a
+/// reader allocate without bound. Momento items are at most 5 MB compressed.
+const MAX_DECOMPRESSED_BYTES: u64 = 256 * 1024 * 1024;
+
+/// How a value's body is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Compression {
+    /// Stored as serialized.
+    #[default]
+    None,
+    /// zlib (deflate), as the Node library's `zlib` option.
+    Zlib,
+    /// Zstandard, level 3.
+    Zstd,
+}
+
+/// How rows are serialized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum SerdeFormat {
+    /// JSON: readable, works with every serde type (including `serde_json::Value`).
+    #[default]
+    Json,
+    /// postcard: compact and fast, but needs types that do not rely on `deserialize_any`
+    /// (so not `serde_json::Value`; such queries are always stored as JSON).
+    Postcard,
+}
+
+impl Compression {
+    fn tag(self) -> u8 {
+        match self {
+            Compression::None => 0,
+            Compression::Zlib => 1,
+            Compression::Zstd => 2,
+        }
+    }
+
+    fn from_tag(tag: u8) -> Result<Self, DecodeError> {
+        match tag {
+            0 => Ok(Compression::None),
+            1 => Ok(Compression::Zlib),
+            2 => Ok(Compression::Zstd),
+            _ => Err(DecodeError::UnsupportedHeader("compression")),
+        }
+    }
+}
+
+impl SerdeFormat {
+    fn tag(self) -> u8 {
+        match self {
+            SerdeFormat::Json => 0,
+            SerdeFormat::Postcard => 1,
+        }
+    }
+
+    fn from_tag(tag: u8) -> Result<Self, DecodeError> {
+        match tag {
+            0 => Ok(SerdeFormat::Json),
+            1 => Ok(SerdeFormat::Postcard),
+            _ => Err(DecodeError::UnsupportedHeader("serde format")),
+        }
+    }
+}
+
+/// Encodes and decodes stored values; see the module docs for the layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Envelope {
+    /// Serialization of the body.
+    pub format: SerdeFormat,
+    /// Compression of the body.
+    pub compression: Compression,
+}
+
+impl Envelope {
+    /// Serializes `value` behind a header that records this envelope's format and compression.
+    ///
+    /// ```
+    /// use momento_seaorm_cache::{Compression, Envelope, SerdeFormat};
+    /// let envelope = Envelope { format: SerdeFormat::Json, compression: Compression::Zstd };
+    /// let bytes = envelope.encode(&vec![1, 2, 3]).unwrap();
+    /// // Any envelope decodes it: the header says how it was written.
+    /// let back: Vec<i32> = Envelope::default().decode(&bytes).unwrap();
+    /// assert_eq!(back, vec![1, 2, 3]);
+    /// ```
+    pub fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(128);
+        out.extend_from_slice(&MAGIC);
+        out.push(VERSION);
+        out.push((self.format.tag() << 4) | self.compression.tag());
+        match self.compression {
+            Compression::None => serialize_into(&mut out, self.format, value)?,
+            Compression::Zlib => {
+                let body = serialize(self.format, value)?;
+                let mut encoder =
+                    flate2::write::ZlibEncoder::new(out, flate2::Compression::default());
+                encoder.write_all(&body).map_err(|e| e.to_string())?;
+                out = encoder.finish().map_err(|e| e.to_string())?;
+            }
+            Compression::Zstd => {
+                let body = serialize(self.format, value)?;
+                let mut encoder =
+                    zstd::stream::write::Encoder::new(out, 3).map_err(|e| e.to_string())?;
+                encoder.write_all(&body).map_err(|e| e.to_string())?;
+                out = encoder.finish().map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads a value written by any envelope. The receiver's own settings play no part: the
+    /// header decides. Any malformed input is a [`DecodeError`].
+    pub fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, DecodeError> {
+        decode(bytes)
+    }
+}
+
+/// Reads a value written by any [`Envelope`].
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    if bytes.len() < HEADER_LEN || bytes[..2] != MAGIC {
+        return Err(DecodeError::NotAnEnvelope);
+    }
+    if bytes[2] != VERSION {
+        return Err(DecodeError::UnsupportedHeader("version"));
+    }
+    let format = SerdeFormat::from_tag(bytes[3] >> 4)?;
+    let compression = Compression::from_tag(bytes[3] & 0x0f)?;
+    let body = &bytes[HEADER_LEN..];
+    match compression {
+        Compression::None => deserialize(format, body),
+        Compression::Zlib => {
+            let decoded = read_bounded(flate2::read::ZlibDecoder::new(body))?;
+            deserialize(format, &decoded)
+        }
+        Compression::Zstd => {
+            let decoder = zstd::stream::read::Decoder::new(body)
+                .map_err(|e| DecodeError::Decompress(e.to_string()))?;
+            let decoded = read_bounded(decoder)?;
+            deserialize(format, &decoded)
+        }
+    }
+}
+
+fn read_bounded(reader: impl Read) -> Result<Vec<u8>, DecodeError> {
+    let mut out = Vec::new();
+    reader
+        .take(MAX_DECOMPRESSED_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| DecodeError::Decompress(e.to_string()))?;
+    if out.len() as u64 > MAX_DECOMPRESSED_BYTES {
+        return Err(DecodeError::Decompress(
+            "body exceeds the size limit".into(),
+        ));
+    }
+    Ok(out)
+}
+
+fn serialize<T: Serialize + ?Sized>(format: SerdeFormat, value: &T) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(128);
+    serialize_into(&mut out, format, value)?;
+    Ok(out)
+}
+
+fn serialize_into<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    format: SerdeFormat,
+    value: &T,
+) -> Result<(), String> {
+    match format {
+        SerdeFormat::Json => serde_json::to_writer(out, value).map_err(|e| e.to_string()),
+        SerdeFormat::Postcard => postcard::to_io(value, out)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    }
+}
+
+fn deserialize<T: DeserializeOwned>(format: SerdeFormat, body: &[u8]) -> Result<T, DecodeError> {
+    match format {
+        SerdeFormat::Json => {
+            serde_json::from_slice(body).map_err(|e| DecodeError::Deserialize(e.to_string()))
+        }
+        SerdeFormat::Postcard => {
+            let (value, rest) = postcard::take_from_bytes(body)
+                .map_err(|e| DecodeError::Deserialize(e.to_string()))?;
+            if rest.is_empty() {
+                Ok(value)
+            } else {
+                Err(DecodeError::Deserialize(
+                    "trailing bytes after the body".into(),
+                ))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Row {
+        id: i32,
+        name: String,
+    }
+
+    fn rows() -> Vec<Row> {
+        (0..50)
+            .map(|id| Row {
+                id,
+                name: format!("user {id}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_writer_is_read_by_every_reader() {
+        let formats = [SerdeFormat::Json, SerdeFormat::Postcard];
+        let compressions = [Compression::None, Compression::Zlib, Compression::Zstd];
+        for format in formats {
+            for compression in compressions {
+                let writer = Envelope {
+                    format,
+                    compression,
+                };
+                let bytes = writer.encode(&rows()).unwrap();
+                for reader_compression in compressions {
+                    let reader = Envelope {
+                        format: SerdeFormat::Json,
+                        compression: reader_compression,
+                    };
+                    let back: Vec<Row> = reader.decode(&bytes).unwrap();
+                    assert_eq!(back, rows(), "{writer:?} read by {reader:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn compression_shrinks_repetitive_rows() {
+        let plain = Envelope::default().encode(&rows()).unwrap();
+        for compression in [Compression::Zlib, Compression::Zstd] {
+            let packed = Envelope {
+                compression,
+                ..Envelope::default()
+            }
+            .encode(&rows())
+            .unwrap();
+            assert!(
+                packed.len() * 2 < plain.len(),
+                "{compression:?}: {} vs {}",
+                packed.len(),
+                plain.len()
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_values_are_errors_not_panics() {
+        let good = Envelope {
+            compression: Compression::Zstd,
+            ..Envelope::default()
+        }
+        .encode(&rows())
+        .unwrap();
+        assert!(matches!(
+            decode::<Vec<Row>>(b""),
+            Err(DecodeError::NotAnEnvelope)
+        ));
+        assert!(matches!(
+            decode::<Vec<Row>>(b"[1,2]"),
+            Err(DecodeError::NotAnEnvelope)
+        ));
+        assert!(matches!(
+            decode::<Vec<Row>>(&[b'M', b'S', 9, 0]),
+            Err(DecodeError::UnsupportedHeader("version"))
+        ));
+        assert!(matches!(
+            decode::<Vec<Row>>(&[b'M', b'S', 1, 0x03]),
+            Err(DecodeError::UnsupportedHeader("compression"))
+        ));
+        for cut in [4, 5, good.len() / 2, good.len() - 1] {
+            assert!(
+                decode::<Vec<Row>>(&good[..cut]).is_err(),
+                "truncated at {cut}"
+            );
+        }
+        // A JSON body of the wrong shape.
+        let other = Envelope::default().encode(&"a string").unwrap();
+        assert!(matches!(
+            decode::<Vec<Row>>(&other),
+            Err(DecodeError::Deserialize(_))
+        ));
+    }
+}

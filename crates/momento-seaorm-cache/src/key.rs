@@ -1,0 +1,326 @@
+//! Cache keys: readable, canonical and injective.
+//!
+//! ```text
+//! <prefix>:<operation>:<table>:<canonical query>
+//! model-cache:find_by_pk:users:{"id":1}
+//! model-cache:find_all:users:["alice"]:SELECT "users"."id", "users"."name" FROM "users" WHERE "users"."name" = $1
+//! ```
+//! * `prefix` contains no `:` (checked at build time); `operation` is one of a fixed set of
+//!   names without `:`; `table` has `%` and `:` percent-escaped. So the first three `:` split a
+//!   key unambiguously.
+//! * For a primary-key lookup the canonical query is a JSON object of the primary-key columns,
+//!   in the entity's declared order, to their values.
+//! * For any other query it is the JSON array of the statement's bound values followed by `:` and
+//!   the SQL text SeaORM runs. A JSON array is self-delimiting, so the SQL that follows can hold
+//!   anything. Values are typed: numbers, booleans and strings as JSON, everything else as a
+//!   one-field object naming its SQL type, so `1`, `"1"` and a date can never meet.
+//! * A key longer than the configured limit keeps its readable head and replaces the canonical
+//!   query with `#sha256:` and the hex SHA-256 of it. Unhashed canonical forms start with `[` or
+//!   `{`, never `#`, so the two forms cannot collide.
+
+use std::fmt::{self, Write as _};
+
+use sea_orm::{Statement, Value};
+use sha2::{Digest, Sha256};
+
+/// Default longest key kept readable; longer keys are hashed.
+pub const DEFAULT_MAX_KEY_LEN: usize = 1024;
+
+/// A built cache key. Its `Display` and [`as_str`](CacheKey::as_str) give the exact bytes stored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CacheKey(String);
+
+impl CacheKey {
+    /// The key as stored in the backend.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key for a primary-key lookup: `prefix:find_by_pk:table:{"col":value,...}`.
+    pub(crate) fn for_primary_key<'a>(
+        prefix: &str,
+        table: &str,
+        columns: impl IntoIterator<Item = (&'a str, &'a Value)>,
+        max_len: usize,
+    ) -> CacheKey {
+        let mut canonical = String::from("{");
+        for (i, (column, value)) in columns.into_iter().enumerate() {
+            if i > 0 {
+                canonical.push(',');
+            }
+            push_json_string(&mut canonical, column);
+            canonical.push(':');
+            push_value(&mut canonical, value);
+        }
+        canonical.push('}');
+        CacheKey::assemble(prefix, Operation::FindByPk, table, canonical, max_len)
+    }
+
+    /// The key for a statement: `prefix:operation:table:[values]:sql`.
+    pub(crate) fn for_statement(
+        prefix: &str,
+        operation: Operation,
+        table: &str,
+        statement: &Statement,
+        max_len: usize,
+    ) -> CacheKey {
+        let mut canonical = String::with_capacity(statement.sql.len() + 32);
+        canonical.push('[');
+        if let Some(values) = &statement.values {
+            for (i, value) in values.0.iter().enumerate() {
+                if i > 0 {
+                    canonical.push(',');
+                }
+                push_value(&mut canonical, value);
+            }
+        }
+        canonical.push_str("]:");
+        canonical.push_str(&statement.sql);
+        CacheKey::assemble(prefix, operation, table, canonical, max_len)
+    }
+
+    fn assemble(
+        prefix: &str,
+        operation: Operation,
+        table: &str,
+        canonical: String,
+        max_len: usize,
+    ) -> CacheKey {
+        let mut key = String::with_capacity(prefix.len() + table.len() + canonical.len() + 16);
+        key.push_str(prefix);
+        key.push(':');
+        key.push_str(operation.as_str());
+        key.push(':');
+        push_escaped_table(&mut key, table);
+        key.push(':');
+        if key.len() + canonical.len() <= max_len {
+            key.push_str(&canonical);
+        } else {
+            key.push_str("#sha256:");
+            for byte in Sha256::digest(canonical.as_bytes()) {
+                let _ = write!(key, "{byte:02x}");
+            }
+        }
+        CacheKey(key)
+    }
+}
+
+impl fmt::Display for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The read operation a key belongs to; part of the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// `wrap(E).find_by_pk`.
+    FindByPk,
+    /// `wrap(E).find_one`.
+    FindOne,
+    /// `wrap(E).find_all`.
+    FindAll,
+    /// `wrap(E).count` and `.cached(..).count`.
+    Count,
+    /// `.cached(..).one`.
+    One,
+    /// `.cached(..).all`.
+    All,
+}
+
+impl Operation {
+    /// The name used in keys and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::FindByPk => "find_by_pk",
+            Operation::FindOne => "find_one",
+            Operation::FindAll => "find_all",
+            Operation::Count => "count",
+            Operation::One => "one",
+            Operation::All => "all",
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn push_escaped_table(out: &mut String, table: &str) {
+    for c in table.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            ':' => out.push_str("%3A"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn push_json_string(out: &mut String, s: &str) {
+    // serde_json's string escaping is injective; writing into a String cannot fail.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+}
+
+/// Appends the canonical JSON of one bound value.
+fn push_value(out: &mut String, value: &Value) {
+    macro_rules! number {
+        ($v:expr) => {
+            match $v {
+                Some(n) => {
+                    let _ = write!(out, "{n}");
+                }
+                None => out.push_str("null"),
+            }
+        };
+    }
+    match value {
+        Value::Bool(Some(b)) => out.push_str(if *b { "true" } else { "false" }),
+        Value::TinyInt(v) => number!(v),
+        Value::SmallInt(v) => number!(v),
+        Value::Int(v) => number!(v),
+        Value::BigInt(v) => number!(v),
+        Value::TinyUnsigned(v) => number!(v),
+        Value::SmallUnsigned(v) => number!(v),
+        Value::Unsigned(v) => number!(v),
+        Value::BigUnsigned(v) => number!(v),
+        Value::Float(Some(f)) => push_float(out, f64::from(*f), "f32"),
+        Value::Double(Some(f)) => push_float(out, *f, "f64"),
+        Value::String(Some(s)) => push_json_string(out, s),
+        Value::Char(Some(c)) => push_json_string(out, c.encode_utf8(&mut [0; 4])),
+        Value::Json(Some(json)) => {
+            out.push_str("{\"json\":");
+            out.push_str(&json.to_string());
+            out.push('}');
+        }
+        other => {
+            // Any other SQL type: its Debug form names the variant and the value, e.g.
+            // ChronoDate(Some(2024-01-31)), which is deterministic and readable. A typed NULL
+            // binds as NULL whatever its type.
+            let debug = format!("{other:?}");
+            if debug.ends_with("(None)") {
+                out.push_str("null");
+            } else {
+                out.push_str("{\"sql\":");
+                push_json_string(out, &debug);
+                out.push('}');
+            }
+        }
+    }
+}
+
+/// Floats print with a decimal point (so 1.0 never reads as the integer 1); non-finite ones
+/// are tagged strings, since JSON has no NaN.
+fn push_float(out: &mut String, f: f64, ty: &str) {
+    if f.is_finite() {
+        let _ = write!(out, "{f:?}");
+    } else {
+        let _ = write!(out, "{{\"{ty}\":\"{f}\"}}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{DbBackend, Values};
+
+    fn statement(sql: &str, values: Vec<Value>) -> Statement {
+        Statement {
+            sql: sql.to_owned(),
+            values: Some(Values(values)),
+            db_backend: DbBackend::Postgres,
+        }
+    }
+
+    fn key(sql: &str, values: Vec<Value>) -> String {
+        CacheKey::for_statement("p", Operation::All, "t", &statement(sql, values), 4096)
+            .as_str()
+            .to_owned()
+    }
+
+    #[test]
+    fn primary_key_format_is_readable() {
+        let one = Value::Int(Some(1));
+        let k = CacheKey::for_primary_key("model-cache", "users", [("id", &one)], 4096);
+        assert_eq!(k.as_str(), r#"model-cache:find_by_pk:users:{"id":1}"#);
+        let name = Value::String(Some("a\"b".into()));
+        let k = CacheKey::for_primary_key("m", "t", [("a", &one), ("b", &name)], 4096);
+        assert_eq!(k.as_str(), r#"m:find_by_pk:t:{"a":1,"b":"a\"b"}"#);
+    }
+
+    #[test]
+    fn statement_format_is_values_then_sql() {
+        assert_eq!(
+            key(
+                "SELECT 1 WHERE a = $1",
+                vec![Value::String(Some("x".into()))]
+            ),
+            r#"p:all:t:["x"]:SELECT 1 WHERE a = $1"#
+        );
+    }
+
+    #[test]
+    fn hostile_strings_do_not_collide() {
+        let sql = "SELECT * FROM t WHERE a = $1 AND b = $2";
+        let s = |v: &str| Value::String(Some(v.to_owned()));
+        let pairs = [
+            vec![s("x\",\"y"), s("z")],
+            vec![s("x"), s("y\",\"z")],
+            vec![s("x:y"), s("z")],
+            vec![s("x"), s(":y:z")],
+            vec![s("]:SELECT"), s("")],
+            vec![s(""), s("]:SELECT")],
+            vec![Value::Int(Some(1)), s("1")],
+            vec![s("1"), Value::Int(Some(1))],
+            vec![Value::Double(Some(1.0)), Value::Int(Some(1))],
+            vec![Value::Int(Some(1)), Value::Int(None)],
+            vec![Value::Int(Some(1)), s("null")],
+        ];
+        let keys: Vec<String> = pairs.iter().map(|v| key(sql, v.clone())).collect();
+        for i in 0..keys.len() {
+            for j in 0..keys.len() {
+                if i != j {
+                    assert_ne!(keys[i], keys[j], "{:?} vs {:?}", pairs[i], pairs[j]);
+                }
+            }
+        }
+        // A value that mimics the end of the values list cannot be confused with SQL.
+        assert_ne!(
+            key("]:SELECT 2", vec![s("a")]),
+            key("SELECT 2", vec![s("a\"]:")])
+        );
+    }
+
+    #[test]
+    fn tables_with_colons_are_escaped() {
+        let st = statement("S", vec![]);
+        let a = CacheKey::for_statement("p", Operation::All, "a:b", &st, 4096);
+        let b = CacheKey::for_statement("p", Operation::All, "a%3Ab", &st, 4096);
+        assert_eq!(a.as_str(), "p:all:a%3Ab:[]:S");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn long_keys_are_hashed_but_stay_distinct() {
+        let long = "x".repeat(2000);
+        let a = CacheKey::for_statement("p", Operation::All, "t", &statement(&long, vec![]), 256);
+        let b = CacheKey::for_statement(
+            "p",
+            Operation::All,
+            "t",
+            &statement(&format!("{long}y"), vec![]),
+            256,
+        );
+        assert!(a.as_str().starts_with("p:all:t:#sha256:"), "{a}");
+        assert_eq!(a.as_str().len(), "p:all:t:#sha256:".len() + 64);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn same_query_same_key() {
+        let v = || vec![Value::BigInt(Some(7)), Value::Bool(Some(true))];
+        assert_eq!(key("S", v()), key("S", v()));
+        assert_eq!(key("S", v()), r#"p:all:t:[7,true]:S"#);
+    }
+}

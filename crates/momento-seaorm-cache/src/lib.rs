@@ -1,0 +1,51 @@
+//! A read-aside query cache for [SeaORM](https://www.sea-ql.org/SeaORM/), backed by
+//! [Momento](https://www.gomomento.com/).
+//!
+//! Any SeaORM read can be served from a cache with one extra call, and returns exactly what the
+//! database would have returned. A cache fault degrades to the database, never to an error or to
+//! wrong data.
+//!
+//! # Map of the crate
+//! * [`cache`] — [`ModelCache`], its builder, and the read-through path every read takes.
+//! * [`wrap`] — `cache.wrap(Entity)`: `find_by_pk`, `find_one`, `find_all`, `count`.
+//! * [`query`] — `.cached(&cache)` on SeaORM selectors ([`CacheQueryExt`]).
+//! * [`connection`] — [`CacheableConnection`]: reads in a transaction bypass the cache.
+//! * [`key`] — [`CacheKey`]: readable, canonical, injective keys.
+//! * [`codec`] — [`Envelope`]: the stored value's header, serde format and compression.
+//! * [`backend`] — the [`CacheBackend`] trait, [`MomentoBackend`] and [`MemoryBackend`].
+//! * [`error`] — [`ConfigError`] from `build()`, [`CacheFault`] from backends.
+//!
+//! # Example
+//! ```ignore
+//! use momento_seaorm_cache::{CacheQueryExt, ModelCache, MomentoBackend};
+//! let backend = MomentoBackend::builder().create_cache_if_missing(true).build().await?;
+//! let cache = ModelCache::builder(backend).build()?;
+//! let alice = cache.wrap(user::Entity).find_by_pk(&db, 1).await?;
+//! let admins = user::Entity::find()
+//!     .filter(user::Column::Role.eq("admin"))
+//!     .cached(&cache)
+//!     .all(&db)
+//!     .await?;
+//! ```
+//! `examples/quickstart.rs` runs the whole flow offline.
+
+pub mod backend;
+pub mod cache;
+pub mod codec;
+pub mod connection;
+pub mod error;
+pub mod key;
+pub mod query;
+mod tables;
+pub mod wrap;
+
+pub use backend::memory::{MemoryBackend, MemoryBackendBuilder};
+pub use backend::momento::{MomentoBackend, MomentoBackendBuilder};
+pub use backend::CacheBackend;
+pub use cache::{CacheLookup, CacheStatus, ModelCache, ModelCacheBuilder};
+pub use codec::{Compression, Envelope, SerdeFormat};
+pub use connection::CacheableConnection;
+pub use error::{CacheFault, ConfigError, DecodeError, FaultKind};
+pub use key::{CacheKey, Operation};
+pub use query::{CacheQueryExt, CacheableSelect, CachedQuery};
+pub use wrap::WrappedEntity;

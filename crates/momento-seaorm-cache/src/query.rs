@@ -1,0 +1,317 @@
+//! `.cached(&cache)`: caching for every SeaORM selector, as a drop-in.
+//!
+//! ```ignore
+//! use momento_seaorm_cache::CacheQueryExt;
+//! let alices = user::Entity::find()
+//!     .filter(user::Column::Name.eq("alice"))
+//!     .cached(&cache)
+//!     .all(&db)
+//!     .await?; // Result<Vec<user::Model>, DbErr>, exactly as `.all(&db)` returns
+//! ```
+
+use std::any::TypeId;
+use std::borrow::Cow;
+use std::future::Future;
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, JsonValue, PaginatorTrait,
+    QuerySelect, QueryTrait, Select, SelectModel, SelectTwo, SelectTwoModel, Selector, SelectorRaw,
+    SelectorTrait, Statement,
+};
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::cache::{CacheLookup, ModelCache, ReadPlan};
+use crate::codec::SerdeFormat;
+use crate::connection::CacheableConnection;
+use crate::key::{CacheKey, Operation};
+use crate::tables;
+
+/// A SeaORM query whose results can be cached: it turns into the statement SeaORM would run,
+/// names its main table, and says how to decode its rows.
+///
+/// Implemented for `Select<E>` (`Entity::find()`), `SelectTwo<E, F>` (`find_also_related`),
+/// `Selector<SelectModel<T>>` (`into_model::<T>()`, `into_json()`) and
+/// `Selector<SelectTwoModel<M, N>>`, when their rows are `Serialize + DeserializeOwned`.
+pub trait CacheableSelect: Sized + Send {
+    /// How SeaORM decodes one row of this query.
+    type Selector: SelectorTrait<Item = Self::Row>;
+    /// One row of the result.
+    type Row: Serialize + DeserializeOwned + Send;
+
+    /// The statement SeaORM runs for `.all()`, or for `.one()` when `first_only` (which adds
+    /// `LIMIT 1` where SeaORM does).
+    fn into_statement(self, backend: DbBackend, first_only: bool) -> Statement;
+
+    /// The main table, used in keys and logs.
+    fn table(statement: &Statement) -> Cow<'static, str>;
+
+    /// A serde format the rows must be stored in, overriding the cache's.
+    fn row_format() -> Option<SerdeFormat> {
+        None
+    }
+}
+
+/// Adds `.cached(&cache)` to every [`CacheableSelect`] query.
+pub trait CacheQueryExt: CacheableSelect {
+    /// This query, read through `cache`. Finish with `.one(&db)`, `.all(&db)` or `.count(&db)`.
+    fn cached(self, cache: &ModelCache) -> CachedQuery<Self> {
+        CachedQuery {
+            query: self,
+            cache: cache.clone(),
+            ttl: None,
+        }
+    }
+}
+
+impl<Q: CacheableSelect> CacheQueryExt for Q {}
+
+/// A query bound to a cache; made by [`CacheQueryExt::cached`].
+#[derive(Debug, Clone)]
+pub struct CachedQuery<Q> {
+    query: Q,
+    cache: ModelCache,
+    ttl: Option<Duration>,
+}
+
+impl<Q: CacheableSelect> CachedQuery<Q> {
+    /// Store this query's result for `ttl` instead of the cache's default (clamped to the
+    /// backend's maximum; zero means do not store).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// All rows, from the cache or the database: what SeaORM's `.all(db)` returns.
+    pub async fn all<C: CacheableConnection>(self, db: &C) -> Result<Vec<Q::Row>, DbErr> {
+        Ok(self.all_with_status(db).await?.value)
+    }
+
+    /// The first row, from the cache or the database: what SeaORM's `.one(db)` returns.
+    pub async fn one<C: CacheableConnection>(self, db: &C) -> Result<Option<Q::Row>, DbErr> {
+        Ok(self.one_with_status(db).await?.value)
+    }
+
+    /// The number of rows, from the cache or the database: what SeaORM's `.count(db)` returns.
+    pub async fn count<C: CacheableConnection>(self, db: &C) -> Result<u64, DbErr> {
+        Ok(self.count_with_status(db).await?.value)
+    }
+
+    /// Like [`all`](Self::all), also saying whether it was a hit and under which key.
+    pub async fn all_with_status<C: CacheableConnection>(
+        self,
+        db: &C,
+    ) -> Result<CacheLookup<Vec<Q::Row>>, DbErr> {
+        read(
+            &self.cache,
+            self.query,
+            Operation::All,
+            self.ttl,
+            db,
+            load_all::<Q::Selector, C>,
+        )
+        .await
+    }
+
+    /// Like [`one`](Self::one), also saying whether it was a hit and under which key.
+    pub async fn one_with_status<C: CacheableConnection>(
+        self,
+        db: &C,
+    ) -> Result<CacheLookup<Option<Q::Row>>, DbErr> {
+        read(
+            &self.cache,
+            self.query,
+            Operation::One,
+            self.ttl,
+            db,
+            load_one::<Q::Selector, C>,
+        )
+        .await
+    }
+
+    /// Like [`count`](Self::count), also saying whether it was a hit and under which key.
+    pub async fn count_with_status<C: CacheableConnection>(
+        self,
+        db: &C,
+    ) -> Result<CacheLookup<u64>, DbErr> {
+        read(
+            &self.cache,
+            self.query,
+            Operation::Count,
+            self.ttl,
+            db,
+            load_count::<C>,
+        )
+        .await
+    }
+}
+
+/// The one path every statement-keyed read takes: bypass in a transaction, else key the
+/// statement and read through the cache; `load` runs the statement on a miss.
+pub(crate) async fn read<'c, Q, C, T, F, Fut>(
+    cache: &ModelCache,
+    query: Q,
+    operation: Operation,
+    ttl: Option<Duration>,
+    db: &'c C,
+    load: F,
+) -> Result<CacheLookup<T>, DbErr>
+where
+    Q: CacheableSelect,
+    C: CacheableConnection,
+    T: Serialize + DeserializeOwned,
+    F: FnOnce(&'c C, Statement) -> Fut,
+    Fut: Future<Output = Result<T, DbErr>>,
+{
+    let first_only = matches!(operation, Operation::One | Operation::FindOne);
+    let statement = query.into_statement(db.get_database_backend(), first_only);
+    let table = Q::table(&statement);
+    let key = (!db.in_transaction()).then(|| {
+        CacheKey::for_statement(
+            cache.prefix(),
+            operation,
+            &table,
+            &statement,
+            cache.max_key_len(),
+        )
+    });
+    let plan = ReadPlan {
+        operation,
+        table: &table,
+        key,
+        ttl,
+        format: Q::row_format(),
+    };
+    cache.read_through(plan, load(db, statement)).await
+}
+
+/// Runs `statement` and decodes every row, as SeaORM's `.all(db)` does.
+pub(crate) async fn load_all<S: SelectorTrait, C: ConnectionTrait>(
+    db: &C,
+    statement: Statement,
+) -> Result<Vec<S::Item>, DbErr> {
+    db.query_all_raw(statement)
+        .await?
+        .into_iter()
+        .map(S::from_raw_query_result)
+        .collect()
+}
+
+/// Runs `statement` and decodes the first row, as SeaORM's `.one(db)` does.
+pub(crate) async fn load_one<S: SelectorTrait, C: ConnectionTrait>(
+    db: &C,
+    statement: Statement,
+) -> Result<Option<S::Item>, DbErr> {
+    db.query_one_raw(statement)
+        .await?
+        .map(S::from_raw_query_result)
+        .transpose()
+}
+
+/// Counts the rows of `statement`, as SeaORM's `.count(db)` does (`COUNT(*)` over a subquery).
+pub(crate) async fn load_count<C: ConnectionTrait>(
+    db: &C,
+    statement: Statement,
+) -> Result<u64, DbErr> {
+    let raw = SelectorRaw::<SelectModel<JsonValue>>::from_statement::<JsonValue>(statement);
+    PaginatorTrait::count(raw, db).await
+}
+
+fn entity_table<E: EntityTrait>() -> Cow<'static, str> {
+    Cow::Borrowed(E::default().table_name())
+}
+
+fn sql_table(statement: &Statement) -> Cow<'static, str> {
+    Cow::Owned(tables::main_table(&statement.sql).unwrap_or_else(|| "query".to_owned()))
+}
+
+fn is_json<T: 'static>() -> bool {
+    TypeId::of::<T>() == TypeId::of::<JsonValue>()
+}
+
+impl<E> CacheableSelect for Select<E>
+where
+    E: EntityTrait,
+    E::Model: Serialize + DeserializeOwned + Send + Sync,
+{
+    type Selector = SelectModel<E::Model>;
+    type Row = E::Model;
+
+    fn into_statement(self, backend: DbBackend, first_only: bool) -> Statement {
+        if first_only {
+            self.limit(1).build(backend)
+        } else {
+            self.build(backend)
+        }
+    }
+
+    fn table(_statement: &Statement) -> Cow<'static, str> {
+        entity_table::<E>()
+    }
+}
+
+impl<E, F> CacheableSelect for SelectTwo<E, F>
+where
+    E: EntityTrait,
+    F: EntityTrait,
+    E::Model: Serialize + DeserializeOwned + Send + Sync,
+    F::Model: Serialize + DeserializeOwned + Send + Sync,
+{
+    type Selector = SelectTwoModel<E::Model, F::Model>;
+    type Row = (E::Model, Option<F::Model>);
+
+    fn into_statement(self, backend: DbBackend, first_only: bool) -> Statement {
+        if first_only {
+            self.limit(1).build(backend)
+        } else {
+            self.build(backend)
+        }
+    }
+
+    fn table(_statement: &Statement) -> Cow<'static, str> {
+        entity_table::<E>()
+    }
+}
+
+impl<M> CacheableSelect for Selector<SelectModel<M>>
+where
+    M: FromQueryResult + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    type Selector = SelectModel<M>;
+    type Row = M;
+
+    fn into_statement(self, backend: DbBackend, _first_only: bool) -> Statement {
+        // A Selector's query is not reachable to add LIMIT 1; `.one()` reads the first row.
+        Selector::into_statement(self, backend)
+    }
+
+    fn table(statement: &Statement) -> Cow<'static, str> {
+        sql_table(statement)
+    }
+
+    fn row_format() -> Option<SerdeFormat> {
+        // serde_json::Value needs a self-describing format.
+        is_json::<M>().then_some(SerdeFormat::Json)
+    }
+}
+
+impl<M, N> CacheableSelect for Selector<SelectTwoModel<M, N>>
+where
+    M: FromQueryResult + Serialize + DeserializeOwned + Send + Sync + 'static,
+    N: FromQueryResult + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    type Selector = SelectTwoModel<M, N>;
+    type Row = (M, Option<N>);
+
+    fn into_statement(self, backend: DbBackend, _first_only: bool) -> Statement {
+        Selector::into_statement(self, backend)
+    }
+
+    fn table(statement: &Statement) -> Cow<'static, str> {
+        sql_table(statement)
+    }
+
+    fn row_format() -> Option<SerdeFormat> {
+        (is_json::<M>() || is_json::<N>()).then_some(SerdeFormat::Json)
+    }
+}

@@ -1,0 +1,189 @@
+//! `cache.wrap(Entity)`: the Node library's four read operations, for one SeaORM entity.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use sea_orm::sea_query::IntoValueTuple;
+use sea_orm::DbErr;
+use sea_orm::{
+    ColumnTrait, EntityTrait, IdenStatic, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait,
+    QueryFilter, Select, SelectModel, Value,
+};
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::cache::{CacheLookup, ModelCache, ReadPlan};
+use crate::connection::CacheableConnection;
+use crate::key::{CacheKey, Operation};
+use crate::query::{load_all, load_count, load_one, read};
+
+/// The cached read operations of one entity; made by [`ModelCache::wrap`].
+///
+/// Each takes a SeaORM selector where the Node library takes options, and returns what the
+/// plain SeaORM call returns.
+#[derive(Debug)]
+pub struct WrappedEntity<E> {
+    cache: ModelCache,
+    ttl: Option<Duration>,
+    entity: PhantomData<fn() -> E>,
+}
+
+impl<E> Clone for WrappedEntity<E> {
+    fn clone(&self) -> Self {
+        WrappedEntity {
+            cache: self.cache.clone(),
+            ttl: self.ttl,
+            entity: PhantomData,
+        }
+    }
+}
+
+impl<E> WrappedEntity<E> {
+    pub(crate) fn new(cache: ModelCache) -> Self {
+        WrappedEntity {
+            cache,
+            ttl: None,
+            entity: PhantomData,
+        }
+    }
+}
+
+impl<E> WrappedEntity<E>
+where
+    E: EntityTrait,
+    E::Model: Serialize + DeserializeOwned + Send + Sync,
+{
+    /// Store this entity's results for `ttl` instead of the cache's default (clamped to the
+    /// backend's maximum; zero means do not store).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// The row with primary key `pk`, like `E::find_by_id(pk).one(db)`.
+    ///
+    /// Any primary-key type works, composite keys as tuples; the key names the entity's real
+    /// primary-key columns: `model-cache:find_by_pk:users:{"id":1}`.
+    pub async fn find_by_pk<C, K>(&self, db: &C, pk: K) -> Result<Option<E::Model>, DbErr>
+    where
+        C: CacheableConnection,
+        K: Into<<E::PrimaryKey as PrimaryKeyTrait>::ValueType>,
+    {
+        Ok(self.find_by_pk_with_status(db, pk).await?.value)
+    }
+
+    /// Like [`find_by_pk`](Self::find_by_pk), also saying whether it was a hit and the key.
+    pub async fn find_by_pk_with_status<C, K>(
+        &self,
+        db: &C,
+        pk: K,
+    ) -> Result<CacheLookup<Option<E::Model>>, DbErr>
+    where
+        C: CacheableConnection,
+        K: Into<<E::PrimaryKey as PrimaryKeyTrait>::ValueType>,
+    {
+        let values: Vec<Value> = pk.into().into_value_tuple().into_iter().collect();
+        let columns: Vec<E::Column> = E::PrimaryKey::iter().map(|k| k.into_column()).collect();
+        let table = E::default().table_name();
+        let key = (!db.in_transaction()).then(|| {
+            CacheKey::for_primary_key(
+                self.cache.prefix(),
+                table,
+                columns.iter().map(|c| c.as_str()).zip(values.iter()),
+                self.cache.max_key_len(),
+            )
+        });
+        let load = async move {
+            let mut select = E::find();
+            for (column, value) in columns.into_iter().zip(values) {
+                select = select.filter(column.eq(value));
+            }
+            select.one(db).await
+        };
+        let plan = ReadPlan {
+            operation: Operation::FindByPk,
+            table,
+            key,
+            ttl: self.ttl,
+            format: None,
+        };
+        self.cache.read_through(plan, load).await
+    }
+
+    /// The first row `select` finds, like `select.one(db)`.
+    pub async fn find_one<C: CacheableConnection>(
+        &self,
+        db: &C,
+        select: Select<E>,
+    ) -> Result<Option<E::Model>, DbErr> {
+        Ok(self.find_one_with_status(db, select).await?.value)
+    }
+
+    /// Like [`find_one`](Self::find_one), also saying whether it was a hit and the key.
+    pub async fn find_one_with_status<C: CacheableConnection>(
+        &self,
+        db: &C,
+        select: Select<E>,
+    ) -> Result<CacheLookup<Option<E::Model>>, DbErr> {
+        read(
+            &self.cache,
+            select,
+            Operation::FindOne,
+            self.ttl,
+            db,
+            load_one::<SelectModel<E::Model>, C>,
+        )
+        .await
+    }
+
+    /// Every row `select` finds, like `select.all(db)`.
+    pub async fn find_all<C: CacheableConnection>(
+        &self,
+        db: &C,
+        select: Select<E>,
+    ) -> Result<Vec<E::Model>, DbErr> {
+        Ok(self.find_all_with_status(db, select).await?.value)
+    }
+
+    /// Like [`find_all`](Self::find_all), also saying whether it was a hit and the key.
+    pub async fn find_all_with_status<C: CacheableConnection>(
+        &self,
+        db: &C,
+        select: Select<E>,
+    ) -> Result<CacheLookup<Vec<E::Model>>, DbErr> {
+        read(
+            &self.cache,
+            select,
+            Operation::FindAll,
+            self.ttl,
+            db,
+            load_all::<SelectModel<E::Model>, C>,
+        )
+        .await
+    }
+
+    /// How many rows `select` finds, like `select.count(db)`.
+    pub async fn count<C: CacheableConnection>(
+        &self,
+        db: &C,
+        select: Select<E>,
+    ) -> Result<u64, DbErr> {
+        Ok(self.count_with_status(db, select).await?.value)
+    }
+
+    /// Like [`count`](Self::count), also saying whether it was a hit and the key.
+    pub async fn count_with_status<C: CacheableConnection>(
+        &self,
+        db: &C,
+        select: Select<E>,
+    ) -> Result<CacheLookup<u64>, DbErr> {
+        read(
+            &self.cache,
+            select,
+            Operation::Count,
+            self.ttl,
+            db,
+            load_count::<C>,
+        )
+        .await
+    }
+}

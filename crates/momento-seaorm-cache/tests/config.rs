@@ -1,0 +1,222 @@
+//! `build()` refuses wrong configuration with a message that says what to fix, and the API key
+//! never shows in an error, a log line or `Debug` output.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use common::entities::user;
+use common::{Db, TestDb};
+use momento_lite::MomentoLite;
+use momento_seaorm_cache::{ConfigError, ModelCache, MomentoBackend};
+use sea_orm::EntityTrait;
+
+const SECRET: &str = "super-secret-token-4f1e9c";
+
+fn v1_key(token: &str) -> String {
+    let json = format!(r#"{{"api_key":"{token}","endpoint":"cell-1.example.momentohq.com"}}"#);
+    base64::engine::general_purpose::URL_SAFE.encode(json)
+}
+
+fn v2_key(token: &str) -> String {
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    format!(
+        "{}.{}.{}",
+        b64(r#"{"alg":"HS512"}"#),
+        b64(r#"{"t":"g","id":"x"}"#),
+        b64(token)
+    )
+}
+
+/// Builds a backend from the environment with `key` (None = unset) and `endpoint`.
+async fn build_from_env(
+    key: Option<&str>,
+    endpoint: Option<&str>,
+) -> Result<MomentoBackend, ConfigError> {
+    match key {
+        Some(key) => std::env::set_var("MOMENTO_API_KEY", key),
+        None => std::env::remove_var("MOMENTO_API_KEY"),
+    }
+    match endpoint {
+        Some(endpoint) => std::env::set_var("MOMENTO_ENDPOINT", endpoint),
+        None => std::env::remove_var("MOMENTO_ENDPOINT"),
+    }
+    MomentoBackend::builder().build().await
+}
+
+// One test owns the process environment, so no other test races it.
+#[tokio::test]
+async fn api_keys_from_the_environment() {
+    let err = build_from_env(None, None).await.unwrap_err();
+    assert_eq!(err, ConfigError::MissingApiKey);
+    assert!(
+        err.to_string()
+            .contains("set the MOMENTO_API_KEY environment variable"),
+        "{err}"
+    );
+
+    let err = build_from_env(Some("  "), None).await.unwrap_err();
+    assert_eq!(err, ConfigError::EmptyApiKey);
+
+    let malformed = format!("not-a-key-{SECRET}");
+    let err = build_from_env(Some(&malformed), None).await.unwrap_err();
+    assert!(
+        matches!(err, ConfigError::MalformedApiKey { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("copy it again"), "{err}");
+    assert!(!format!("{err} {err:?}").contains(SECRET));
+
+    // A v2 key needs its endpoint, and the error says so.
+    let err = build_from_env(Some(&v2_key(SECRET)), None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("MOMENTO_ENDPOINT"), "{err}");
+    assert!(!format!("{err} {err:?}").contains(SECRET));
+
+    // With the endpoint it builds; a legacy v1 key builds alone.
+    let v2 = build_from_env(Some(&v2_key(SECRET)), Some("cell-1.example.momentohq.com")).await;
+    let v2 = v2.expect("v2 key with endpoint");
+    assert!(!format!("{v2:?}").contains(SECRET));
+    let v1 = build_from_env(Some(&v1_key(SECRET)), None)
+        .await
+        .expect("legacy v1 key");
+    assert!(!format!("{v1:?}").contains(SECRET));
+    let cache = ModelCache::builder(v1).build().unwrap();
+    assert!(!format!("{cache:?}").contains(SECRET));
+
+    // A v1 key with MOMENTO_ENDPOINT set is refused with a hint.
+    let err = build_from_env(Some(&v1_key(SECRET)), Some("cell-1.example.momentohq.com"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unset MOMENTO_ENDPOINT"), "{err}");
+    std::env::remove_var("MOMENTO_API_KEY");
+    std::env::remove_var("MOMENTO_ENDPOINT");
+}
+
+#[tokio::test]
+async fn bad_names_and_ttls_fail_at_build() {
+    let server = MomentoLite::builder().start().await.unwrap();
+    let builder = || MomentoBackend::builder().credential_provider(server.credential_provider());
+
+    let err = builder().cache_name("").build().await.unwrap_err();
+    assert_eq!(err, ConfigError::EmptyCacheName);
+    let err = builder().cache_name("my cache!").build().await.unwrap_err();
+    assert!(err.to_string().contains("ASCII letters, digits"), "{err}");
+
+    let err = builder()
+        .default_ttl(Duration::ZERO)
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("at least one millisecond"),
+        "{err}"
+    );
+    let err = builder()
+        .default_ttl(Duration::from_secs(24 * 3600 + 1))
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConfigError::TtlTooLong { .. }));
+    assert!(err.to_string().contains("lower it"), "{err}");
+
+    // The cache's own TTL is checked against Momento's 24 hours too.
+    let backend = builder().build().await.unwrap();
+    let err = ModelCache::builder(backend)
+        .default_ttl(Duration::from_secs(25 * 3600))
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, ConfigError::TtlTooLong { .. }));
+
+    // A good configuration builds and creates its cache.
+    builder()
+        .cache_name("fresh-cache")
+        .create_cache_if_missing(true)
+        .build()
+        .await
+        .expect("creates the cache");
+    server.shutdown().await;
+}
+
+/// A `tracing` writer that keeps everything written, for assertions.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn the_key_never_reaches_logs_or_errors() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // The server wants SECRET; we present a different secret: every cache call fails with
+    // UNAUTHENTICATED, each failure is logged, and reads still succeed from the database.
+    let server = MomentoLite::builder()
+        .auth_token(SECRET)
+        .start()
+        .await
+        .unwrap();
+    let wrong = format!("{SECRET}-wrong");
+    let backend = MomentoBackend::builder()
+        .credential_provider(momento_lite::credential_provider(
+            &server.endpoint(),
+            &wrong,
+        ))
+        .build()
+        .await
+        .unwrap();
+    let cache = ModelCache::builder(backend).build().unwrap();
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    db.seed().await;
+    let found = cache
+        .wrap(user::Entity)
+        .find_by_pk(&db.conn, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        user::Entity::find_by_id(1).one(&db.conn).await.unwrap()
+    );
+
+    let logs = captured.text();
+    assert!(logs.contains("cache get failed"), "{logs}");
+    assert!(logs.contains("authentication"), "{logs}");
+    assert!(!logs.contains(SECRET), "the key leaked into logs:\n{logs}");
+    assert!(!format!("{cache:?}").contains(SECRET));
+
+    // Creating the cache with the wrong key is a build error that names no key.
+    let err = MomentoBackend::builder()
+        .credential_provider(momento_lite::credential_provider(
+            &server.endpoint(),
+            &wrong,
+        ))
+        .create_cache_if_missing(true)
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConfigError::Momento { .. }), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains(SECRET));
+}
