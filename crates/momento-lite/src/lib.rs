@@ -23,6 +23,8 @@
 //! The binary (`cargo run -p momento-lite -- --port 8080 [--auth-token T]`) runs the same
 //! server until ctrl-c.
 
+#![warn(missing_docs)]
+
 mod auth;
 mod control;
 mod data;

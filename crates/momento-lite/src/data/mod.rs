@@ -196,3 +196,121 @@ impl Scs for DataService {
         sorted_set_union_store: pb::SortedSetUnionStoreRequest => pb::SortedSetUnionStoreResponse;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use momento_protos::cache_client::set_if_not_exists_response;
+    use tonic::metadata::MetadataValue;
+    use tonic::Code;
+
+    use super::*;
+
+    /// A data service over a store holding one empty cache, `c`.
+    fn service() -> DataService {
+        let store = Arc::new(Store::new());
+        store.create_cache("c").expect("a new store has no caches");
+        DataService::new(store)
+    }
+
+    /// A request for cache `c`.
+    fn request<T>(message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        request
+            .metadata_mut()
+            .insert("cache", MetadataValue::from_static("c"));
+        request
+    }
+
+    fn get(key: &[u8]) -> pb::GetRequest {
+        pb::GetRequest {
+            cache_key: key.to_vec(),
+        }
+    }
+
+    // The SDK never sends SetIfNotExists (its set_if_absent uses SetIf), so it is tested here.
+    #[tokio::test]
+    async fn set_if_not_exists_stores_only_on_an_absent_key() {
+        use set_if_not_exists_response::Result as Outcome;
+
+        let service = service();
+        let write = |body: &str| pb::SetIfNotExistsRequest {
+            cache_key: b"k".to_vec(),
+            cache_body: body.as_bytes().to_vec(),
+            ttl_milliseconds: 60_000,
+        };
+        let first = service.set_if_not_exists(request(write("a"))).await;
+        let first = first.map(|r| r.into_inner().result);
+        assert!(matches!(first, Ok(Some(Outcome::Stored(_)))), "{first:?}");
+        let second = service.set_if_not_exists(request(write("b"))).await;
+        let second = second.map(|r| r.into_inner().result);
+        assert!(
+            matches!(second, Ok(Some(Outcome::NotStored(_)))),
+            "{second:?}"
+        );
+        let stored = service.get(request(get(b"k"))).await;
+        assert_eq!(
+            stored.ok().map(|r| r.into_inner().cache_body),
+            Some(b"a".to_vec())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_without_cache_metadata_is_invalid() {
+        let status = service().get(Request::new(get(b"k"))).await.err();
+        assert_eq!(status.map(|s| s.code()), Some(Code::InvalidArgument));
+    }
+
+    #[tokio::test]
+    async fn a_zero_ttl_is_invalid_and_stores_nothing() {
+        let service = service();
+        let set = pb::SetRequest {
+            cache_key: b"k".to_vec(),
+            cache_body: b"v".to_vec(),
+            ttl_milliseconds: 0,
+        };
+        let status = service.set(request(set)).await.err();
+        assert_eq!(status.map(|s| s.code()), Some(Code::InvalidArgument));
+        let miss = service.get(request(get(b"k"))).await;
+        let miss = miss.ok().map(|r| r.into_inner().result);
+        assert_eq!(miss, Some(i32::from(pb::ECacheResult::Miss)));
+    }
+
+    #[tokio::test]
+    async fn set_if_without_a_condition_is_invalid() {
+        let set_if = pb::SetIfRequest {
+            cache_key: b"k".to_vec(),
+            cache_body: b"v".to_vec(),
+            ttl_milliseconds: 60_000,
+            condition: None,
+        };
+        let status = service().set_if(request(set_if)).await.err();
+        assert_eq!(status.map(|s| s.code()), Some(Code::InvalidArgument));
+    }
+
+    #[tokio::test]
+    async fn a_refused_batch_stores_none_of_its_items() {
+        let service = service();
+        let item = |key: &[u8], size: usize| pb::SetRequest {
+            cache_key: key.to_vec(),
+            cache_body: vec![0; size],
+            ttl_milliseconds: 60_000,
+        };
+        let batch = pb::SetBatchRequest {
+            items: vec![item(b"small", 1), item(b"big", crate::store::MAX_ITEM_SIZE)],
+        };
+        let status = service.set_batch(request(batch)).await.err();
+        assert_eq!(status.map(|s| s.code()), Some(Code::ResourceExhausted));
+        let small = service.get(request(get(b"small"))).await;
+        let small = small.ok().map(|r| r.into_inner().result);
+        assert_eq!(small, Some(i32::from(pb::ECacheResult::Miss)));
+    }
+
+    #[tokio::test]
+    async fn an_unimplemented_rpc_answers_unimplemented() {
+        let status = service()
+            .set_length(request(pb::SetLengthRequest::default()))
+            .await
+            .err();
+        assert_eq!(status.map(|s| s.code()), Some(Code::Unimplemented));
+    }
+}
