@@ -32,6 +32,7 @@ mod error;
 mod store;
 mod unimplemented;
 
+use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -95,7 +96,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MomentoLite {
     host: IpAddr,
     port: u16,
@@ -170,9 +171,21 @@ impl MomentoLite {
     }
 }
 
+impl fmt::Debug for MomentoLite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MomentoLite")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
 /// A running momento-lite server. Dropping it stops the server without waiting; call
 /// [`shutdown`](LiteServer::shutdown) to wait until the port is released.
-#[derive(Debug)]
 pub struct LiteServer {
     addr: SocketAddr,
     auth_token: Option<String>,
@@ -220,6 +233,19 @@ impl LiteServer {
                 let _ = task.await;
             }
         }
+    }
+}
+
+impl fmt::Debug for LiteServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiteServer")
+            .field("addr", &self.addr)
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("running", &self.stop.is_some())
+            .finish()
     }
 }
 

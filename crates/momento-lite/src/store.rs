@@ -116,7 +116,7 @@ impl Value {
 
 /// A value with the instant it expires (`None` when the TTL is too long to represent).
 #[derive(Debug, Clone)]
-pub struct Item {
+struct Item {
     value: Value,
     expires_at: Option<Instant>,
 }
