@@ -16,16 +16,30 @@
 //! * [`error`] — [`ConfigError`] from `build()`, [`CacheFault`] from backends.
 //!
 //! # Example
-//! ```ignore
+//! ```no_run
+//! # mod user {
+//! #     use sea_orm::entity::prelude::*;
+//! #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
+//! #     #[sea_orm(table_name = "users")]
+//! #     pub struct Model { #[sea_orm(primary_key)] pub id: i32, pub role: String }
+//! #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+//! #     pub enum Relation {}
+//! #     impl ActiveModelBehavior for ActiveModel {}
+//! # }
+//! # async fn run(db: sea_orm::DatabaseConnection) -> Result<(), Box<dyn std::error::Error>> {
 //! use momento_seaorm_cache::{CacheQueryExt, ModelCache, MomentoBackend};
+//! use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+//!
+//! // MOMENTO_API_KEY (and MOMENTO_ENDPOINT for a v2 key) from the environment.
 //! let backend = MomentoBackend::builder().create_cache_if_missing(true).build().await?;
 //! let cache = ModelCache::builder(backend).build()?;
-//! let alice = cache.wrap(user::Entity).find_by_pk(&db, 1).await?;
-//! let admins = user::Entity::find()
+//! let alice: Option<user::Model> = cache.wrap(user::Entity).find_by_pk(&db, 1).await?;
+//! let admins: Vec<user::Model> = user::Entity::find()
 //!     .filter(user::Column::Role.eq("admin"))
 //!     .cached(&cache)
 //!     .all(&db)
 //!     .await?;
+//! # Ok(()) }
 //! ```
 //! `examples/quickstart.rs` runs the whole flow offline.
 

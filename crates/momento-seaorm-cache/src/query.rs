@@ -1,12 +1,25 @@
 //! `.cached(&cache)`: caching for every SeaORM selector, as a drop-in.
 //!
-//! ```ignore
+//! ```no_run
+//! # mod user {
+//! #     use sea_orm::entity::prelude::*;
+//! #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
+//! #     #[sea_orm(table_name = "users")]
+//! #     pub struct Model { #[sea_orm(primary_key)] pub id: i32, pub name: String }
+//! #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+//! #     pub enum Relation {}
+//! #     impl ActiveModelBehavior for ActiveModel {}
+//! # }
+//! # async fn run(db: sea_orm::DatabaseConnection, cache: momento_seaorm_cache::ModelCache)
+//! # -> Result<(), sea_orm::DbErr> {
 //! use momento_seaorm_cache::CacheQueryExt;
-//! let alices = user::Entity::find()
+//! use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+//! let alices: Vec<user::Model> = user::Entity::find()
 //!     .filter(user::Column::Name.eq("alice"))
 //!     .cached(&cache)
 //!     .all(&db)
 //!     .await?; // Result<Vec<user::Model>, DbErr>, exactly as `.all(&db)` returns
+//! # Ok(()) }
 //! ```
 
 use std::any::TypeId;
