@@ -5,6 +5,7 @@
 pub mod entities;
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
@@ -14,7 +15,8 @@ use momento::CacheClient;
 use momento_lite::{LiteServer, MomentoLite};
 use momento_seaorm_cache::{ModelCache, ModelCacheBuilder, MomentoBackend};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, DbBackend, Schema, Set,
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend,
+    Schema, Set,
 };
 
 /// Which database a test runs on.
@@ -41,6 +43,27 @@ fn unique_name() -> String {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     format!("msc_{}_{}_{}", std::process::id(), nanos, n)
+}
+
+/// Set once a server has been found unreachable, so later tests skip at once.
+static POSTGRES_DOWN: OnceLock<String> = OnceLock::new();
+static MYSQL_DOWN: OnceLock<String> = OnceLock::new();
+
+/// Connects to a server's admin database within a few seconds, remembering a failure.
+async fn connect_admin(url: &str, down: &OnceLock<String>) -> Result<DatabaseConnection, String> {
+    if let Some(reason) = down.get() {
+        return Err(reason.clone());
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .connect_timeout(Duration::from_secs(3))
+        .acquire_timeout(Duration::from_secs(3))
+        .sqlx_logging(false);
+    Database::connect(options).await.map_err(|e| {
+        let reason = e.to_string();
+        let _ = down.set(reason.clone());
+        reason
+    })
 }
 
 fn required() -> bool {
@@ -74,7 +97,7 @@ impl TestDb {
             Db::Postgres => {
                 let url = std::env::var("DATABASE_URL_POSTGRES")
                     .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-                let admin = match Database::connect(&url).await {
+                let admin = match connect_admin(&url, &POSTGRES_DOWN).await {
                     Ok(admin) => admin,
                     Err(e) => return unavailable(kind, &url, e),
                 };
@@ -95,7 +118,7 @@ impl TestDb {
             Db::MySql => {
                 let url = std::env::var("DATABASE_URL_MYSQL")
                     .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned());
-                let admin = match Database::connect(&url).await {
+                let admin = match connect_admin(&url, &MYSQL_DOWN).await {
                     Ok(admin) => admin,
                     Err(e) => return unavailable(kind, &url, e),
                 };
