@@ -3,11 +3,11 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
 use common::entities::user;
+use common::logs::capture;
 use common::{Db, TestDb};
 use momento_lite::MomentoLite;
 use momento_seaorm_cache::{ConfigError, ModelCache, MomentoBackend};
@@ -141,36 +141,9 @@ async fn bad_names_and_ttls_fail_at_build() {
     server.shutdown().await;
 }
 
-/// A `tracing` writer that keeps everything written, for assertions.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 #[tokio::test]
 async fn the_key_never_reaches_logs_or_errors() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture(tracing::Level::TRACE);
 
     // The server wants SECRET; we present a different secret: every cache call fails with
     // UNAUTHENTICATED, each failure is logged, and reads still succeed from the database.

@@ -3,49 +3,15 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use common::entities::user;
+use common::logs::capture;
 use common::{Db, TestCache, TestDb};
 use momento_seaorm_cache::{CacheQueryExt, CacheStatus, ModelCache};
 use sea_orm::EntityTrait;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    (captured, tracing::subscriber::set_default(subscriber))
-}
-
-impl Captured {
-    fn lines(&self) -> Vec<String> {
-        String::from_utf8_lossy(&self.0.lock().unwrap())
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
 #[tokio::test]
 async fn each_call_logs_a_span_with_key_status_and_timings() {
-    let (captured, _guard) = capture();
+    let (captured, _guard) = capture(tracing::Level::DEBUG);
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     db.seed().await;
     let momento = TestCache::start("model-cache").await;
@@ -83,7 +49,7 @@ async fn each_call_logs_a_span_with_key_status_and_timings() {
 
 #[tokio::test]
 async fn a_stopped_cache_server_degrades_to_the_database_with_warnings() {
-    let (captured, _guard) = capture();
+    let (captured, _guard) = capture(tracing::Level::DEBUG);
     let db = TestDb::new(Db::Sqlite).await.unwrap();
     db.seed().await;
     let momento = TestCache::start("model-cache").await;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod entities;
+pub mod logs;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
