@@ -1,40 +1,50 @@
 //! [`ModelCache`]: the configured cache every cached read goes through, and its builder.
 
-use std::future::Future;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use sea_orm::{DbErr, EntityTrait};
-use serde::{de::DeserializeOwned, Serialize};
-use tracing::{debug, warn, Instrument};
+use sea_orm::EntityTrait;
 
 use crate::backend::CacheBackend;
-use crate::codec::{self, Compression, Envelope, SerdeFormat};
+use crate::breaker::{Breaker, BreakerConfig};
+use crate::codec::{Compression, Envelope, SerdeFormat};
 use crate::error::ConfigError;
-use crate::key::{CacheKey, Operation, DEFAULT_MAX_KEY_LEN};
+use crate::flight::Flights;
+use crate::key::{CacheKey, DEFAULT_MAX_KEY_LEN};
+use crate::metrics::{CacheStats, Counters};
 use crate::wrap::WrappedEntity;
 
 /// The key prefix used when none is given, as in the Node library.
 pub const DEFAULT_KEY_PREFIX: &str = "model-cache";
 /// The TTL used when neither the builder nor the backend gives one.
 pub const FALLBACK_TTL: Duration = Duration::from_secs(60);
+/// The deadline of each cache call when none is given: a cache that answers slower than this
+/// is no faster than most databases.
+pub const DEFAULT_CACHE_TIMEOUT: Duration = Duration::from_millis(200);
+/// The TTL jitter when none is given: stored TTLs are shortened by up to 10%.
+pub const DEFAULT_TTL_JITTER: f64 = 0.1;
 
 /// Where a cached read's answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CacheStatus {
     /// Decoded from the cache.
     Hit,
-    /// Read from the database (and stored, unless the store failed or the value was too large).
+    /// Decoded from the cache after its TTL, within the stale-while-revalidate window; a
+    /// refresh was started.
+    Stale,
+    /// Read from the database (the cache missed, faulted, or its breaker is open).
     Miss,
     /// Read from the database without touching the cache (inside a transaction).
     Bypass,
 }
 
 impl CacheStatus {
-    /// `hit`, `miss` or `bypass`.
+    /// `hit`, `stale`, `miss` or `bypass`.
     pub fn as_str(self) -> &'static str {
         match self {
             CacheStatus::Hit => "hit",
+            CacheStatus::Stale => "stale",
             CacheStatus::Miss => "miss",
             CacheStatus::Bypass => "bypass",
         }
@@ -53,7 +63,7 @@ impl std::fmt::Display for CacheStatus {
 pub struct CacheLookup<T> {
     /// What the database would have returned.
     pub value: T,
-    /// Hit, miss or bypass.
+    /// Hit, stale, miss or bypass.
     pub status: CacheStatus,
     /// The key read and written; `None` for a bypass.
     pub key: Option<CacheKey>,
@@ -73,27 +83,41 @@ pub struct CacheLookup<T> {
 /// ```
 #[derive(Clone)]
 pub struct ModelCache {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
-struct Shared {
-    backend: Box<dyn CacheBackend>,
-    prefix: String,
-    ttl: Duration,
-    max_ttl: Option<Duration>,
-    max_item_bytes: Option<usize>,
-    envelope: Envelope,
-    max_key_len: usize,
+/// Everything a [`ModelCache`] and its clones share.
+pub(crate) struct Shared {
+    pub backend: Box<dyn CacheBackend>,
+    pub prefix: String,
+    pub ttl: Duration,
+    pub max_ttl: Option<Duration>,
+    pub max_item_bytes: Option<usize>,
+    pub envelope: Envelope,
+    pub max_key_len: usize,
+    pub timeout: Duration,
+    pub breaker: Option<Breaker>,
+    pub single_flight: bool,
+    pub flights: Flights,
+    pub lease: Option<Duration>,
+    pub ttl_jitter: f64,
+    pub background_writes: bool,
+    pub counters: Counters,
+    /// Keys whose stale value is being refreshed in this process.
+    pub refreshing: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for ModelCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.shared;
         f.debug_struct("ModelCache")
-            .field("backend", &self.shared.backend)
-            .field("prefix", &self.shared.prefix)
-            .field("ttl", &self.shared.ttl)
-            .field("envelope", &self.shared.envelope)
-            .finish()
+            .field("backend", &s.backend)
+            .field("prefix", &s.prefix)
+            .field("ttl", &s.ttl)
+            .field("envelope", &s.envelope)
+            .field("timeout", &s.timeout)
+            .field("breaker", &s.breaker.as_ref().map(|b| b.state()))
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,6 +128,12 @@ pub struct ModelCacheBuilder {
     ttl: Option<Duration>,
     envelope: Envelope,
     max_key_len: usize,
+    timeout: Duration,
+    breaker: Option<BreakerConfig>,
+    single_flight: bool,
+    lease: Option<Duration>,
+    ttl_jitter: f64,
+    background_writes: bool,
 }
 
 impl std::fmt::Debug for ModelCacheBuilder {
@@ -113,13 +143,14 @@ impl std::fmt::Debug for ModelCacheBuilder {
             .field("prefix", &self.prefix)
             .field("ttl", &self.ttl)
             .field("envelope", &self.envelope)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 impl ModelCache {
-    /// A builder over `backend` with prefix `model-cache`, the backend's default TTL, JSON and
-    /// no compression.
+    /// A builder over `backend` with prefix `model-cache`, the backend's default TTL, JSON, no
+    /// compression, a 200 ms deadline per cache call, the default circuit breaker, one loader
+    /// per key, and up to 10% TTL jitter.
     pub fn builder(backend: impl CacheBackend) -> ModelCacheBuilder {
         ModelCacheBuilder {
             backend: Box::new(backend),
@@ -127,6 +158,12 @@ impl ModelCache {
             ttl: None,
             envelope: Envelope::default(),
             max_key_len: DEFAULT_MAX_KEY_LEN,
+            timeout: DEFAULT_CACHE_TIMEOUT,
+            breaker: Some(BreakerConfig::default()),
+            single_flight: true,
+            lease: None,
+            ttl_jitter: DEFAULT_TTL_JITTER,
+            background_writes: false,
         }
     }
 
@@ -167,167 +204,23 @@ impl ModelCache {
         self.shared.backend.as_ref()
     }
 
+    /// A snapshot of this cache's counters (shared by its clones) since it was built.
+    ///
+    /// ```
+    /// # use momento_seaorm_cache::{MemoryBackend, ModelCache, BreakerState};
+    /// let cache = ModelCache::builder(MemoryBackend::new()).build().unwrap();
+    /// let stats = cache.stats();
+    /// assert_eq!((stats.hits, stats.misses), (0, 0));
+    /// assert_eq!(stats.breaker_state, Some(BreakerState::Closed));
+    /// ```
+    pub fn stats(&self) -> CacheStats {
+        let state = self.shared.breaker.as_ref().map(|b| b.state());
+        self.shared.counters.snapshot(state)
+    }
+
     pub(crate) fn max_key_len(&self) -> usize {
         self.shared.max_key_len
     }
-
-    /// The TTL to store with, given a per-wrap or per-query TTL: clamped to the backend's
-    /// maximum; `None` (do not store) for a zero TTL.
-    fn effective_ttl(&self, requested: Option<Duration>) -> Option<Duration> {
-        let ttl = requested.unwrap_or(self.shared.ttl);
-        if ttl.is_zero() {
-            return None;
-        }
-        match self.shared.max_ttl {
-            Some(max) if ttl > max => {
-                warn!(?ttl, ?max, "TTL exceeds the backend's maximum; clamped");
-                Some(max)
-            }
-            _ => Some(ttl),
-        }
-    }
-
-    /// Serves `plan` from the cache, or runs `load` on the database and stores its result.
-    ///
-    /// Cache faults and undecodable values are logged and fall through to `load`; only `load`
-    /// can make this fail.
-    pub(crate) async fn read_through<T, Fut>(
-        &self,
-        plan: ReadPlan<'_>,
-        load: Fut,
-    ) -> Result<CacheLookup<T>, DbErr>
-    where
-        T: Serialize + DeserializeOwned,
-        Fut: Future<Output = Result<T, DbErr>>,
-    {
-        let span = tracing::debug_span!(
-            "cached_read",
-            operation = plan.operation.as_str(),
-            table = plan.table,
-            key = tracing::field::Empty,
-            status = tracing::field::Empty,
-            cache_us = tracing::field::Empty,
-            db_us = tracing::field::Empty,
-        );
-        async move {
-            let Some(key) = plan.key else {
-                let started = Instant::now();
-                let value = load.await?;
-                let db_us = started.elapsed().as_micros() as u64;
-                record(CacheStatus::Bypass, 0, db_us);
-                return Ok(CacheLookup {
-                    value,
-                    status: CacheStatus::Bypass,
-                    key: None,
-                });
-            };
-            tracing::Span::current().record("key", key.as_str());
-            let backend = self.shared.backend.as_ref();
-            let started = Instant::now();
-            let cached = backend.get(key.as_str()).await;
-            let mut cache_us = started.elapsed().as_micros() as u64;
-            let mut store = true;
-            match cached {
-                Ok(Some(bytes)) => match codec::decode::<T>(&bytes) {
-                    Ok(value) => {
-                        record(CacheStatus::Hit, cache_us, 0);
-                        return Ok(CacheLookup {
-                            value,
-                            status: CacheStatus::Hit,
-                            key: Some(key),
-                        });
-                    }
-                    Err(error) => warn!(
-                        key = key.as_str(), %error,
-                        "cached value does not decode; treating it as a miss and overwriting it"
-                    ),
-                },
-                Ok(None) => {}
-                Err(fault) => {
-                    warn!(
-                        key = key.as_str(), backend = backend.name(), kind = %fault.kind, %fault,
-                        "cache get failed; reading from the database"
-                    );
-                    store = false;
-                }
-            }
-            let started = Instant::now();
-            let value = load.await?;
-            let db_us = started.elapsed().as_micros() as u64;
-            if store {
-                if let Some(ttl) = self.effective_ttl(plan.ttl) {
-                    let started = Instant::now();
-                    self.store(&key, &value, ttl, plan.format).await;
-                    cache_us += started.elapsed().as_micros() as u64;
-                }
-            }
-            record(CacheStatus::Miss, cache_us, db_us);
-            Ok(CacheLookup {
-                value,
-                status: CacheStatus::Miss,
-                key: Some(key),
-            })
-        }
-        .instrument(span)
-        .await
-    }
-
-    /// Encodes and stores a freshly loaded value; every failure is logged, none is returned.
-    async fn store<T: Serialize>(
-        &self,
-        key: &CacheKey,
-        value: &T,
-        ttl: Duration,
-        format: Option<SerdeFormat>,
-    ) {
-        let envelope = Envelope {
-            format: format.unwrap_or(self.shared.envelope.format),
-            ..self.shared.envelope
-        };
-        let bytes = match envelope.encode(value) {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                warn!(key = key.as_str(), %error, "result does not serialize; not cached");
-                return;
-            }
-        };
-        if let Some(max) = self.shared.max_item_bytes {
-            let size = key.as_str().len() + bytes.len();
-            if size > max {
-                warn!(
-                    key = key.as_str(),
-                    size, max, "result is larger than the backend's item limit; not cached"
-                );
-                return;
-            }
-        }
-        let backend = self.shared.backend.as_ref();
-        if let Err(fault) = backend.set(key.as_str(), bytes, ttl).await {
-            warn!(
-                key = key.as_str(), backend = backend.name(), kind = %fault.kind, %fault,
-                "cache set failed; the result was returned but not cached"
-            );
-        }
-    }
-}
-
-fn record(status: CacheStatus, cache_us: u64, db_us: u64) {
-    let span = tracing::Span::current();
-    span.record("status", status.as_str());
-    span.record("cache_us", cache_us);
-    span.record("db_us", db_us);
-    debug!(status = status.as_str(), cache_us, db_us, "cached read");
-}
-
-/// What one cached read is: built by `wrap` and `.cached()`, consumed by `read_through`.
-pub(crate) struct ReadPlan<'a> {
-    pub operation: Operation,
-    pub table: &'a str,
-    /// `None` bypasses the cache.
-    pub key: Option<CacheKey>,
-    pub ttl: Option<Duration>,
-    /// Overrides the cache's serde format (JSON for `serde_json::Value` rows).
-    pub format: Option<SerdeFormat>,
 }
 
 impl ModelCacheBuilder {
@@ -361,6 +254,54 @@ impl ModelCacheBuilder {
         self
     }
 
+    /// The deadline of each cache call, separate from the SDK's own (default 200 ms). A call
+    /// that takes longer counts as a fault and the read goes to the database.
+    pub fn cache_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The circuit breaker's thresholds (on by default with [`BreakerConfig::default`]).
+    pub fn circuit_breaker(mut self, config: BreakerConfig) -> Self {
+        self.breaker = Some(config);
+        self
+    }
+
+    /// Never skip the cache, however often it faults.
+    pub fn without_circuit_breaker(mut self) -> Self {
+        self.breaker = None;
+        self
+    }
+
+    /// Whether concurrent reads of one key in this process share one lookup and one database
+    /// query (default `true`).
+    pub fn single_flight(mut self, enabled: bool) -> Self {
+        self.single_flight = enabled;
+        self
+    }
+
+    /// Across processes, let one loader per key run the query: a miss first takes a lease (a
+    /// set-if-absent key living `lease`); others wait up to `lease` for the value to appear,
+    /// then query themselves. Off by default; needs a backend with `set_if_absent`.
+    pub fn load_lease(mut self, lease: Duration) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// Shorten each stored TTL by a random fraction up to `jitter` (0.0 to 1.0, default 0.1),
+    /// so entries written together do not expire together.
+    pub fn ttl_jitter(mut self, jitter: f64) -> Self {
+        self.ttl_jitter = jitter;
+        self
+    }
+
+    /// Write the cache in a background task on a miss, so the caller does not wait for the
+    /// set (default `false`).
+    pub fn background_writes(mut self, enabled: bool) -> Self {
+        self.background_writes = enabled;
+        self
+    }
+
     /// Checks the settings and builds the cache.
     ///
     /// ```
@@ -373,20 +314,8 @@ impl ModelCacheBuilder {
     /// assert!(matches!(err, ConfigError::ZeroTtl { .. }));
     /// ```
     pub fn build(self) -> Result<ModelCache, ConfigError> {
-        if self.prefix.is_empty() || self.prefix.contains(':') {
-            return Err(ConfigError::InvalidKeyPrefix {
-                prefix: self.prefix,
-            });
-        }
-        let ttl = self
-            .ttl
-            .or_else(|| self.backend.default_ttl())
-            .unwrap_or(FALLBACK_TTL);
-        if ttl.is_zero() {
-            return Err(ConfigError::ZeroTtl {
-                what: "the default TTL",
-            });
-        }
+        self.validate()?;
+        let ttl = self.resolved_ttl();
         let max_ttl = self.backend.max_ttl();
         if let Some(max) = max_ttl {
             if ttl > max {
@@ -398,8 +327,7 @@ impl ModelCacheBuilder {
             }
         }
         // Room for the readable head plus a 64-digit hash.
-        let min_key_len = self.prefix.len() + 96;
-        let max_key_len = self.max_key_len.max(min_key_len);
+        let max_key_len = self.max_key_len.max(self.prefix.len() + 96);
         let max_item_bytes = self.backend.max_item_bytes();
         Ok(ModelCache {
             shared: Arc::new(Shared {
@@ -410,8 +338,62 @@ impl ModelCacheBuilder {
                 max_item_bytes,
                 envelope: self.envelope,
                 max_key_len,
+                timeout: self.timeout,
+                breaker: self.breaker.map(Breaker::new),
+                single_flight: self.single_flight,
+                flights: Flights::default(),
+                lease: self.lease,
+                ttl_jitter: self.ttl_jitter,
+                background_writes: self.background_writes,
+                counters: Counters::default(),
+                refreshing: Mutex::new(HashSet::new()),
             }),
         })
+    }
+
+    fn resolved_ttl(&self) -> Duration {
+        self.ttl
+            .or_else(|| self.backend.default_ttl())
+            .unwrap_or(FALLBACK_TTL)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.prefix.is_empty() || self.prefix.contains(':') {
+            return Err(ConfigError::InvalidKeyPrefix {
+                prefix: self.prefix.clone(),
+            });
+        }
+        if self.resolved_ttl().is_zero() {
+            return Err(ConfigError::ZeroTtl {
+                what: "the default TTL",
+            });
+        }
+        if !(0.0..=1.0).contains(&self.ttl_jitter) {
+            return Err(ConfigError::InvalidJitter {
+                jitter: self.ttl_jitter,
+            });
+        }
+        if self.timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout);
+        }
+        if let Some(config) = &self.breaker {
+            if config.failure_threshold == 0 || config.cool_down.is_zero() {
+                return Err(ConfigError::InvalidBreaker);
+            }
+        }
+        if let Some(lease) = self.lease {
+            if lease.is_zero() {
+                return Err(ConfigError::ZeroTtl {
+                    what: "the load lease",
+                });
+            }
+            if !self.backend.supports_set_if_absent() {
+                return Err(ConfigError::LeaseUnsupported {
+                    backend: self.backend.name(),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -435,24 +417,22 @@ mod tests {
                 .to_string()
                 .contains("must be non-empty and contain no ':'"));
         }
-        let err = ModelCache::builder(MemoryBackend::new())
-            .default_ttl(Duration::ZERO)
-            .build()
-            .unwrap_err();
-        assert!(
-            err.to_string().contains("at least one millisecond"),
-            "{err}"
-        );
+        let build = |b: ModelCacheBuilder| b.build().unwrap_err().to_string();
+        let memory = || ModelCache::builder(MemoryBackend::new());
+        assert!(build(memory().default_ttl(Duration::ZERO)).contains("at least one millisecond"));
+        assert!(build(memory().ttl_jitter(1.5)).contains("between 0.0 and 1.0"));
+        assert!(build(memory().cache_timeout(Duration::ZERO)).contains("at least a millisecond"));
+        let breaker = BreakerConfig {
+            failure_threshold: 0,
+            ..BreakerConfig::default()
+        };
+        assert!(build(memory().circuit_breaker(breaker)).contains("failure threshold"));
+        assert!(build(memory().load_lease(Duration::ZERO)).contains("load lease"));
     }
 
     #[test]
     fn ttl_defaults_to_the_fallback_for_backends_without_one() {
         let cache = ModelCache::builder(MemoryBackend::new()).build().unwrap();
         assert_eq!(cache.ttl(), FALLBACK_TTL);
-        assert_eq!(cache.effective_ttl(Some(Duration::ZERO)), None);
-        assert_eq!(
-            cache.effective_ttl(Some(Duration::from_secs(5))),
-            Some(Duration::from_secs(5))
-        );
     }
 }

@@ -2,10 +2,12 @@
 //!
 //! ```text
 //! byte 0..2  magic "MS"
-//! byte 2     envelope version (1)
+//! byte 2     envelope version: 1, or 2 when the value has a freshness deadline
 //! byte 3     high nibble: serde format (0 JSON, 1 postcard); low nibble: compression
 //!            (0 none, 1 zlib, 2 zstd)
-//! byte 4..   body
+//! byte 4..12 version 2 only: fresh until, Unix milliseconds, little-endian (stale-while-
+//!            revalidate serves the value after this while refreshing it)
+//! then       body
 //! ```
 //! Because every value says how it was written, a reader configured with any compression reads
 //! any writer's value. Anything that does not decode is a [`DecodeError`], which the cache treats
@@ -19,7 +21,9 @@ use crate::error::DecodeError;
 
 const MAGIC: [u8; 2] = *b"MS";
 const VERSION: u8 = 1;
+const VERSION_WITH_FRESHNESS: u8 = 2;
 const HEADER_LEN: usize = 4;
+const FRESHNESS_LEN: usize = 8;
 /// Decompressed bodies larger than this are refused, so a corrupt or hostile value cannot make a
 /// reader allocate without bound. Momento items are at most 5 MB compressed.
 const MAX_DECOMPRESSED_BYTES: u64 = 256 * 1024 * 1024;
@@ -104,10 +108,27 @@ impl Envelope {
     /// assert_eq!(back, vec![1, 2, 3]);
     /// ```
     pub fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, String> {
+        self.encode_fresh_until(value, None)
+    }
+
+    /// Like [`encode`](Self::encode), recording in the header until when (Unix milliseconds)
+    /// the value is fresh.
+    pub(crate) fn encode_fresh_until<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        fresh_until_ms: Option<u64>,
+    ) -> Result<Vec<u8>, String> {
         let mut out = Vec::with_capacity(128);
         out.extend_from_slice(&MAGIC);
-        out.push(VERSION);
+        out.push(if fresh_until_ms.is_some() {
+            VERSION_WITH_FRESHNESS
+        } else {
+            VERSION
+        });
         out.push((self.format.tag() << 4) | self.compression.tag());
+        if let Some(ms) = fresh_until_ms {
+            out.extend_from_slice(&ms.to_le_bytes());
+        }
         match self.compression {
             Compression::None => serialize_into(&mut out, self.format, value)?,
             Compression::Zlib => {
@@ -137,15 +158,39 @@ impl Envelope {
 
 /// Reads a value written by any [`Envelope`].
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    decode_with_freshness(bytes).map(|(value, _)| value)
+}
+
+/// Reads a value and, for a version 2 value, until when it is fresh (Unix milliseconds).
+pub(crate) fn decode_with_freshness<T: DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<(T, Option<u64>), DecodeError> {
     if bytes.len() < HEADER_LEN || bytes[..2] != MAGIC {
         return Err(DecodeError::NotAnEnvelope);
     }
-    if bytes[2] != VERSION {
-        return Err(DecodeError::UnsupportedHeader("version"));
-    }
+    let (fresh_until, body_start) = match bytes[2] {
+        VERSION => (None, HEADER_LEN),
+        VERSION_WITH_FRESHNESS => {
+            let end = HEADER_LEN + FRESHNESS_LEN;
+            let raw = bytes
+                .get(HEADER_LEN..end)
+                .ok_or(DecodeError::NotAnEnvelope)?;
+            let mut ms = [0u8; FRESHNESS_LEN];
+            ms.copy_from_slice(raw);
+            (Some(u64::from_le_bytes(ms)), end)
+        }
+        _ => return Err(DecodeError::UnsupportedHeader("version")),
+    };
     let format = SerdeFormat::from_tag(bytes[3] >> 4)?;
     let compression = Compression::from_tag(bytes[3] & 0x0f)?;
-    let body = &bytes[HEADER_LEN..];
+    decode_body(format, compression, &bytes[body_start..]).map(|value| (value, fresh_until))
+}
+
+fn decode_body<T: DeserializeOwned>(
+    format: SerdeFormat,
+    compression: Compression,
+    body: &[u8],
+) -> Result<T, DecodeError> {
     match compression {
         Compression::None => deserialize(format, body),
         Compression::Zlib => {

@@ -12,11 +12,21 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 pub trait CacheableConnection: ConnectionTrait {
     /// `true` when reads on this connection run inside a transaction.
     fn in_transaction(&self) -> bool;
+
+    /// A connection a background task may own, for stale-while-revalidate refreshes; `None`
+    /// makes such a refresh run in the caller's task instead.
+    fn detached(&self) -> Option<DatabaseConnection> {
+        None
+    }
 }
 
 impl CacheableConnection for DatabaseConnection {
     fn in_transaction(&self) -> bool {
         false
+    }
+
+    fn detached(&self) -> Option<DatabaseConnection> {
+        Some(self.clone())
     }
 }
 

@@ -10,7 +10,7 @@ use thiserror::Error;
 /// A configuration mistake, reported by a builder's `build()` with what to change.
 ///
 /// No variant ever carries the API key or any part of it.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[derive(Debug, Error, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// No credential provider was given and `MOMENTO_API_KEY` is not set.
@@ -61,6 +61,26 @@ pub enum ConfigError {
         /// The rejected prefix.
         prefix: String,
     },
+    /// The TTL jitter is not a fraction between 0 and 1.
+    #[error("the TTL jitter {jitter} is not between 0.0 and 1.0: use e.g. 0.1 for up to 10%")]
+    InvalidJitter {
+        /// The rejected jitter.
+        jitter: f64,
+    },
+    /// A zero deadline would skip the cache on every read.
+    #[error("the cache timeout is zero: give cache calls at least a millisecond (default 200 ms)")]
+    ZeroTimeout,
+    /// Load leases need `set_if_absent`, which this backend does not have.
+    #[error("load leases need a backend with set_if_absent; the {backend} backend has none: drop .load_lease(..)")]
+    LeaseUnsupported {
+        /// The backend's name.
+        backend: &'static str,
+    },
+    /// The circuit breaker would never open or never probe.
+    #[error(
+        "the circuit breaker needs a failure threshold of at least 1 and a non-zero cool-down"
+    )]
+    InvalidBreaker,
     /// The memory backend was given no room.
     #[error("the memory backend's capacity is zero bytes: give it at least one byte")]
     ZeroCapacity,
@@ -90,17 +110,23 @@ pub enum FaultKind {
     Other,
 }
 
-impl std::fmt::Display for FaultKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let name = match self {
+impl FaultKind {
+    /// The name used in logs and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
             FaultKind::Unavailable => "unavailable",
             FaultKind::Timeout => "timeout",
             FaultKind::LimitExceeded => "limit_exceeded",
             FaultKind::NotFound => "not_found",
             FaultKind::Authentication => "authentication",
             FaultKind::Other => "other",
-        };
-        f.write_str(name)
+        }
+    }
+}
+
+impl std::fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -79,6 +79,13 @@ impl CacheKey {
         CacheKey::assemble(prefix, operation, table, canonical, max_len)
     }
 
+    /// The key of the load lease for `key`: `prefix:lease:<the rest of key>`. `lease` is no read
+    /// operation, so a lease key never equals a read's key.
+    pub(crate) fn lease_for(key: &CacheKey, prefix: &str) -> CacheKey {
+        let rest = key.0.get(prefix.len() + 1..).unwrap_or(&key.0);
+        CacheKey(format!("{prefix}:lease:{rest}"))
+    }
+
     fn assemble(
         prefix: &str,
         operation: Operation,

@@ -6,13 +6,18 @@
 //! wrong data.
 //!
 //! # Map of the crate
-//! * [`cache`] — [`ModelCache`], its builder, and the read-through path every read takes.
+//! * [`cache`] — [`ModelCache`] and its builder: every setting, checked at `build()`.
+//! * `read` — the read-through path: breaker, deadline, one flight per key, lease, stale
+//!   serving, store.
 //! * [`wrap`] — `cache.wrap(Entity)`: `find_by_pk`, `find_one`, `find_all`, `count`.
 //! * [`query`] — `.cached(&cache)` on SeaORM selectors ([`CacheQueryExt`]).
 //! * [`connection`] — [`CacheableConnection`]: reads in a transaction bypass the cache.
 //! * [`key`] — [`CacheKey`]: readable, canonical, injective keys.
 //! * [`codec`] — [`Envelope`]: the stored value's header, serde format and compression.
 //! * [`backend`] — the [`CacheBackend`] trait, [`MomentoBackend`] and [`MemoryBackend`].
+//! * [`load`] — [`Loader`]: how a read runs its query on a miss or a background refresh.
+//! * [`breaker`] — the circuit breaker; `flight` — one loader per key.
+//! * [`metrics`] — counters through the `metrics` facade and [`CacheStats`].
 //! * [`error`] — [`ConfigError`] from `build()`, [`CacheFault`] from backends.
 //!
 //! # Example
@@ -44,22 +49,30 @@
 //! `examples/quickstart.rs` runs the whole flow offline.
 
 pub mod backend;
+pub mod breaker;
 pub mod cache;
 pub mod codec;
 pub mod connection;
 pub mod error;
+mod flight;
 pub mod key;
+pub mod load;
+pub mod metrics;
 pub mod query;
+mod read;
 mod tables;
 pub mod wrap;
 
 pub use backend::memory::{MemoryBackend, MemoryBackendBuilder};
 pub use backend::momento::{MomentoBackend, MomentoBackendBuilder};
 pub use backend::CacheBackend;
+pub use breaker::{BreakerConfig, BreakerState};
 pub use cache::{CacheLookup, CacheStatus, ModelCache, ModelCacheBuilder};
 pub use codec::{Compression, Envelope, SerdeFormat};
 pub use connection::CacheableConnection;
 pub use error::{CacheFault, ConfigError, DecodeError, FaultKind};
 pub use key::{CacheKey, Operation};
+pub use load::Loader;
+pub use metrics::CacheStats;
 pub use query::{CacheQueryExt, CacheableSelect, CachedQuery};
 pub use wrap::WrappedEntity;

@@ -24,20 +24,20 @@
 
 use std::any::TypeId;
 use std::borrow::Cow;
-use std::future::Future;
 use std::time::Duration;
 
 use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, JsonValue, PaginatorTrait,
-    QuerySelect, QueryTrait, Select, SelectModel, SelectTwo, SelectTwoModel, Selector, SelectorRaw,
-    SelectorTrait, Statement,
+    DbBackend, DbErr, EntityTrait, FromQueryResult, JsonValue, QuerySelect, QueryTrait, Select,
+    SelectModel, SelectTwo, SelectTwoModel, Selector, SelectorTrait, Statement,
 };
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::cache::{CacheLookup, ModelCache, ReadPlan};
+use crate::cache::{CacheLookup, ModelCache};
 use crate::codec::SerdeFormat;
 use crate::connection::CacheableConnection;
 use crate::key::{CacheKey, Operation};
+use crate::load::{LoadAll, LoadCount, LoadOne, Loader};
+use crate::read::ReadPlan;
 use crate::tables;
 
 /// A SeaORM query whose results can be cached: it turns into the statement SeaORM would run,
@@ -48,9 +48,9 @@ use crate::tables;
 /// `Selector<SelectTwoModel<M, N>>`, when their rows are `Serialize + DeserializeOwned`.
 pub trait CacheableSelect: Sized + Send {
     /// How SeaORM decodes one row of this query.
-    type Selector: SelectorTrait<Item = Self::Row>;
+    type Selector: SelectorTrait<Item = Self::Row> + 'static;
     /// One row of the result.
-    type Row: Serialize + DeserializeOwned + Send;
+    type Row: Serialize + DeserializeOwned + Send + 'static;
 
     /// The statement SeaORM runs for `.all()`, or for `.one()` when `first_only` (which adds
     /// `LIMIT 1` where SeaORM does).
@@ -72,7 +72,7 @@ pub trait CacheQueryExt: CacheableSelect {
         CachedQuery {
             query: self,
             cache: cache.clone(),
-            ttl: None,
+            options: ReadOptions::default(),
         }
     }
 }
@@ -84,14 +84,21 @@ impl<Q: CacheableSelect> CacheQueryExt for Q {}
 pub struct CachedQuery<Q> {
     query: Q,
     cache: ModelCache,
-    ttl: Option<Duration>,
+    options: ReadOptions,
 }
 
 impl<Q: CacheableSelect> CachedQuery<Q> {
     /// Store this query's result for `ttl` instead of the cache's default (clamped to the
     /// backend's maximum; zero means do not store).
     pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = Some(ttl);
+        self.options.ttl = Some(ttl);
+        self
+    }
+
+    /// After the TTL, keep serving the stored value for up to `window` while one background
+    /// task refreshes it (status [`Stale`](crate::CacheStatus::Stale)).
+    pub fn stale_while_revalidate(mut self, window: Duration) -> Self {
+        self.options.stale = Some(window);
         self
     }
 
@@ -119,9 +126,9 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
             &self.cache,
             self.query,
             Operation::All,
-            self.ttl,
+            self.options,
             db,
-            load_all::<Q::Selector, C>,
+            LoadAll::<Q::Selector>::new,
         )
         .await
     }
@@ -135,9 +142,9 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
             &self.cache,
             self.query,
             Operation::One,
-            self.ttl,
+            self.options,
             db,
-            load_one::<Q::Selector, C>,
+            LoadOne::<Q::Selector>::new,
         )
         .await
     }
@@ -151,30 +158,35 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
             &self.cache,
             self.query,
             Operation::Count,
-            self.ttl,
+            self.options,
             db,
-            load_count::<C>,
+            LoadCount::new,
         )
         .await
     }
 }
 
+/// Per-read options: TTL and stale-while-revalidate window.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ReadOptions {
+    pub ttl: Option<Duration>,
+    pub stale: Option<Duration>,
+}
+
 /// The one path every statement-keyed read takes: bypass in a transaction, else key the
-/// statement and read through the cache; `load` runs the statement on a miss.
-pub(crate) async fn read<'c, Q, C, T, F, Fut>(
+/// statement and read through the cache; `loader` runs the statement on a miss.
+pub(crate) async fn read<Q, C, L>(
     cache: &ModelCache,
     query: Q,
     operation: Operation,
-    ttl: Option<Duration>,
-    db: &'c C,
-    load: F,
-) -> Result<CacheLookup<T>, DbErr>
+    options: ReadOptions,
+    db: &C,
+    loader: impl FnOnce(Statement) -> L,
+) -> Result<CacheLookup<L::Output>, DbErr>
 where
     Q: CacheableSelect,
     C: CacheableConnection,
-    T: Serialize + DeserializeOwned,
-    F: FnOnce(&'c C, Statement) -> Fut,
-    Fut: Future<Output = Result<T, DbErr>>,
+    L: Loader,
 {
     let first_only = matches!(operation, Operation::One | Operation::FindOne);
     let statement = query.into_statement(db.get_database_backend(), first_only);
@@ -192,42 +204,11 @@ where
         operation,
         table: &table,
         key,
-        ttl,
+        ttl: options.ttl,
+        stale: options.stale,
         format: Q::row_format(),
     };
-    cache.read_through(plan, load(db, statement)).await
-}
-
-/// Runs `statement` and decodes every row, as SeaORM's `.all(db)` does.
-pub(crate) async fn load_all<S: SelectorTrait, C: ConnectionTrait>(
-    db: &C,
-    statement: Statement,
-) -> Result<Vec<S::Item>, DbErr> {
-    db.query_all_raw(statement)
-        .await?
-        .into_iter()
-        .map(S::from_raw_query_result)
-        .collect()
-}
-
-/// Runs `statement` and decodes the first row, as SeaORM's `.one(db)` does.
-pub(crate) async fn load_one<S: SelectorTrait, C: ConnectionTrait>(
-    db: &C,
-    statement: Statement,
-) -> Result<Option<S::Item>, DbErr> {
-    db.query_one_raw(statement)
-        .await?
-        .map(S::from_raw_query_result)
-        .transpose()
-}
-
-/// Counts the rows of `statement`, as SeaORM's `.count(db)` does (`COUNT(*)` over a subquery).
-pub(crate) async fn load_count<C: ConnectionTrait>(
-    db: &C,
-    statement: Statement,
-) -> Result<u64, DbErr> {
-    let raw = SelectorRaw::<SelectModel<JsonValue>>::from_statement::<JsonValue>(statement);
-    PaginatorTrait::count(raw, db).await
+    cache.read_through(plan, db, loader(statement)).await
 }
 
 fn entity_table<E: EntityTrait>() -> Cow<'static, str> {

@@ -4,17 +4,19 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use sea_orm::sea_query::IntoValueTuple;
-use sea_orm::DbErr;
 use sea_orm::{
     ColumnTrait, EntityTrait, IdenStatic, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait,
     QueryFilter, Select, SelectModel, Value,
 };
+use sea_orm::{ConnectionTrait, DbErr};
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::cache::{CacheLookup, ModelCache, ReadPlan};
+use crate::cache::{CacheLookup, ModelCache};
 use crate::connection::CacheableConnection;
 use crate::key::{CacheKey, Operation};
-use crate::query::{load_all, load_count, load_one, read};
+use crate::load::{LoadAll, LoadCount, LoadOne, Loader};
+use crate::query::{read, ReadOptions};
+use crate::read::ReadPlan;
 
 /// The cached read operations of one entity; made by [`ModelCache::wrap`].
 ///
@@ -23,7 +25,7 @@ use crate::query::{load_all, load_count, load_one, read};
 #[derive(Debug)]
 pub struct WrappedEntity<E> {
     cache: ModelCache,
-    ttl: Option<Duration>,
+    options: ReadOptions,
     entity: PhantomData<fn() -> E>,
 }
 
@@ -31,7 +33,7 @@ impl<E> Clone for WrappedEntity<E> {
     fn clone(&self) -> Self {
         WrappedEntity {
             cache: self.cache.clone(),
-            ttl: self.ttl,
+            options: self.options,
             entity: PhantomData,
         }
     }
@@ -41,7 +43,7 @@ impl<E> WrappedEntity<E> {
     pub(crate) fn new(cache: ModelCache) -> Self {
         WrappedEntity {
             cache,
-            ttl: None,
+            options: ReadOptions::default(),
             entity: PhantomData,
         }
     }
@@ -55,7 +57,14 @@ where
     /// Store this entity's results for `ttl` instead of the cache's default (clamped to the
     /// backend's maximum; zero means do not store).
     pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = Some(ttl);
+        self.options.ttl = Some(ttl);
+        self
+    }
+
+    /// After the TTL, keep serving stored values for up to `window` while one background task
+    /// refreshes each (status [`Stale`](crate::CacheStatus::Stale)).
+    pub fn stale_while_revalidate(mut self, window: Duration) -> Self {
+        self.options.stale = Some(window);
         self
     }
 
@@ -82,31 +91,29 @@ where
         K: Into<<E::PrimaryKey as PrimaryKeyTrait>::ValueType>,
     {
         let values: Vec<Value> = pk.into().into_value_tuple().into_iter().collect();
-        let columns: Vec<E::Column> = E::PrimaryKey::iter().map(|k| k.into_column()).collect();
         let table = E::default().table_name();
         let key = (!db.in_transaction()).then(|| {
+            let columns = E::PrimaryKey::iter().map(|k| k.into_column().as_str());
             CacheKey::for_primary_key(
                 self.cache.prefix(),
                 table,
-                columns.iter().map(|c| c.as_str()).zip(values.iter()),
+                columns.zip(values.iter()),
                 self.cache.max_key_len(),
             )
         });
-        let load = async move {
-            let mut select = E::find();
-            for (column, value) in columns.into_iter().zip(values) {
-                select = select.filter(column.eq(value));
-            }
-            select.one(db).await
-        };
         let plan = ReadPlan {
             operation: Operation::FindByPk,
             table,
             key,
-            ttl: self.ttl,
+            ttl: self.options.ttl,
+            stale: self.options.stale,
             format: None,
         };
-        self.cache.read_through(plan, load).await
+        let loader = LoadByPk::<E> {
+            values,
+            entity: PhantomData,
+        };
+        self.cache.read_through(plan, db, loader).await
     }
 
     /// The first row `select` finds, like `select.one(db)`.
@@ -128,9 +135,9 @@ where
             &self.cache,
             select,
             Operation::FindOne,
-            self.ttl,
+            self.options,
             db,
-            load_one::<SelectModel<E::Model>, C>,
+            LoadOne::<SelectModel<E::Model>>::new,
         )
         .await
     }
@@ -154,9 +161,9 @@ where
             &self.cache,
             select,
             Operation::FindAll,
-            self.ttl,
+            self.options,
             db,
-            load_all::<SelectModel<E::Model>, C>,
+            LoadAll::<SelectModel<E::Model>>::new,
         )
         .await
     }
@@ -180,10 +187,32 @@ where
             &self.cache,
             select,
             Operation::Count,
-            self.ttl,
+            self.options,
             db,
-            load_count::<C>,
+            LoadCount::new,
         )
         .await
+    }
+}
+
+/// Loads one row by primary key, like `E::find_by_id(pk).one(db)`.
+struct LoadByPk<E> {
+    values: Vec<Value>,
+    entity: PhantomData<fn() -> E>,
+}
+
+impl<E> Loader for LoadByPk<E>
+where
+    E: EntityTrait,
+    E::Model: Serialize + DeserializeOwned + Send + Sync,
+{
+    type Output = Option<E::Model>;
+
+    async fn load<C: ConnectionTrait>(self, db: &C) -> Result<Self::Output, DbErr> {
+        let mut select = E::find();
+        for (key, value) in E::PrimaryKey::iter().zip(self.values) {
+            select = select.filter(key.into_column().eq(value));
+        }
+        select.one(db).await
     }
 }

@@ -30,7 +30,7 @@ async fn each_call_logs_a_span_with_key_status_and_timings() {
     let lines: Vec<String> = captured
         .lines()
         .into_iter()
-        .filter(|l| l.contains("momento_seaorm_cache::cache: cached read"))
+        .filter(|l| l.contains("momento_seaorm_cache::") && l.contains(": cached read"))
         .collect();
     assert_eq!(lines.len(), 2, "{lines:#?}");
     for (line, status) in lines.iter().zip(["miss", "hit"]) {

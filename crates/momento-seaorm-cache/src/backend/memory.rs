@@ -133,6 +133,24 @@ impl CacheBackend for MemoryBackend {
         Ok(())
     }
 
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bool, CacheFault> {
+        let item = Item {
+            value: Bytes::from(value),
+            ttl,
+        };
+        let entry = self.items.entry_by_ref(key).or_insert(item).await;
+        Ok(entry.is_fresh())
+    }
+
+    fn supports_set_if_absent(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "memory"
     }
@@ -158,6 +176,21 @@ mod tests {
             .unwrap();
         backend.delete("k").await.unwrap();
         assert_eq!(backend.get("k").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn set_if_absent_stores_only_once() {
+        let backend = MemoryBackend::new();
+        let ttl = Duration::from_secs(60);
+        assert!(backend
+            .set_if_absent("k", b"a".to_vec(), ttl)
+            .await
+            .unwrap());
+        assert!(!backend
+            .set_if_absent("k", b"b".to_vec(), ttl)
+            .await
+            .unwrap());
+        assert_eq!(backend.get("k").await.unwrap().as_deref(), Some(&b"a"[..]));
     }
 
     #[tokio::test]

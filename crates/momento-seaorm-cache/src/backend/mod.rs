@@ -28,6 +28,27 @@ pub trait CacheBackend: Send + Sync + std::fmt::Debug + 'static {
     /// Removes `key`; removing an absent key succeeds.
     async fn delete(&self, key: &str) -> Result<(), CacheFault>;
 
+    /// Stores `value` under `key` for `ttl` only if `key` is absent; `true` when stored.
+    /// Used for cross-process load leases; backends without it keep the default, and
+    /// [`supports_set_if_absent`](Self::supports_set_if_absent) says so.
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bool, CacheFault> {
+        let _ = (key, value, ttl);
+        Err(CacheFault::new(
+            crate::error::FaultKind::Other,
+            "set_if_absent is not supported by this backend",
+        ))
+    }
+
+    /// Whether [`set_if_absent`](Self::set_if_absent) is implemented.
+    fn supports_set_if_absent(&self) -> bool {
+        false
+    }
+
     /// The TTL used when neither the cache nor the query sets one.
     fn default_ttl(&self) -> Option<Duration> {
         None

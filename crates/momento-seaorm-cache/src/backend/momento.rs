@@ -5,7 +5,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use momento::cache::configurations::Laptop;
-use momento::cache::{Configuration, GetResponse, SetRequest};
+use momento::cache::{
+    Configuration, GetResponse, SetIfAbsentRequest, SetIfAbsentResponse, SetRequest,
+};
 use momento::{CacheClient, CredentialProvider, MomentoError, MomentoErrorCode};
 
 use super::CacheBackend;
@@ -288,6 +290,23 @@ impl CacheBackend for MomentoBackend {
             .await
             .map_err(fault)?;
         Ok(())
+    }
+
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bool, CacheFault> {
+        let request = SetIfAbsentRequest::new(self.cache_name.as_str(), key, value).ttl(ttl);
+        match self.client.send_request(request).await.map_err(fault)? {
+            SetIfAbsentResponse::Stored => Ok(true),
+            SetIfAbsentResponse::NotStored => Ok(false),
+        }
+    }
+
+    fn supports_set_if_absent(&self) -> bool {
+        true
     }
 
     fn default_ttl(&self) -> Option<Duration> {

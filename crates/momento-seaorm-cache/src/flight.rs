@@ -1,0 +1,138 @@
+//! One loader per key: concurrent reads of one key in one process share one cache lookup and,
+//! on a miss, one database query.
+//!
+//! The first caller of a key leads: it reads the cache and, on a miss, the database, and stores
+//! the result. Callers that arrive meanwhile wait and take the leader's encoded value. If the
+//! leader is cancelled another waiter takes over; if the leader's query fails, each waiter runs
+//! its own (so every caller gets its own database answer or error).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::OnceCell;
+
+/// What a leader leaves for the callers that waited on it.
+#[derive(Debug, Clone)]
+pub(crate) enum Landing {
+    /// The value was in the cache: these are its stored bytes.
+    Hit(Bytes),
+    /// The value was loaded from the database: these are its encoded bytes.
+    Loaded(Bytes),
+    /// The leader could not produce a shareable value; waiters load for themselves.
+    Nothing,
+}
+
+type Flight = Arc<OnceCell<Landing>>;
+
+/// The flights in progress, by key.
+#[derive(Debug, Default)]
+pub(crate) struct Flights {
+    in_progress: Mutex<HashMap<Box<str>, Flight>>,
+}
+
+impl Flights {
+    /// Runs `lead` if no flight for `key` is in progress, else waits for that flight's landing.
+    /// Returns the landing and whether this caller led.
+    pub(crate) async fn run<F, Fut>(&self, key: &str, lead: F) -> (Landing, bool)
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Landing>,
+    {
+        let flight = {
+            let mut in_progress = self.in_progress.lock().unwrap_or_else(|e| e.into_inner());
+            in_progress
+                .entry(Box::from(key))
+                .or_insert_with(|| Arc::new(OnceCell::new()))
+                .clone()
+        };
+        let mut led = false;
+        let landing = flight
+            .get_or_init(|| {
+                led = true;
+                lead()
+            })
+            .await
+            .clone();
+        if led {
+            self.finish(key, &flight);
+        }
+        (landing, led)
+    }
+
+    /// Removes a landed flight so later callers start afresh (from the cache, now filled).
+    pub(crate) fn finish(&self, key: &str, flight: &Flight) {
+        let mut in_progress = self.in_progress.lock().unwrap_or_else(|e| e.into_inner());
+        if in_progress.get(key).is_some_and(|f| Arc::ptr_eq(f, flight)) {
+            in_progress.remove(key);
+        }
+    }
+
+    /// How many keys have a flight in progress.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.in_progress.lock().unwrap().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_callers_share_one_leader() {
+        let flights = Arc::new(Flights::default());
+        let leads = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..200)
+            .map(|_| {
+                let flights = flights.clone();
+                let leads = leads.clone();
+                tokio::spawn(async move {
+                    flights
+                        .run("k", || async move {
+                            leads.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            Landing::Loaded(Bytes::from_static(b"v"))
+                        })
+                        .await
+                })
+            })
+            .collect();
+        let mut leaders = 0;
+        for task in tasks {
+            let (landing, led) = task.await.unwrap();
+            assert!(matches!(landing, Landing::Loaded(ref b) if b == "v"));
+            leaders += usize::from(led);
+        }
+        assert_eq!(leads.load(Ordering::SeqCst), 1);
+        assert_eq!(leaders, 1);
+        assert_eq!(flights.len(), 0, "landed flights are removed");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_leader_is_replaced() {
+        let flights = Arc::new(Flights::default());
+        let first = {
+            let flights = flights.clone();
+            tokio::spawn(async move {
+                flights
+                    .run("k", || async {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        Landing::Nothing
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        first.abort();
+        let _ = first.await;
+        let (landing, led) = flights
+            .run("k", || async { Landing::Hit(Bytes::from_static(b"x")) })
+            .await;
+        assert!(led);
+        assert!(matches!(landing, Landing::Hit(_)));
+    }
+}

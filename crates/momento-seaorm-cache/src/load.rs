@@ -1,0 +1,108 @@
+//! Loaders: how a cached read runs its query on the database when the cache cannot answer.
+//!
+//! A loader owns everything its query needs, so the same query can run in the caller's task or,
+//! for a stale-while-revalidate refresh, in a background task on a detached connection.
+
+use std::future::Future;
+use std::marker::PhantomData;
+
+use sea_orm::{
+    ConnectionTrait, DbErr, JsonValue, PaginatorTrait, SelectModel, SelectorRaw, SelectorTrait,
+    Statement,
+};
+use serde::{de::DeserializeOwned, Serialize};
+
+/// A database query that a cached read runs on a miss.
+pub trait Loader: Send + 'static {
+    /// What the query returns (what the uncached SeaORM call returns).
+    type Output: Serialize + DeserializeOwned + Send + 'static;
+
+    /// Runs the query on `db`.
+    fn load<C: ConnectionTrait>(
+        self,
+        db: &C,
+    ) -> impl Future<Output = Result<Self::Output, DbErr>> + Send;
+}
+
+/// Every row of a statement, as SeaORM's `.all(db)` returns them.
+pub(crate) struct LoadAll<S> {
+    statement: Statement,
+    selector: PhantomData<fn() -> S>,
+}
+
+/// The first row of a statement, as SeaORM's `.one(db)` returns it.
+pub(crate) struct LoadOne<S> {
+    statement: Statement,
+    selector: PhantomData<fn() -> S>,
+}
+
+/// The number of rows of a statement, as SeaORM's `.count(db)` returns it (`COUNT(*)` over it
+/// as a subquery).
+pub(crate) struct LoadCount {
+    statement: Statement,
+}
+
+impl<S> LoadAll<S> {
+    pub(crate) fn new(statement: Statement) -> Self {
+        LoadAll {
+            statement,
+            selector: PhantomData,
+        }
+    }
+}
+
+impl<S> LoadOne<S> {
+    pub(crate) fn new(statement: Statement) -> Self {
+        LoadOne {
+            statement,
+            selector: PhantomData,
+        }
+    }
+}
+
+impl LoadCount {
+    pub(crate) fn new(statement: Statement) -> Self {
+        LoadCount { statement }
+    }
+}
+
+impl<S> Loader for LoadAll<S>
+where
+    S: SelectorTrait + 'static,
+    S::Item: Serialize + DeserializeOwned + Send + 'static,
+{
+    type Output = Vec<S::Item>;
+
+    async fn load<C: ConnectionTrait>(self, db: &C) -> Result<Self::Output, DbErr> {
+        db.query_all_raw(self.statement)
+            .await?
+            .into_iter()
+            .map(S::from_raw_query_result)
+            .collect()
+    }
+}
+
+impl<S> Loader for LoadOne<S>
+where
+    S: SelectorTrait + 'static,
+    S::Item: Serialize + DeserializeOwned + Send + 'static,
+{
+    type Output = Option<S::Item>;
+
+    async fn load<C: ConnectionTrait>(self, db: &C) -> Result<Self::Output, DbErr> {
+        db.query_one_raw(self.statement)
+            .await?
+            .map(S::from_raw_query_result)
+            .transpose()
+    }
+}
+
+impl Loader for LoadCount {
+    type Output = u64;
+
+    async fn load<C: ConnectionTrait>(self, db: &C) -> Result<u64, DbErr> {
+        let raw =
+            SelectorRaw::<SelectModel<JsonValue>>::from_statement::<JsonValue>(self.statement);
+        PaginatorTrait::count(raw, db).await
+    }
+}

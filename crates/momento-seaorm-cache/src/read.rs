@@ -1,0 +1,514 @@
+//! The read-through path every cached read takes.
+//!
+//! ```text
+//! bypass (transaction) ─────────────────────────────────────────────► database
+//! breaker open ─────────────────────────────────────────────────────► database (no cache call)
+//! one flight per key ─► get (deadline) ─► hit ─► decode ─► caller    (stale: + background refresh)
+//!                                      └► miss/garbage/fault ─► [lease] ─► database ─► encode ─► set
+//! ```
+//! Cache faults, timeouts and undecodable values are logged, counted and fall through to the
+//! database; only the database can make a read fail.
+
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use sea_orm::DbErr;
+use tracing::{debug, warn, Instrument};
+
+use crate::breaker::{Admission, BreakerState};
+use crate::cache::{CacheLookup, CacheStatus, ModelCache};
+use crate::codec::{self, Envelope, SerdeFormat};
+use crate::connection::CacheableConnection;
+use crate::error::{CacheFault, FaultKind};
+use crate::flight::Landing;
+use crate::key::{CacheKey, Operation};
+use crate::load::Loader;
+use crate::metrics::ReadOutcome;
+
+/// What one cached read is: built by `wrap` and `.cached()`, consumed by `read_through`.
+pub(crate) struct ReadPlan<'a> {
+    pub operation: Operation,
+    pub table: &'a str,
+    /// `None` bypasses the cache.
+    pub key: Option<CacheKey>,
+    /// Per-wrap or per-query TTL.
+    pub ttl: Option<Duration>,
+    /// Stale-while-revalidate window.
+    pub stale: Option<Duration>,
+    /// Overrides the cache's serde format (JSON for `serde_json::Value` rows).
+    pub format: Option<SerdeFormat>,
+}
+
+/// How long to store a value and until when it is fresh.
+#[derive(Debug, Clone, Copy)]
+struct Lifetime {
+    store_for: Duration,
+    fresh_until_ms: Option<u64>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl ModelCache {
+    /// Serves `plan` from the cache, or runs `loader` on `db` and stores its result.
+    pub(crate) async fn read_through<L, C>(
+        &self,
+        plan: ReadPlan<'_>,
+        db: &C,
+        loader: L,
+    ) -> Result<CacheLookup<L::Output>, DbErr>
+    where
+        L: Loader,
+        C: CacheableConnection,
+    {
+        let span = tracing::debug_span!(
+            "cached_read",
+            operation = plan.operation.as_str(),
+            table = plan.table,
+            key = tracing::field::Empty,
+            status = tracing::field::Empty,
+            cache_us = 0u64,
+            db_us = 0u64,
+        );
+        async move {
+            let Some(key) = plan.key.clone() else {
+                let value = self.load(db, loader).await?;
+                return Ok(self.finish(value, CacheStatus::Bypass, None, ReadOutcome::Bypass));
+            };
+            tracing::Span::current().record("key", key.as_str());
+            let admission = match &self.shared.breaker {
+                Some(breaker) => breaker.admit(),
+                None => Admission::Use,
+            };
+            if admission == Admission::Skip {
+                let value = self.load(db, loader).await?;
+                let outcome = ReadOutcome::BreakerSkip;
+                return Ok(self.finish(value, CacheStatus::Miss, Some(key), outcome));
+            }
+            if !self.shared.single_flight {
+                return self.lead(&key, &plan, admission, db, loader).await.0;
+            }
+            self.read_in_flight(key, &plan, admission, db, loader).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Joins the flight for `key`: leads it, or takes the leader's value.
+    async fn read_in_flight<L, C>(
+        &self,
+        key: CacheKey,
+        plan: &ReadPlan<'_>,
+        admission: Admission,
+        db: &C,
+        loader: L,
+    ) -> Result<CacheLookup<L::Output>, DbErr>
+    where
+        L: Loader,
+        C: CacheableConnection,
+    {
+        let mut loader = Some(loader);
+        let mut led = None;
+        let (landing, _) = self
+            .shared
+            .flights
+            .run(key.as_str(), || async {
+                let Some(loader) = loader.take() else {
+                    return Landing::Nothing;
+                };
+                let (result, landing) = self.lead(&key, plan, admission, db, loader).await;
+                led = Some(result);
+                landing
+            })
+            .await;
+        if let Some(result) = led {
+            return result;
+        }
+        let (bytes, status) = match landing {
+            Landing::Hit(bytes) => (Some(bytes), CacheStatus::Hit),
+            Landing::Loaded(bytes) => (Some(bytes), CacheStatus::Miss),
+            Landing::Nothing => (None, CacheStatus::Miss),
+        };
+        if let Some(Ok(value)) = bytes.map(|b| codec::decode::<L::Output>(&b)) {
+            let outcome = match status {
+                CacheStatus::Hit => ReadOutcome::Hit,
+                _ => ReadOutcome::Miss,
+            };
+            return Ok(self.finish(value, status, Some(key), outcome));
+        }
+        let loader = loader.take().expect("a waiter keeps its loader");
+        let value = self.load(db, loader).await?;
+        Ok(self.finish(value, CacheStatus::Miss, Some(key), ReadOutcome::Miss))
+    }
+
+    /// Reads the cache and, when it cannot answer, the database; stores what it loaded.
+    /// Returns the caller's result and what waiters on the same key may take.
+    async fn lead<L, C>(
+        &self,
+        key: &CacheKey,
+        plan: &ReadPlan<'_>,
+        admission: Admission,
+        db: &C,
+        loader: L,
+    ) -> (Result<CacheLookup<L::Output>, DbErr>, Landing)
+    where
+        L: Loader,
+        C: CacheableConnection,
+    {
+        let started = Instant::now();
+        let got = self
+            .guarded(admission, "get", key, self.backend().get(key.as_str()))
+            .await;
+        record_cache_us(started.elapsed());
+        let mut store = got.is_ok();
+        if let Ok(Some(bytes)) = got {
+            match codec::decode_with_freshness::<L::Output>(&bytes) {
+                Ok((value, fresh_until)) => {
+                    let stale = fresh_until.is_some_and(|until| now_ms() > until);
+                    if stale {
+                        self.refresh_in_background(key, plan, db, loader);
+                        let lookup = self.finish(
+                            value,
+                            CacheStatus::Stale,
+                            Some(key.clone()),
+                            ReadOutcome::Stale,
+                        );
+                        return (Ok(lookup), Landing::Hit(bytes));
+                    }
+                    let lookup =
+                        self.finish(value, CacheStatus::Hit, Some(key.clone()), ReadOutcome::Hit);
+                    return (Ok(lookup), Landing::Hit(bytes));
+                }
+                Err(error) => {
+                    self.shared.counters.decode_failure();
+                    warn!(key = key.as_str(), %error, "cached value does not decode; treating it as a miss and overwriting it");
+                }
+            }
+        }
+        let lease = match (store, self.shared.lease) {
+            (true, Some(lease)) => match self.take_lease(key, lease, admission).await {
+                LeaseOutcome::Acquired => true,
+                LeaseOutcome::Absent => false,
+                LeaseOutcome::ValueAppeared(bytes) => {
+                    if let Ok(value) = codec::decode::<L::Output>(&bytes) {
+                        let lookup = self.finish(
+                            value,
+                            CacheStatus::Hit,
+                            Some(key.clone()),
+                            ReadOutcome::Hit,
+                        );
+                        return (Ok(lookup), Landing::Hit(bytes));
+                    }
+                    false
+                }
+            },
+            _ => false,
+        };
+        let loaded = self.load(db, loader).await;
+        let value = match loaded {
+            Ok(value) => value,
+            Err(error) => {
+                if lease {
+                    self.release_lease(key).await;
+                }
+                return (Err(error), Landing::Nothing);
+            }
+        };
+        let lifetime = self.lifetime(plan.ttl, plan.stale);
+        let encoded = self.encode(key, &value, plan.format, lifetime);
+        if let (Some(bytes), Some(lifetime)) = (&encoded, lifetime) {
+            store &= self.fits(key, bytes);
+            if store {
+                self.store(key, bytes.clone(), lifetime.store_for).await;
+            }
+        }
+        if lease {
+            self.release_lease(key).await;
+        }
+        let landing = encoded.map_or(Landing::Nothing, Landing::Loaded);
+        let lookup = self.finish(
+            value,
+            CacheStatus::Miss,
+            Some(key.clone()),
+            ReadOutcome::Miss,
+        );
+        (Ok(lookup), landing)
+    }
+
+    /// Runs a loader, counting and timing it.
+    async fn load<L: Loader, C: CacheableConnection>(
+        &self,
+        db: &C,
+        loader: L,
+    ) -> Result<L::Output, DbErr> {
+        let started = Instant::now();
+        let result = loader.load(db).await;
+        let took = started.elapsed();
+        self.shared.counters.database_load(took);
+        tracing::Span::current().record("db_us", took.as_micros() as u64);
+        result
+    }
+
+    /// Records the outcome and wraps the value.
+    fn finish<T>(
+        &self,
+        value: T,
+        status: CacheStatus,
+        key: Option<CacheKey>,
+        outcome: ReadOutcome,
+    ) -> CacheLookup<T> {
+        self.shared.counters.read(outcome);
+        tracing::Span::current().record("status", status.as_str());
+        debug!(status = status.as_str(), "cached read");
+        CacheLookup { value, status, key }
+    }
+
+    /// Runs one cache call under the deadline; faults are logged, counted and fed to the
+    /// breaker. `Err(())` means the cache could not answer.
+    pub(crate) async fn guarded<T>(
+        &self,
+        admission: Admission,
+        call: &'static str,
+        key: &CacheKey,
+        future: impl Future<Output = Result<T, CacheFault>>,
+    ) -> Result<T, ()> {
+        let started = Instant::now();
+        let timeout = self.shared.timeout;
+        let result = match tokio::time::timeout(timeout, future).await {
+            Ok(result) => result,
+            Err(_) => Err(CacheFault::new(
+                FaultKind::Timeout,
+                format!("no answer within {} ms", timeout.as_millis()),
+            )),
+        };
+        self.shared.counters.cache_call(started.elapsed());
+        let breaker = self.shared.breaker.as_ref();
+        match result {
+            Ok(value) => {
+                if let Some(breaker) = breaker {
+                    breaker.record_success(admission);
+                    if admission == Admission::Probe {
+                        self.shared
+                            .counters
+                            .breaker_changed(BreakerState::Closed, false);
+                    }
+                }
+                Ok(value)
+            }
+            Err(fault) => {
+                self.shared.counters.fault(fault.kind);
+                warn!(
+                    key = key.as_str(), backend = self.backend().name(), kind = %fault.kind, %fault,
+                    "cache {call} failed; reading from the database"
+                );
+                if let Some(breaker) = breaker {
+                    if breaker.record_fault(admission) {
+                        self.shared
+                            .counters
+                            .breaker_changed(BreakerState::Open, true);
+                    }
+                }
+                Err(())
+            }
+        }
+    }
+
+    /// How long to store and until when the value is fresh; `None` (do not store) for a zero
+    /// TTL. The TTL is jittered and clamped to the backend's maximum.
+    fn lifetime(&self, ttl: Option<Duration>, stale: Option<Duration>) -> Option<Lifetime> {
+        let ttl = ttl.unwrap_or(self.shared.ttl);
+        if ttl.is_zero() {
+            return None;
+        }
+        let jitter = self.shared.ttl_jitter;
+        let ttl = if jitter > 0.0 {
+            ttl.mul_f64(1.0 - jitter * fastrand::f64())
+                .max(Duration::from_millis(1))
+        } else {
+            ttl
+        };
+        let stale = stale.filter(|s| !s.is_zero());
+        let mut store_for = ttl + stale.unwrap_or_default();
+        if let Some(max) = self.shared.max_ttl {
+            if store_for > max {
+                warn!(
+                    ?store_for,
+                    ?max,
+                    "TTL exceeds the backend's maximum; clamped"
+                );
+                store_for = max;
+            }
+        }
+        let fresh_until_ms = stale.map(|_| now_ms() + ttl.as_millis() as u64);
+        Some(Lifetime {
+            store_for,
+            fresh_until_ms,
+        })
+    }
+
+    fn encode<T: serde::Serialize>(
+        &self,
+        key: &CacheKey,
+        value: &T,
+        format: Option<SerdeFormat>,
+        lifetime: Option<Lifetime>,
+    ) -> Option<Bytes> {
+        let envelope = Envelope {
+            format: format.unwrap_or(self.shared.envelope.format),
+            ..self.shared.envelope
+        };
+        let fresh_until = lifetime.and_then(|l| l.fresh_until_ms);
+        match envelope.encode_fresh_until(value, fresh_until) {
+            Ok(bytes) => Some(Bytes::from(bytes)),
+            Err(error) => {
+                warn!(key = key.as_str(), %error, "result does not serialize; not cached");
+                None
+            }
+        }
+    }
+
+    /// Whether key plus value fit the backend's item limit; counts and warns when not.
+    fn fits(&self, key: &CacheKey, bytes: &Bytes) -> bool {
+        let Some(max) = self.shared.max_item_bytes else {
+            return true;
+        };
+        let size = key.as_str().len() + bytes.len();
+        if size <= max {
+            return true;
+        }
+        self.shared.counters.oversize_skip();
+        warn!(
+            key = key.as_str(),
+            size, max, "result is larger than the backend's item limit; not cached"
+        );
+        false
+    }
+
+    /// Stores encoded bytes, in the background when configured.
+    async fn store(&self, key: &CacheKey, bytes: Bytes, ttl: Duration) {
+        if self.shared.background_writes {
+            let cache = self.clone();
+            let key = key.clone();
+            tokio::spawn(async move { cache.set_now(&key, bytes, ttl).await });
+        } else {
+            self.set_now(key, bytes, ttl).await;
+        }
+    }
+
+    async fn set_now(&self, key: &CacheKey, bytes: Bytes, ttl: Duration) {
+        let admission = Admission::Use;
+        let set = self.backend().set(key.as_str(), bytes.to_vec(), ttl);
+        let _ = self.guarded(admission, "set", key, set).await;
+    }
+
+    /// Refreshes a stale value once per key in this process: in a background task on a
+    /// detached connection when there is one, else right away in this task.
+    fn refresh_in_background<L: Loader, C: CacheableConnection>(
+        &self,
+        key: &CacheKey,
+        plan: &ReadPlan<'_>,
+        db: &C,
+        loader: L,
+    ) {
+        let Some(conn) = db.detached() else {
+            debug!(key = key.as_str(), "no detached connection; the stale value is refreshed on the next read after it expires");
+            return;
+        };
+        {
+            let mut refreshing = self
+                .shared
+                .refreshing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if !refreshing.insert(key.as_str().to_owned()) {
+                return;
+            }
+        }
+        let cache = self.clone();
+        let key = key.clone();
+        let (ttl, stale, format) = (plan.ttl, plan.stale, plan.format);
+        tokio::spawn(async move {
+            if let Ok(value) = cache.load(&conn, loader).await {
+                let lifetime = cache.lifetime(ttl, stale);
+                if let (Some(bytes), Some(lifetime)) =
+                    (cache.encode(&key, &value, format, lifetime), lifetime)
+                {
+                    if cache.fits(&key, &bytes) {
+                        cache.set_now(&key, bytes, lifetime.store_for).await;
+                    }
+                }
+            }
+            let mut refreshing = cache
+                .shared
+                .refreshing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            refreshing.remove(key.as_str());
+        });
+    }
+}
+
+/// What trying to take a load lease found.
+enum LeaseOutcome {
+    /// This process loads; it releases the lease after storing.
+    Acquired,
+    /// No lease could be taken or awaited (a fault, or the holder never stored): load anyway.
+    Absent,
+    /// Another process stored the value while this one waited.
+    ValueAppeared(Bytes),
+}
+
+impl ModelCache {
+    fn lease_key(&self, key: &CacheKey) -> CacheKey {
+        CacheKey::lease_for(key, &self.shared.prefix)
+    }
+
+    /// Takes the load lease for `key`, or waits up to `lease` for its holder's value.
+    async fn take_lease(
+        &self,
+        key: &CacheKey,
+        lease: Duration,
+        admission: Admission,
+    ) -> LeaseOutcome {
+        let lease_key = self.lease_key(key);
+        let attempt = self
+            .backend()
+            .set_if_absent(lease_key.as_str(), b"1".to_vec(), lease);
+        match self.guarded(admission, "lease", &lease_key, attempt).await {
+            Ok(true) => return LeaseOutcome::Acquired,
+            Ok(false) => {}
+            Err(()) => return LeaseOutcome::Absent,
+        }
+        let deadline = Instant::now() + lease;
+        let poll = (lease / 20).max(Duration::from_millis(5));
+        while Instant::now() < deadline {
+            tokio::time::sleep(poll).await;
+            match self
+                .guarded(admission, "get", key, self.backend().get(key.as_str()))
+                .await
+            {
+                Ok(Some(bytes)) => return LeaseOutcome::ValueAppeared(bytes),
+                Ok(None) => {}
+                Err(()) => return LeaseOutcome::Absent,
+            }
+        }
+        LeaseOutcome::Absent
+    }
+
+    async fn release_lease(&self, key: &CacheKey) {
+        let lease_key = self.lease_key(key);
+        let delete = self.backend().delete(lease_key.as_str());
+        let _ = self
+            .guarded(Admission::Use, "lease release", &lease_key, delete)
+            .await;
+    }
+}
+
+fn record_cache_us(took: Duration) {
+    tracing::Span::current().record("cache_us", took.as_micros() as u64);
+}
