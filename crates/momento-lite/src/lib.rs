@@ -8,7 +8,8 @@
 //! # Map of the crate
 //! - [`MomentoLite`] (this file) — the builder: host, port, auth token; `start()` binds and spawns
 //!   the server on the current tokio runtime and returns a [`LiteServer`] handle with its
-//!   endpoint, a ready credential provider and a graceful `shutdown()`.
+//!   endpoint, a ready credential provider, its [`FaultController`], `stop()` / `start_again()` /
+//!   `restart()` on the same port, and a graceful `shutdown()`.
 //! - [`credential_provider`] (this file) — a `CredentialProvider` for any insecure
 //!   Momento-compatible endpoint, built from a disposable token and the SDK's insecure override.
 //! - `store` — the data: caches of items (byte values and sets of byte elements), millisecond
@@ -19,6 +20,8 @@
 //! - `auth` — the auth token check, a tonic interceptor in front of both services.
 //! - `error` — store failures and the gRPC status (code plus `err` metadata) each one answers.
 //! - `unimplemented` — every other RPC of both services answers `UNIMPLEMENTED`.
+//! - [`faults`] — fault injection: [`Fault`]s (latency, error statuses) on chosen [`Rpc`]s,
+//!   dropped connections and a request counter, driven by a [`FaultController`].
 //!
 //! The binary (`cargo run -p momento-lite -- --port 8080 [--auth-token T]`) runs the same
 //! server until ctrl-c.
@@ -29,6 +32,7 @@ mod auth;
 mod control;
 mod data;
 mod error;
+pub mod faults;
 mod store;
 mod unimplemented;
 
@@ -42,7 +46,7 @@ use base64::Engine;
 use momento::CredentialProvider;
 use momento_protos::cache_client::scs_server::ScsServer;
 use momento_protos::control_client::scs_control_server::ScsControlServer;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::service::interceptor::InterceptedService;
@@ -52,8 +56,10 @@ use tonic::transport::Server;
 use crate::auth::TokenCheck;
 use crate::control::ControlService;
 use crate::data::DataService;
+use crate::faults::FaultLayer;
 use crate::store::Store;
 
+pub use crate::faults::{Fault, FaultController, ParseRpcError, Rpc, RpcFilter};
 pub use crate::store::MAX_ITEM_SIZE;
 
 /// The API key a [`LiteServer`] without an auth token hands to clients (it accepts any key).
@@ -66,6 +72,10 @@ const MAX_DECODING_MESSAGE_SIZE: usize = 32 * 1024 * 1024;
 
 /// How long [`LiteServer::shutdown`] lets open connections drain before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How often [`LiteServer::stop`] closes connections again while the server task winds down (a
+/// connection accepted just before the stop signal still gets closed).
+const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// Builds and starts a momento-lite server.
 ///
@@ -138,37 +148,31 @@ impl MomentoLite {
     /// # Panics
     /// If called outside a tokio runtime.
     pub async fn start(self) -> io::Result<LiteServer> {
-        let listener = TcpListener::bind((self.host, self.port)).await?;
-        let addr = listener.local_addr()?;
-        let store = Arc::new(Store::new());
-        let token_check = TokenCheck::new(self.auth_token.as_deref());
-        let data = ScsServer::new(DataService::new(Arc::clone(&store)))
-            .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE);
-        let control = ScsControlServer::new(ControlService::new(store));
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let serve = Server::builder()
-            .add_service(InterceptedService::new(data, token_check.clone()))
-            .add_service(InterceptedService::new(control, token_check))
-            .serve_with_incoming_shutdown(incoming, async {
-                // A dropped sender stops the server too.
-                let _ = stopped.await;
-            });
-        let task = tokio::spawn(async move {
-            let result = serve.await;
-            if let Err(error) = &result {
-                tracing::warn!(%error, "momento-lite server stopped with an error");
-            }
-            result
-        });
-        tracing::info!(%addr, "momento-lite listening");
-        Ok(LiteServer {
-            addr,
+        let listener = bind(SocketAddr::new(self.host, self.port))?;
+        let mut server = LiteServer {
+            addr: listener.local_addr()?,
             auth_token: self.auth_token,
-            stop: Some(stop),
-            task: Some(task),
-        })
+            store: Arc::new(Store::new()),
+            faults: FaultController::default(),
+            running: None,
+        };
+        server.running = Some(server.serve(listener));
+        Ok(server)
     }
+}
+
+/// Binds a listener with `SO_REUSEADDR` (except on Windows, where it would let two servers share
+/// a port), so a restarted server gets its port back while closed connections linger in
+/// `TIME_WAIT`.
+fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    #[cfg(not(windows))]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 impl fmt::Debug for MomentoLite {
@@ -186,11 +190,22 @@ impl fmt::Debug for MomentoLite {
 
 /// A running momento-lite server. Dropping it stops the server without waiting; call
 /// [`shutdown`](LiteServer::shutdown) to wait until the port is released.
+///
+/// [`stop`](LiteServer::stop) and [`start_again`](LiteServer::start_again) (or both at once,
+/// [`restart`](LiteServer::restart)) take the server down and bring it back on the same port, as
+/// an outage of the real service would; clients keep working once it is back.
 pub struct LiteServer {
     addr: SocketAddr,
     auth_token: Option<String>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+    store: Arc<Store>,
+    faults: FaultController,
+    running: Option<Running>,
+}
+
+/// The serving task of a [`LiteServer`] that is up.
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), tonic::transport::Error>>,
 }
 
 impl LiteServer {
@@ -217,22 +232,111 @@ impl LiteServer {
         credential_provider(&self.endpoint(), token)
     }
 
+    /// The fault controller of this server: inject latency and errors, drop connections, count
+    /// requests. It stays valid across [`stop`](Self::stop) and [`start_again`](Self::start_again),
+    /// and active faults stay active.
+    pub fn faults(&self) -> FaultController {
+        self.faults.clone()
+    }
+
+    /// Whether the server is up (not [stopped](Self::stop)).
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// Takes the server down abruptly, as a crash would: stops accepting connections, closes
+    /// the open ones (requests in flight fail) and returns once the port is released. Until
+    /// [`start_again`](Self::start_again) clients cannot connect; the SDK reports their calls as
+    /// `ServerUnavailable`. The caches and items are kept. Does nothing on a stopped server.
+    pub async fn stop(&mut self) {
+        let Some(Running { stop, mut task }) = self.running.take() else {
+            return;
+        };
+        let _ = stop.send(());
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        loop {
+            self.faults.drop_connections();
+            if tokio::time::timeout(STOP_POLL, &mut task).await.is_ok() {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!("momento-lite did not stop in time; aborting it");
+                task.abort();
+                let _ = task.await;
+                break;
+            }
+        }
+        tracing::info!(addr = %self.addr, "momento-lite stopped");
+    }
+
+    /// Brings a [stopped](Self::stop) server back on the same address and port, with the data
+    /// it held when it stopped (a restarted Momento keeps its items too), the same auth token
+    /// and the same [`FaultController`]. Clients built before the stop reconnect on their next
+    /// call. Does nothing on a running server.
+    ///
+    /// # Errors
+    /// If the port cannot be bound again (another process took it).
+    pub async fn start_again(&mut self) -> io::Result<()> {
+        if self.running.is_none() {
+            let listener = bind(self.addr)?;
+            self.running = Some(self.serve(listener));
+        }
+        Ok(())
+    }
+
+    /// [`stop`](Self::stop), then [`start_again`](Self::start_again): every connection is closed
+    /// and the server comes back on the same port with its data.
+    ///
+    /// # Errors
+    /// If the port cannot be bound again.
+    pub async fn restart(&mut self) -> io::Result<()> {
+        self.stop().await;
+        self.start_again().await
+    }
+
     /// Stops accepting connections, lets open ones drain (for up to 5 seconds) and returns once
     /// the port is released, so a new server can bind it right away.
     pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        let Some(Running { stop, mut task }) = self.running.take() else {
+            return;
+        };
+        let _ = stop.send(());
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("momento-lite connections did not drain; stopping anyway");
+            task.abort();
+            let _ = task.await;
         }
-        if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
-                .await
-                .is_err()
-            {
-                tracing::warn!("momento-lite connections did not drain; stopping anyway");
-                task.abort();
-                let _ = task.await;
+    }
+
+    /// Spawns the gRPC server on `listener` over this server's store, token and faults.
+    fn serve(&self, listener: TcpListener) -> Running {
+        let token_check = TokenCheck::new(self.auth_token.as_deref());
+        let data = ScsServer::new(DataService::new(Arc::clone(&self.store)))
+            .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE);
+        let control = ScsControlServer::new(ControlService::new(Arc::clone(&self.store)));
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let incoming = faults::closable(incoming, &self.faults);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serve = Server::builder()
+            .layer(FaultLayer::new(self.faults.clone()))
+            .add_service(InterceptedService::new(data, token_check.clone()))
+            .add_service(InterceptedService::new(control, token_check))
+            .serve_with_incoming_shutdown(incoming, async {
+                // A dropped sender stops the server too.
+                let _ = stopped.await;
+            });
+        let task = tokio::spawn(async move {
+            let result = serve.await;
+            if let Err(error) = &result {
+                tracing::warn!(%error, "momento-lite server stopped with an error");
             }
-        }
+            result
+        });
+        tracing::info!(addr = %self.addr, "momento-lite listening");
+        Running { stop, task }
     }
 }
 
@@ -244,15 +348,15 @@ impl fmt::Debug for LiteServer {
                 "auth_token",
                 &self.auth_token.as_ref().map(|_| "<redacted>"),
             )
-            .field("running", &self.stop.is_some())
+            .field("running", &self.running.is_some())
             .finish()
     }
 }
 
 impl Drop for LiteServer {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        if let Some(running) = self.running.take() {
+            let _ = running.stop.send(());
         }
     }
 }

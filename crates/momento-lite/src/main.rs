@@ -2,17 +2,25 @@
 //!
 //! ```text
 //! cargo run -p momento-lite -- --port 8080 [--auth-token T] [--host 0.0.0.0]
+//!     [--latency-ms N] [--error-code unavailable|internal|resource-exhausted|deadline-exceeded]
+//!     [--fault-rpcs get,set] [--fault-fraction 0.3]
 //! ```
 
 use std::net::IpAddr;
+use std::time::Duration;
 
-use clap::Parser;
-use momento_lite::MomentoLite;
+use clap::{ArgGroup, Parser, ValueEnum};
+use momento_lite::{Fault, MomentoLite, RpcFilter};
 use tracing_subscriber::EnvFilter;
 
 /// A Momento-compatible cache server for tests and offline development.
+///
+/// Fault injection: --latency-ms and --error-code apply to every request of the RPCs named by
+/// --fault-rpcs (all data-plane RPCs by default), or to a random --fault-fraction of them. Given
+/// both, the delay and the error are two faults, each applied to its own random fraction.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, long_about)]
+#[command(group(ArgGroup::new("fault").multiple(true).args(["latency_ms", "error_code"])))]
 struct Args {
     /// Address to listen on.
     #[arg(long, env = "MOMENTO_LITE_HOST", default_value = "127.0.0.1")]
@@ -23,6 +31,88 @@ struct Args {
     /// Require this token in every request's `authorization` metadata.
     #[arg(long, env = "MOMENTO_LITE_AUTH_TOKEN")]
     auth_token: Option<String>,
+    /// Fault: delay the answer to each affected request by this many milliseconds.
+    #[arg(long, env = "MOMENTO_LITE_LATENCY_MS", value_name = "N")]
+    latency_ms: Option<u64>,
+    /// Fault: answer each affected request with this gRPC status instead of serving it
+    /// (the SDK reports ServerUnavailable, InternalServerError, LimitExceededError with
+    /// `err: operations_rate_limit_exceeded`, TimeoutError).
+    #[arg(long, env = "MOMENTO_LITE_ERROR_CODE", value_name = "CODE")]
+    error_code: Option<ErrorCode>,
+    /// Which RPCs the faults affect: `data` (every data-plane RPC), `all` (the control plane
+    /// too), or a comma-separated list of get, get_batch, set, set_batch, delete, set_if,
+    /// set_if_not_exists, keys_exist, increment, update_ttl, item_get_ttl, set_union,
+    /// set_difference, set_fetch, create_cache, delete_cache, list_caches, flush_cache, other.
+    #[arg(
+        long,
+        env = "MOMENTO_LITE_FAULT_RPCS",
+        value_name = "RPCS",
+        default_value = "data",
+        requires = "fault"
+    )]
+    fault_rpcs: RpcFilter,
+    /// The fraction of the affected requests that get each fault, from 0.0 to 1.0.
+    #[arg(
+        long,
+        env = "MOMENTO_LITE_FAULT_FRACTION",
+        value_name = "P",
+        default_value_t = 1.0,
+        value_parser = parse_fraction,
+        requires = "fault"
+    )]
+    fault_fraction: f64,
+}
+
+/// The gRPC status codes `--error-code` injects.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ErrorCode {
+    /// UNAVAILABLE, the SDK's ServerUnavailable.
+    Unavailable,
+    /// INTERNAL, the SDK's InternalServerError.
+    Internal,
+    /// RESOURCE_EXHAUSTED with Momento's throttling metadata, the SDK's LimitExceededError.
+    ResourceExhausted,
+    /// DEADLINE_EXCEEDED, the SDK's TimeoutError.
+    DeadlineExceeded,
+}
+
+impl From<ErrorCode> for tonic::Code {
+    fn from(code: ErrorCode) -> Self {
+        match code {
+            ErrorCode::Unavailable => tonic::Code::Unavailable,
+            ErrorCode::Internal => tonic::Code::Internal,
+            ErrorCode::ResourceExhausted => tonic::Code::ResourceExhausted,
+            ErrorCode::DeadlineExceeded => tonic::Code::DeadlineExceeded,
+        }
+    }
+}
+
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    let fraction: f64 = text.parse().map_err(|error| format!("{error}"))?;
+    if (0.0..=1.0).contains(&fraction) {
+        Ok(fraction)
+    } else {
+        Err(format!("{fraction} is not between 0.0 and 1.0"))
+    }
+}
+
+impl Args {
+    /// The faults the flags ask for.
+    fn faults(&self) -> Vec<Fault> {
+        let latency = self
+            .latency_ms
+            .map(|ms| Fault::latency(Duration::from_millis(ms)));
+        let error = self.error_code.map(|code| Fault::error(code.into()));
+        latency
+            .into_iter()
+            .chain(error)
+            .map(|fault| {
+                fault
+                    .filter(self.fault_rpcs.clone())
+                    .fraction(self.fault_fraction)
+            })
+            .collect()
+    }
 }
 
 #[tokio::main]
@@ -36,6 +126,10 @@ async fn main() -> std::io::Result<()> {
         builder = builder.auth_token(token.clone());
     }
     let server = builder.start().await?;
+    for fault in args.faults() {
+        println!("injecting {fault}");
+        server.faults().inject(fault);
+    }
     println!("momento-lite listening on {}", server.endpoint());
     println!(
         "connect with momento_lite::credential_provider({:?}, {:?})",
@@ -46,4 +140,60 @@ async fn main() -> std::io::Result<()> {
     println!("shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn fault_flags_build_faults() {
+        let args = Args::try_parse_from([
+            "momento-lite",
+            "--latency-ms",
+            "150",
+            "--error-code",
+            "resource-exhausted",
+            "--fault-rpcs",
+            "get,set",
+            "--fault-fraction",
+            "0.3",
+        ])
+        .expect("valid flags");
+        let expected_rpcs: RpcFilter = "get,set".parse().expect("two RPCs");
+        let faults = args.faults();
+        assert_eq!(
+            faults,
+            [
+                Fault::latency(Duration::from_millis(150))
+                    .filter(expected_rpcs.clone())
+                    .fraction(0.3),
+                Fault::error(tonic::Code::ResourceExhausted)
+                    .filter(expected_rpcs)
+                    .fraction(0.3),
+            ]
+        );
+        let none = Args::try_parse_from(["momento-lite"]).expect("no flags");
+        assert!(none.faults().is_empty());
+    }
+
+    #[test]
+    fn bad_fault_flags_are_refused() {
+        for flags in [
+            &["--fault-fraction", "1.5", "--latency-ms", "1"][..],
+            &["--fault-rpcs", "get,fetch", "--latency-ms", "1"],
+            &["--error-code", "teapot"],
+            &["--fault-fraction", "0.5"],
+        ] {
+            let args = std::iter::once("momento-lite").chain(flags.iter().copied());
+            assert!(Args::try_parse_from(args).is_err(), "{flags:?}");
+        }
+    }
 }
