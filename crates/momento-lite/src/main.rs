@@ -56,7 +56,7 @@ struct Args {
         long,
         env = "MOMENTO_LITE_FAULT_FRACTION",
         value_name = "P",
-        default_value_t = 1.0,
+        default_value = "1.0",
         value_parser = parse_fraction,
         requires = "fault"
     )]
@@ -127,8 +127,7 @@ async fn main() -> std::io::Result<()> {
     }
     let server = builder.start().await?;
     for fault in args.faults() {
-        println!("injecting {fault}");
-        server.faults().inject(fault);
+        server.faults().inject(fault); // logged at info level
     }
     println!("momento-lite listening on {}", server.endpoint());
     println!(
