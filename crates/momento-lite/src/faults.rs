@@ -235,12 +235,6 @@ struct Shared {
     random: AtomicU64,
 }
 
-impl Default for FaultController {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl FaultController {
     /// A controller with no faults and no requests counted.
     pub(crate) fn new() -> Self {

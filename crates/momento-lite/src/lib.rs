@@ -153,7 +153,7 @@ impl MomentoLite {
             addr: listener.local_addr()?,
             auth_token: self.auth_token,
             store: Arc::new(Store::new()),
-            faults: FaultController::default(),
+            faults: FaultController::new(),
             running: None,
         };
         server.running = Some(server.serve(listener));
