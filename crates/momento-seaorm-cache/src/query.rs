@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use sea_orm::{
     DbBackend, DbErr, EntityTrait, FromQueryResult, JsonValue, QuerySelect, QueryTrait, Select,
-    SelectModel, SelectTwo, SelectTwoModel, Selector, SelectorTrait, Statement,
+    SelectModel, SelectTwo, SelectTwoModel, Selector, SelectorRaw, SelectorTrait, Statement,
 };
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -44,8 +44,9 @@ use crate::tables;
 /// names its main table, and says how to decode its rows.
 ///
 /// Implemented for `Select<E>` (`Entity::find()`), `SelectTwo<E, F>` (`find_also_related`),
-/// `Selector<SelectModel<T>>` (`into_model::<T>()`, `into_json()`) and
-/// `Selector<SelectTwoModel<M, N>>`, when their rows are `Serialize + DeserializeOwned`.
+/// `Selector<SelectModel<T>>` (`into_model::<T>()`, `into_json()`),
+/// `Selector<SelectTwoModel<M, N>>` and raw SQL (`SelectorRaw<SelectModel<T>>`, from
+/// `T::find_by_statement(..)`), when their rows are `Serialize + DeserializeOwned`.
 pub trait CacheableSelect: Sized + Send {
     /// How SeaORM decodes one row of this query.
     type Selector: SelectorTrait<Item = Self::Row> + 'static;
@@ -285,6 +286,27 @@ where
 
     fn row_format() -> Option<SerdeFormat> {
         // serde_json::Value needs a self-describing format.
+        is_json::<M>().then_some(SerdeFormat::Json)
+    }
+}
+
+impl<M> CacheableSelect for SelectorRaw<SelectModel<M>>
+where
+    M: FromQueryResult + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    type Selector = SelectModel<M>;
+    type Row = M;
+
+    fn into_statement(self, _backend: DbBackend, _first_only: bool) -> Statement {
+        // Raw SQL runs as written; `.one()` reads its first row.
+        SelectorRaw::into_statement(self)
+    }
+
+    fn table(statement: &Statement) -> Cow<'static, str> {
+        sql_table(statement)
+    }
+
+    fn row_format() -> Option<SerdeFormat> {
         is_json::<M>().then_some(SerdeFormat::Json)
     }
 }

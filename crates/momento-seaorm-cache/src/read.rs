@@ -129,15 +129,20 @@ impl ModelCache {
         if let Some(result) = led {
             return result;
         }
-        let (bytes, status) = match landing {
-            Landing::Hit(bytes) => (Some(bytes), CacheStatus::Hit),
-            Landing::Loaded(bytes) => (Some(bytes), CacheStatus::Miss),
-            Landing::Nothing => (None, CacheStatus::Miss),
+        let (bytes, outcome) = match landing {
+            Landing::Hit(bytes) => (Some(bytes), ReadOutcome::Hit),
+            Landing::Loaded(bytes) => (Some(bytes), ReadOutcome::Miss),
+            Landing::Nothing => (None, ReadOutcome::Miss),
         };
-        if let Some(Ok(value)) = bytes.map(|b| codec::decode::<L::Output>(&b)) {
-            let outcome = match status {
-                CacheStatus::Hit => ReadOutcome::Hit,
-                _ => ReadOutcome::Miss,
+        if let Some(Ok((value, fresh_until))) =
+            bytes.map(|b| codec::decode_with_freshness::<L::Output>(&b))
+        {
+            let (status, outcome) = match outcome {
+                ReadOutcome::Hit if fresh_until.is_some_and(|until| now_ms() > until) => {
+                    (CacheStatus::Stale, ReadOutcome::Stale)
+                }
+                ReadOutcome::Hit => (CacheStatus::Hit, ReadOutcome::Hit),
+                _ => (CacheStatus::Miss, ReadOutcome::Miss),
             };
             return Ok(self.finish(value, status, Some(key), outcome));
         }

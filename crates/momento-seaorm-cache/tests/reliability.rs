@@ -1,0 +1,282 @@
+//! Reliability without fault injection: one query for a thousand concurrent misses, leases
+//! across processes, stale-while-revalidate, background writes, TTL jitter, stats.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::entities::user;
+use common::{Db, TestCache, TestDb};
+use momento::cache::ItemGetTtlResponse;
+use momento_seaorm_cache::{CacheQueryExt, CacheStatus, ModelCache};
+use sea_orm::{
+    ActiveModelTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Set, Statement,
+};
+
+/// Counts the statements run on `db` whose SQL contains `marker`.
+fn count_queries(db: &mut DatabaseConnection, marker: &'static str) -> Arc<AtomicUsize> {
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = count.clone();
+    db.set_metric_callback(move |info| {
+        if info.statement.sql.contains(marker) {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    count
+}
+
+async fn seeded() -> (TestDb, TestCache) {
+    let db = TestDb::new(Db::Sqlite).await.expect("SQLite");
+    db.seed().await;
+    (db, TestCache::start("model-cache").await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_misses_run_one_query() {
+    let (mut db, momento) = seeded().await;
+    let queries = count_queries(&mut db.conn, "FROM \"users\"");
+    let cache = momento.model_cache(|b| b).await;
+    let expected = user::Entity::find_by_id(1).one(&db.conn).await.unwrap();
+    queries.store(0, Ordering::SeqCst);
+
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let (cache, conn) = (cache.clone(), db.conn.clone());
+            tokio::spawn(async move { cache.wrap(user::Entity).find_by_pk(&conn, 1).await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), expected);
+    }
+    assert_eq!(
+        queries.load(Ordering::SeqCst),
+        1,
+        "one database query for 1,000 misses"
+    );
+    let stats = cache.stats();
+    assert_eq!(stats.database_loads, 1);
+    assert_eq!(stats.hits + stats.misses, 1000);
+}
+
+#[derive(Debug, FromQueryResult, serde::Serialize, serde::Deserialize)]
+struct Count {
+    n: i64,
+}
+
+/// A query that takes a while on SQLite, so concurrent readers really overlap.
+fn slow_query() -> sea_orm::SelectorRaw<sea_orm::SelectModel<Count>> {
+    Count::find_by_statement(Statement::from_string(
+        DbBackend::Sqlite,
+        "WITH RECURSIVE slow(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM slow WHERE x < 1500000) \
+         SELECT COUNT(*) AS n FROM slow",
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_makes_one_loader_across_processes() {
+    let (mut db, momento) = seeded().await;
+    let queries = count_queries(&mut db.conn, "WITH RECURSIVE slow");
+    // Two caches with their own in-process state stand for two processes sharing Momento.
+    let lease = Duration::from_secs(10);
+    let a = momento.model_cache(|b| b.load_lease(lease)).await;
+    let b = momento.model_cache(|b| b.load_lease(lease)).await;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let cache: ModelCache = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let conn = db.conn.clone();
+            tokio::spawn(async move { slow_query().cached(&cache).one(&conn).await })
+        })
+        .collect();
+    for task in tasks {
+        let row = task.await.unwrap().unwrap().unwrap();
+        assert_eq!(row.n, 1_500_000);
+    }
+    assert_eq!(
+        queries.load(Ordering::SeqCst),
+        1,
+        "one query across both processes"
+    );
+    assert!(
+        started.elapsed() < lease,
+        "waiters saw the value before the lease ran out"
+    );
+    assert_eq!(a.stats().database_loads + b.stats().database_loads, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_values_are_served_while_one_refresh_runs() {
+    let (mut db, momento) = seeded().await;
+    let queries = count_queries(&mut db.conn, "FROM \"users\"");
+    let cache = momento.model_cache(|b| b.ttl_jitter(0.0)).await;
+    let users = cache
+        .wrap(user::Entity)
+        .ttl(Duration::from_millis(300))
+        .stale_while_revalidate(Duration::from_secs(30));
+    assert_eq!(
+        users
+            .find_by_pk_with_status(&db.conn, 1)
+            .await
+            .unwrap()
+            .status,
+        CacheStatus::Miss
+    );
+    assert_eq!(
+        users
+            .find_by_pk_with_status(&db.conn, 1)
+            .await
+            .unwrap()
+            .status,
+        CacheStatus::Hit
+    );
+
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut renamed: user::ActiveModel = user::Entity::find_by_id(1)
+        .one(&db.conn)
+        .await
+        .unwrap()
+        .unwrap()
+        .into();
+    renamed.username = Set("renamed".to_owned());
+    renamed.update(&db.conn).await.unwrap();
+    queries.store(0, Ordering::SeqCst);
+
+    let stale: Vec<_> = (0..20)
+        .map(|_| {
+            let (users, conn) = (users.clone(), db.conn.clone());
+            tokio::spawn(async move { users.find_by_pk_with_status(&conn, 1).await })
+        })
+        .collect();
+    for read in stale {
+        let read = read.await.unwrap().unwrap();
+        assert_eq!(read.status, CacheStatus::Stale);
+        assert_eq!(
+            read.value.unwrap().username,
+            "user1",
+            "the stale value, at once"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let read = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+        if read.status == CacheStatus::Hit {
+            assert_eq!(
+                read.value.unwrap().username,
+                "renamed",
+                "refreshed in the background"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the refresh never landed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        queries.load(Ordering::SeqCst),
+        1,
+        "one refresh for twenty stale reads"
+    );
+    assert!(cache.stats().stale_serves >= 20);
+}
+
+#[tokio::test]
+async fn background_writes_do_not_hold_up_the_caller() {
+    let (db, momento) = seeded().await;
+    let cache = momento.model_cache(|b| b.background_writes(true)).await;
+    let miss = user::Entity::find()
+        .cached(&cache)
+        .all_with_status(&db.conn)
+        .await
+        .unwrap();
+    assert_eq!(miss.status, CacheStatus::Miss);
+    let key = miss.key.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while momento.raw(key.as_str()).await.is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the background write never landed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let hit = user::Entity::find()
+        .cached(&cache)
+        .all_with_status(&db.conn)
+        .await
+        .unwrap();
+    assert_eq!(hit.status, CacheStatus::Hit);
+    assert_eq!(hit.value, miss.value);
+}
+
+#[tokio::test]
+async fn ttl_jitter_spreads_expiry_below_the_ttl() {
+    let (db, momento) = seeded().await;
+    let ttl = Duration::from_secs(100);
+    let cache = momento
+        .model_cache(|b| b.default_ttl(ttl).ttl_jitter(0.5))
+        .await;
+    for name in ["a", "b", "c", "d", "e", "f"] {
+        common::insert_user(&db.conn, name, None).await;
+    }
+    let mut remaining = Vec::new();
+    for id in 1..=8 {
+        let read = cache
+            .wrap(user::Entity)
+            .find_by_pk_with_status(&db.conn, id)
+            .await
+            .unwrap();
+        let key = read.key.unwrap();
+        match momento
+            .client
+            .item_get_ttl(momento.cache_name.as_str(), key.as_str())
+            .await
+            .unwrap()
+        {
+            ItemGetTtlResponse::Hit { remaining_ttl } => remaining.push(remaining_ttl),
+            ItemGetTtlResponse::Miss => panic!("{key} was not stored"),
+        }
+    }
+    for ttl_left in &remaining {
+        assert!(
+            *ttl_left <= ttl && *ttl_left >= ttl / 2 - Duration::from_secs(1),
+            "{ttl_left:?}"
+        );
+    }
+    let spread = remaining
+        .iter()
+        .max()
+        .unwrap()
+        .saturating_sub(*remaining.iter().min().unwrap());
+    assert!(
+        spread > Duration::from_secs(1),
+        "TTLs differ: {remaining:?}"
+    );
+}
+
+#[tokio::test]
+async fn undecodable_values_and_oversize_results_are_counted() {
+    let (db, momento) = seeded().await;
+    let cache = momento.model_cache(|b| b).await;
+    let key = r#"model-cache:find_by_pk:users:{"id":1}"#;
+    momento
+        .client
+        .set(momento.cache_name.as_str(), key, b"garbage".to_vec())
+        .await
+        .unwrap();
+    cache
+        .wrap(user::Entity)
+        .find_by_pk(&db.conn, 1)
+        .await
+        .unwrap();
+    let big = "x".repeat(6 * 1024 * 1024);
+    common::insert_user(&db.conn, &big, None).await;
+    let all = user::Entity::find()
+        .cached(&cache)
+        .all(&db.conn)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    let stats = cache.stats();
+    assert_eq!((stats.decode_failures, stats.oversize_skips), (1, 1));
+    assert_eq!((stats.misses, stats.hits, stats.faults), (2, 0, 0));
+}
