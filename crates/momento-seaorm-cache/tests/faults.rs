@@ -1,0 +1,195 @@
+//! The cache can fail, the app cannot: with faults injected into momento-lite, every read
+//! returns exactly what the database returns, none fails, and the added latency stays within the
+//! deadline (breaker closed) or near zero (breaker open).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::entities::user;
+use common::{Db, TestCache, TestDb};
+use momento_lite::{Fault, Rpc};
+use momento_seaorm_cache::{BreakerConfig, BreakerState, CacheQueryExt, CacheStatus, ModelCache};
+use sea_orm::EntityTrait;
+use tonic::Code;
+
+async fn seeded() -> (TestDb, TestCache) {
+    let db = TestDb::new(Db::Sqlite).await.expect("SQLite");
+    db.seed().await;
+    (db, TestCache::start("model-cache").await)
+}
+
+/// Reads every user through the cache `n` times; each read must equal the database's answer.
+async fn read_all_equal(cache: &ModelCache, db: &TestDb, n: usize) -> Vec<(CacheStatus, Duration)> {
+    let expected = user::Entity::find().all(&db.conn).await.unwrap();
+    let mut seen = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let read = user::Entity::find()
+            .cached(cache)
+            .all_with_status(&db.conn)
+            .await;
+        let read = read.expect("a cache fault never fails a read");
+        assert_eq!(read.value, expected, "exactly what the database returns");
+        seen.push((read.status, started.elapsed()));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn latency_above_the_deadline_costs_at_most_the_deadline_then_nothing() {
+    let (db, momento) = seeded().await;
+    let deadline = Duration::from_millis(50);
+    let breaker = BreakerConfig {
+        failure_threshold: 3,
+        cool_down: Duration::from_secs(60),
+    };
+    let cache = momento
+        .model_cache(|b| b.cache_timeout(deadline).circuit_breaker(breaker))
+        .await;
+    read_all_equal(&cache, &db, 1).await; // warm the connection
+    momento
+        .server
+        .faults()
+        .inject(Fault::latency(Duration::from_millis(500)).on([Rpc::Get]));
+
+    let closed = read_all_equal(&cache, &db, 3).await;
+    for (status, took) in &closed {
+        assert_eq!(*status, CacheStatus::Miss);
+        assert!(
+            *took < deadline + Duration::from_millis(60),
+            "within the deadline: {took:?}"
+        );
+        assert!(*took >= deadline, "it did wait for the cache: {took:?}");
+    }
+    assert_eq!(cache.stats().breaker_state, Some(BreakerState::Open));
+    assert_eq!(cache.stats().timeouts, 3);
+
+    let requests = momento.server.faults().requests();
+    let open = read_all_equal(&cache, &db, 20).await;
+    for (status, took) in &open {
+        assert_eq!(*status, CacheStatus::Miss);
+        assert!(
+            *took < Duration::from_millis(20),
+            "no cache latency while open: {took:?}"
+        );
+    }
+    assert_eq!(
+        momento.server.faults().requests(),
+        requests,
+        "no cache call while open"
+    );
+    assert_eq!(cache.stats().breaker_skips, 20);
+}
+
+#[tokio::test]
+async fn the_breaker_probes_after_the_cool_down_and_closes() {
+    let (db, momento) = seeded().await;
+    let breaker = BreakerConfig {
+        failure_threshold: 3,
+        cool_down: Duration::from_millis(300),
+    };
+    let cache = momento.model_cache(|b| b.circuit_breaker(breaker)).await;
+    read_all_equal(&cache, &db, 1).await;
+    momento
+        .server
+        .faults()
+        .inject(Fault::error(Code::Unavailable));
+    read_all_equal(&cache, &db, 3).await;
+    assert_eq!(cache.stats().breaker_state, Some(BreakerState::Open));
+
+    // Still failing at the first probe: the breaker opens again.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let before = momento.server.faults().requests();
+    read_all_equal(&cache, &db, 1).await;
+    assert_eq!(momento.server.faults().requests(), before + 1, "one probe");
+    assert_eq!(cache.stats().breaker_state, Some(BreakerState::Open));
+
+    // Healthy at the next probe: the breaker closes and reads hit again.
+    momento.server.faults().clear();
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    read_all_equal(&cache, &db, 1).await;
+    assert_eq!(cache.stats().breaker_state, Some(BreakerState::Closed));
+    let statuses: Vec<_> = read_all_equal(&cache, &db, 3)
+        .await
+        .into_iter()
+        .map(|s| s.0)
+        .collect();
+    assert_eq!(statuses, [CacheStatus::Hit; 3]);
+    assert_eq!(cache.stats().breaker_opens, 2);
+}
+
+#[tokio::test]
+async fn throttling_degrades_to_the_database() {
+    let (db, momento) = seeded().await;
+    let cache = momento.model_cache(|b| b.without_circuit_breaker()).await;
+    momento
+        .server
+        .faults()
+        .inject(Fault::error(Code::ResourceExhausted));
+    let seen = read_all_equal(&cache, &db, 10).await;
+    assert!(seen.iter().all(|(status, _)| *status == CacheStatus::Miss));
+    let stats = cache.stats();
+    assert_eq!(
+        stats.faults, 10,
+        "gets fail; sets after a failed get are skipped"
+    );
+    assert_eq!(stats.database_loads, 10);
+}
+
+#[tokio::test]
+async fn errors_on_a_fraction_of_calls_never_reach_the_caller() {
+    let (db, momento) = seeded().await;
+    let cache = momento.model_cache(|b| b.without_circuit_breaker()).await;
+    momento
+        .server
+        .faults()
+        .inject(Fault::error(Code::Unavailable).fraction(0.3));
+    let seen = read_all_equal(&cache, &db, 200).await;
+    let hits = seen.iter().filter(|(s, _)| *s == CacheStatus::Hit).count();
+    assert!(
+        hits > 60 && hits < 190,
+        "some hits, some faults: {hits} hits of 200"
+    );
+    assert!(cache.stats().faults > 20, "{:?}", cache.stats());
+}
+
+#[tokio::test]
+async fn a_server_stopped_mid_run_and_restarted() {
+    let (db, mut momento) = seeded().await;
+    let breaker = BreakerConfig {
+        failure_threshold: 2,
+        cool_down: Duration::from_millis(200),
+    };
+    let cache = momento.model_cache(|b| b.circuit_breaker(breaker)).await;
+    assert_eq!(read_all_equal(&cache, &db, 2).await[1].0, CacheStatus::Hit);
+
+    momento.server.stop().await;
+    let down = read_all_equal(&cache, &db, 10).await;
+    assert!(down.iter().all(|(status, _)| *status == CacheStatus::Miss));
+    assert_eq!(cache.stats().breaker_state, Some(BreakerState::Open));
+
+    momento.server.start_again().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, _) = read_all_equal(&cache, &db, 1).await[0];
+        if status == CacheStatus::Hit {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the cache never came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(cache.stats().breaker_state, Some(BreakerState::Closed));
+}
+
+#[tokio::test]
+async fn dropped_connections_are_survived() {
+    let (db, momento) = seeded().await;
+    let cache = momento.model_cache(|b| b.without_circuit_breaker()).await;
+    read_all_equal(&cache, &db, 2).await;
+    for _ in 0..5 {
+        momento.server.faults().drop_connections();
+        read_all_equal(&cache, &db, 3).await;
+    }
+}
