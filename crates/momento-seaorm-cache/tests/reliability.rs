@@ -280,3 +280,45 @@ async fn undecodable_values_and_oversize_results_are_counted() {
     assert_eq!((stats.decode_failures, stats.oversize_skips), (1, 1));
     assert_eq!((stats.misses, stats.hits, stats.faults), (2, 0, 0));
 }
+
+#[test]
+fn counters_reach_the_metrics_facade() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (db, momento) = seeded().await;
+            let cache = momento.model_cache(|b| b).await;
+            for _ in 0..3 {
+                cache
+                    .wrap(user::Entity)
+                    .find_by_pk(&db.conn, 1)
+                    .await
+                    .unwrap();
+            }
+        });
+    });
+    let snapshot = snapshotter.snapshot().into_vec();
+    let reads = |status: &str| {
+        snapshot
+            .iter()
+            .find(|(key, _, _, _)| {
+                key.key().name() == "momento_seaorm_cache_reads_total"
+                    && key
+                        .key()
+                        .labels()
+                        .any(|l| l.key() == "status" && l.value() == status)
+            })
+            .map(|(_, _, _, value)| match value {
+                DebugValue::Counter(n) => *n,
+                other => panic!("not a counter: {other:?}"),
+            })
+    };
+    assert_eq!(reads("miss"), Some(1));
+    assert_eq!(reads("hit"), Some(2));
+}
