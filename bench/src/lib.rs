@@ -1,0 +1,34 @@
+//! The benchmark program of momento-seaorm-cache: how close a cached read comes to the physical
+//! limit (the backend's own `get`), what a miss costs, and where the cache pays.
+//!
+//! `cargo run --release -p bench -- <scenario> [--json FILE]`; `all` runs every scenario.
+//!
+//! # Map of the crate
+//! * `main.rs` — the command line, dispatch, the printed summary and the JSON file.
+//! * [`hit`] — hit latency of `find_by_pk` and `.cached().all()` against the raw SDK `get` of
+//!   the same key and bytes.
+//! * [`throughput`] — hit throughput at 1–256 concurrent tasks against the raw SDK.
+//! * [`expensive`] — a join plus aggregate over 100k rows, uncached against cached, on SQLite
+//!   and PostgreSQL.
+//! * [`miss`] — miss + query + set against the query alone.
+//! * [`codec`] — `Envelope` encode/decode time and stored size per format and compression.
+//! * [`memory`] — one-row hits on the in-process `MemoryBackend`: the library's own cost.
+//! * [`profile`] — a bare hit loop to run under callgrind or perf.
+//! * [`targets`] — the targets the figures are checked against.
+//! * [`fixtures`] — entities, seeded databases, the in-process momento-lite server.
+//! * [`stats`] — percentiles and ratios.
+//!
+//! Every scenario interleaves the operations it compares (A, B, A, B, … with the order rotated
+//! each round) after a warm-up, so a ratio never compares a cold run with a warm one or a busy
+//! moment of the machine with a quiet one.
+
+pub mod codec;
+pub mod expensive;
+pub mod fixtures;
+pub mod hit;
+pub mod memory;
+pub mod miss;
+pub mod profile;
+pub mod stats;
+pub mod targets;
+pub mod throughput;

@@ -1,0 +1,247 @@
+//! The benchmark program's command line: picks the scenarios, runs them on a two-worker tokio
+//! runtime, prints each scenario's table and the targets, and writes one JSON object.
+//!
+//! ```text
+//! cargo run --release -p bench -- all --json /tmp/bench.json
+//! cargo run --release -p bench -- hit
+//! cargo run --release -p bench -- hit-loop --loop-backend memory --iterations 200000
+//! ```
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bench::fixtures::BenchResult;
+use bench::{codec, expensive, hit, memory, miss, profile, targets, throughput};
+use clap::{Parser, ValueEnum};
+use serde_json::{json, Map, Value};
+
+/// Benchmarks of momento-seaorm-cache against the raw Momento SDK and the database.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// What to run.
+    #[arg(value_enum)]
+    scenario: Scenario,
+    /// Also write the figures as one JSON object to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// A tenth of the rounds: a smoke run, not a measurement.
+    #[arg(long)]
+    quick: bool,
+    /// PostgreSQL for the expensive scenario (skipped with a note if unreachable).
+    #[arg(
+        long,
+        env = "DATABASE_URL_POSTGRES",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    postgres_url: String,
+    /// Skip PostgreSQL.
+    #[arg(long)]
+    no_postgres: bool,
+    /// Orders in the expensive query's table.
+    #[arg(long, default_value_t = 100_000)]
+    orders: usize,
+    /// Seconds per side (raw and cached) at each throughput concurrency level.
+    #[arg(long, default_value_t = 2.0)]
+    throughput_secs: f64,
+    /// Install a tracing subscriber (fmt, level warn), as an application would.
+    #[arg(long)]
+    tracing: bool,
+    /// hit-loop: the store to read.
+    #[arg(long, value_enum, default_value = "memory")]
+    loop_backend: profile::LoopBackend,
+    /// hit-loop: the read to repeat.
+    #[arg(long, value_enum, default_value = "find-by-pk")]
+    loop_op: profile::LoopOp,
+    /// hit-loop: how many reads.
+    #[arg(long, default_value_t = 100_000)]
+    iterations: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Every scenario below except hit-loop.
+    All,
+    Hit,
+    Throughput,
+    Expensive,
+    Miss,
+    Codec,
+    Memory,
+    /// A bare hit loop for profilers.
+    HitLoop,
+}
+
+impl Cli {
+    fn runs(&self, scenario: Scenario) -> bool {
+        self.scenario == scenario
+            || (self.scenario == Scenario::All && scenario != Scenario::HitLoop)
+    }
+
+    /// `full` rounds, or a tenth of them with `--quick`.
+    fn rounds(&self, full: usize) -> usize {
+        if self.quick {
+            (full / 10).max(1)
+        } else {
+            full
+        }
+    }
+}
+
+fn main() -> BenchResult<()> {
+    let cli = Cli::parse();
+    if cli.tracing {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .init();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    // On a worker thread, as a request handler would run.
+    runtime.block_on(async { tokio::spawn(run(cli)).await })?
+}
+
+async fn run(cli: Cli) -> BenchResult<()> {
+    println!(
+        "momento-seaorm-cache benchmarks: tokio multi-thread runtime, 2 workers, {} cores{}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if cli.quick {
+            " (quick: NOT a measurement)"
+        } else {
+            ""
+        }
+    );
+    let mut top = Map::new();
+    let mut scenarios = Map::new();
+    run_latency_scenarios(&cli, &mut top, &mut scenarios).await?;
+    run_database_scenarios(&cli, &mut top, &mut scenarios).await?;
+    if cli.runs(Scenario::HitLoop) {
+        let report = profile::run(cli.loop_backend, cli.loop_op, cli.iterations).await?;
+        println!("\nhit-loop: {report:?}");
+        scenarios.insert("hit_loop".into(), serde_json::to_value(report)?);
+    }
+    let checks = targets::check(&top);
+    if !checks.is_empty() {
+        targets::print(&checks);
+    }
+    top.insert("targets".into(), serde_json::to_value(checks)?);
+    top.insert("quick".into(), json!(cli.quick));
+    top.insert("scenarios".into(), Value::Object(scenarios));
+    if let Some(path) = &cli.json {
+        std::fs::write(path, serde_json::to_string_pretty(&Value::Object(top))?)?;
+        println!("\nwrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// hit, throughput, memory and codec: the hit path and the stored value.
+async fn run_latency_scenarios(
+    cli: &Cli,
+    top: &mut Map<String, Value>,
+    scenarios: &mut Map<String, Value>,
+) -> BenchResult<()> {
+    if cli.runs(Scenario::Hit) {
+        let config = hit::HitConfig {
+            rounds: cli.rounds(20_000),
+            warmup: cli.rounds(2_000),
+        };
+        let r = hit::run(config).await?;
+        r.print();
+        top.insert("hit_p50_ratio".into(), json!(r.find_by_pk_p50_ratio));
+        top.insert("hit_p99_ratio".into(), json!(r.find_by_pk_p99_ratio));
+        top.insert(
+            "cached_all_hit_p50_ratio".into(),
+            json!(r.cached_all_p50_ratio),
+        );
+        top.insert(
+            "cached_all_hit_p99_ratio".into(),
+            json!(r.cached_all_p99_ratio),
+        );
+        top.insert("hit_p50_us".into(), json!(r.find_by_pk.p50_us));
+        top.insert(
+            "raw_get_p50_us".into(),
+            json!(r.raw_get_find_by_pk_key.p50_us),
+        );
+        scenarios.insert("hit".into(), serde_json::to_value(r)?);
+    }
+    if cli.runs(Scenario::Throughput) {
+        let config = throughput::ThroughputConfig {
+            seconds_per_side: if cli.quick { 0.4 } else { cli.throughput_secs },
+            slices_per_side: 4,
+            concurrency: vec![1, 16, 64, 256],
+        };
+        let r = throughput::run(config).await?;
+        r.print();
+        for row in &r.rows {
+            let suffix = match row.keys {
+                throughput::Keys::Distinct => "",
+                throughput::Keys::Same => "_same_key",
+            };
+            let field = format!("throughput_{}_ratio{suffix}", row.concurrency);
+            top.insert(field, json!(row.ratio));
+        }
+        scenarios.insert("throughput".into(), serde_json::to_value(r)?);
+    }
+    if cli.runs(Scenario::Codec) {
+        let config = codec::CodecConfig {
+            row_counts: vec![1, 100, 10_000],
+            budget: Duration::from_millis(if cli.quick { 20 } else { 150 }),
+        };
+        let r = codec::run(&config)?;
+        r.print();
+        scenarios.insert("codec".into(), serde_json::to_value(r)?);
+    }
+    if cli.runs(Scenario::Memory) {
+        let config = memory::MemoryConfig {
+            rounds: cli.rounds(200_000),
+            warmup: cli.rounds(20_000),
+        };
+        let r = memory::run(config).await?;
+        r.print();
+        top.insert("memory_hit_p50_us".into(), json!(r.find_by_pk.p50_us));
+        top.insert("memory_hit_p99_us".into(), json!(r.find_by_pk.p99_us));
+        scenarios.insert("memory".into(), serde_json::to_value(r)?);
+    }
+    Ok(())
+}
+
+/// expensive and miss: where the database is on the path.
+async fn run_database_scenarios(
+    cli: &Cli,
+    top: &mut Map<String, Value>,
+    scenarios: &mut Map<String, Value>,
+) -> BenchResult<()> {
+    if cli.runs(Scenario::Expensive) {
+        let config = expensive::ExpensiveConfig {
+            orders: cli.orders,
+            users: 1_000,
+            rounds: cli.rounds(30),
+            warmup: cli.rounds(30).min(3),
+            postgres_url: (!cli.no_postgres).then(|| cli.postgres_url.clone()),
+        };
+        let r = expensive::run(config).await?;
+        r.print();
+        top.insert(
+            "expensive_speedup_sqlite".into(),
+            json!(r.sqlite.speedup_p50),
+        );
+        if let Some(pg) = &r.postgres {
+            top.insert("expensive_speedup_postgres".into(), json!(pg.speedup_p50));
+        }
+        scenarios.insert("expensive".into(), serde_json::to_value(r)?);
+    }
+    if cli.runs(Scenario::Miss) {
+        let config = miss::MissConfig {
+            iterations: cli.rounds(5_000),
+            warmup: cli.rounds(500),
+        };
+        let r = miss::run(config).await?;
+        r.print();
+        top.insert("miss_overhead_p50_us".into(), json!(r.overhead_p50_us));
+        top.insert("miss_ratio_p50".into(), json!(r.ratio_p50));
+        scenarios.insert("miss".into(), serde_json::to_value(r)?);
+    }
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! The targets of the benchmark issue, checked against the measured top-level figures.
+//!
+//! These are benchmark goals, not timed tests: a missed target is reported (with by how much)
+//! and never fails the run.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Whether a figure must stay below or reach its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    AtMost,
+    AtLeast,
+}
+
+/// One target and how the run did against it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetCheck {
+    pub field: &'static str,
+    pub bound: Bound,
+    pub limit: f64,
+    pub value: f64,
+    pub met: bool,
+    /// How far the value is from the limit, as a fraction of the limit (positive: met with
+    /// room to spare; negative: missed by that much).
+    pub margin: f64,
+}
+
+const TARGETS: [(&str, Bound, f64); 6] = [
+    ("hit_p50_ratio", Bound::AtMost, 1.10),
+    ("hit_p99_ratio", Bound::AtMost, 1.20),
+    ("throughput_64_ratio", Bound::AtLeast, 0.90),
+    ("memory_hit_p50_us", Bound::AtMost, 2.0),
+    ("expensive_speedup_sqlite", Bound::AtLeast, 100.0),
+    ("expensive_speedup_postgres", Bound::AtLeast, 100.0),
+];
+
+/// Checks every target whose figure is in `top` (the JSON object's top level).
+pub fn check(top: &Map<String, Value>) -> Vec<TargetCheck> {
+    TARGETS
+        .iter()
+        .filter_map(|&(field, bound, limit)| {
+            let value = top.get(field)?.as_f64()?;
+            let (met, margin) = match bound {
+                Bound::AtMost => (value <= limit, (limit - value) / limit),
+                Bound::AtLeast => (value >= limit, (value - limit) / limit),
+            };
+            Some(TargetCheck {
+                field,
+                bound,
+                limit,
+                value,
+                met,
+                margin: (margin * 1_000.0).round() / 1_000.0,
+            })
+        })
+        .collect()
+}
+
+/// Prints the checks as a table.
+pub fn print(checks: &[TargetCheck]) {
+    println!("\n== targets ==");
+    for c in checks {
+        let op = match c.bound {
+            Bound::AtMost => "<=",
+            Bound::AtLeast => ">=",
+        };
+        let verdict = if c.met { "met" } else { "MISSED" };
+        println!(
+            "  {:<28} {:>10.3} {op} {:<8} {verdict:<6} (margin {:+.1}%)",
+            c.field,
+            c.value,
+            c.limit,
+            c.margin * 100.0
+        );
+    }
+}

@@ -1,0 +1,181 @@
+//! Hit throughput under concurrency, against the raw SDK at the same concurrency.
+//!
+//! Latency at one task hides costs that only show when the cores are busy: allocations, locks,
+//! a shared `Arc` bouncing between cores. Here N tasks loop on `find_by_pk` hits (or on the raw
+//! SDK `get` of the same key) for a fixed time and we count completed operations. Each side's
+//! time is cut into slices run in the order raw, cached, cached, raw, … so slow drift of the
+//! machine lands on both sides equally.
+//!
+//! Two key patterns are run. With distinct keys (task i reads user i) every read is a real
+//! backend `get`, so the ratio is the library's per-hit cost under load: this is the headline.
+//! With one shared key the library's single flight lets concurrent readers of that key share one
+//! `get`, so it can beat the raw SDK by far; that shows what coalescing buys a hot key, not
+//! what a hit costs.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::fixtures::{BenchResult, Lite};
+use crate::hit::{HitTarget, KEYED_USERS};
+use crate::stats::ratio;
+
+/// How long each side runs per concurrency level, and in how many slices.
+#[derive(Debug, Clone)]
+pub struct ThroughputConfig {
+    pub seconds_per_side: f64,
+    pub slices_per_side: u32,
+    pub concurrency: Vec<usize>,
+}
+
+/// Which keys the tasks read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Keys {
+    /// Task i reads user (i mod 256) + 1: no two concurrent tasks share a key.
+    Distinct,
+    /// Every task reads user 1.
+    Same,
+}
+
+/// One concurrency level with one key pattern.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThroughputRow {
+    pub keys: Keys,
+    pub concurrency: usize,
+    pub raw_ops_per_sec: f64,
+    pub cached_ops_per_sec: f64,
+    /// Cached over raw.
+    pub ratio: f64,
+}
+
+/// The throughput scenario's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThroughputReport {
+    pub seconds_per_side: f64,
+    pub slices_per_side: u32,
+    pub rows: Vec<ThroughputRow>,
+}
+
+impl ThroughputReport {
+    /// The ratio at `concurrency` tasks reading `keys`, if measured.
+    pub fn ratio_at(&self, keys: Keys, concurrency: usize) -> Option<f64> {
+        self.rows
+            .iter()
+            .find(|r| r.keys == keys && r.concurrency == concurrency)
+            .map(|r| r.ratio)
+    }
+
+    /// Prints the table.
+    pub fn print(&self) {
+        println!(
+            "\n== throughput: find_by_pk hits vs raw SDK gets, {} s per side ==",
+            self.seconds_per_side
+        );
+        println!(
+            "  {:<9} {:>6} {:>16} {:>16} {:>8}",
+            "keys", "tasks", "raw get ops/s", "find_by_pk ops/s", "ratio"
+        );
+        for r in &self.rows {
+            println!(
+                "  {:<9} {:>6} {:>16.0} {:>16.0} {:>8.3}",
+                format!("{:?}", r.keys).to_lowercase(),
+                r.concurrency,
+                r.raw_ops_per_sec,
+                r.cached_ops_per_sec,
+                r.ratio
+            );
+        }
+    }
+}
+
+/// Runs `concurrency` tasks doing one kind of operation for `duration`; returns ops and the
+/// wall time until the last task finished its last operation.
+async fn slice(
+    target: &Arc<HitTarget>,
+    cached: bool,
+    (keys, concurrency): (Keys, usize),
+    duration: Duration,
+) -> BenchResult<(u64, Duration)> {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|i| {
+            let target = Arc::clone(target);
+            let pk = match keys {
+                Keys::Distinct => (i as i32 % KEYED_USERS) + 1,
+                Keys::Same => 1,
+            };
+            tokio::spawn(async move {
+                let key = target.pk_keys[pk as usize - 1].as_str();
+                let mut ops = 0u64;
+                while Instant::now() < deadline {
+                    if cached {
+                        target.find_by_pk(pk).await?;
+                    } else {
+                        target.raw_get(key).await?;
+                    }
+                    ops += 1;
+                }
+                Ok::<u64, crate::fixtures::BenchError>(ops)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for task in tasks {
+        total += task.await??;
+    }
+    Ok((total, started.elapsed()))
+}
+
+async fn level(
+    target: &Arc<HitTarget>,
+    config: &ThroughputConfig,
+    (keys, concurrency): (Keys, usize),
+) -> BenchResult<ThroughputRow> {
+    let level = (keys, concurrency);
+    let per_slice =
+        Duration::from_secs_f64(config.seconds_per_side / config.slices_per_side as f64);
+    // Warm-up: connections, task pools, allocator caches.
+    slice(target, false, level, Duration::from_millis(200)).await?;
+    slice(target, true, level, Duration::from_millis(200)).await?;
+    let mut ops = [0u64; 2];
+    let mut time = [Duration::ZERO; 2];
+    for k in 0..config.slices_per_side * 2 {
+        // raw, cached, cached, raw, raw, cached, ...
+        let side = usize::from(matches!(k % 4, 1 | 2));
+        let (n, t) = slice(target, side == 1, level, per_slice).await?;
+        ops[side] += n;
+        time[side] += t;
+    }
+    let raw = ops[0] as f64 / time[0].as_secs_f64();
+    let cached = ops[1] as f64 / time[1].as_secs_f64();
+    Ok(ThroughputRow {
+        keys,
+        concurrency,
+        raw_ops_per_sec: raw.round(),
+        cached_ops_per_sec: cached.round(),
+        ratio: ratio(cached, raw),
+    })
+}
+
+/// Runs the scenario on in-memory SQLite and momento-lite.
+pub async fn run(config: ThroughputConfig) -> BenchResult<ThroughputReport> {
+    let lite = Lite::start().await?;
+    let db = crate::fixtures::sqlite_with_users(KEYED_USERS).await?;
+    let target = HitTarget::new(db, &lite).await?;
+    let mut rows = Vec::new();
+    for keys in [Keys::Distinct, Keys::Same] {
+        for &concurrency in &config.concurrency {
+            rows.push(level(&target, &config, (keys, concurrency)).await?);
+        }
+    }
+    drop(target);
+    lite.stop().await;
+    Ok(ThroughputReport {
+        seconds_per_side: config.seconds_per_side,
+        slices_per_side: config.slices_per_side,
+        rows,
+    })
+}
