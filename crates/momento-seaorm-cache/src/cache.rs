@@ -1,7 +1,6 @@
 //! [`ModelCache`]: the configured cache every cached read goes through, and its builder.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::EntityTrait;
@@ -11,8 +10,10 @@ use crate::breaker::{Breaker, BreakerConfig};
 use crate::codec::{Compression, Envelope, SerdeFormat};
 use crate::error::ConfigError;
 use crate::flight::Flights;
+use crate::invalidate::Consistency;
 use crate::key::{CacheKey, DEFAULT_MAX_KEY_LEN};
 use crate::metrics::{CacheStats, Counters};
+use crate::tables::TableIndex;
 use crate::wrap::WrappedEntity;
 
 /// The key prefix used when none is given, as in the Node library.
@@ -103,8 +104,14 @@ pub(crate) struct Shared {
     pub ttl_jitter: f64,
     pub background_writes: bool,
     pub counters: Counters,
-    /// Keys whose stale value is being refreshed in this process.
-    pub refreshing: Mutex<HashSet<String>>,
+    /// Stale values (key, fresh-until) whose refresh this process has started recently.
+    pub refreshing: moka::sync::Cache<(String, u64), ()>,
+    /// How reads stay consistent with writes.
+    pub consistency: Consistency,
+    /// Table generations held in-process (bounded mode reads them; writes here update them).
+    pub local_generations: moka::sync::Cache<String, u64>,
+    /// What each statement reads and writes, memoized.
+    pub table_index: TableIndex,
 }
 
 impl std::fmt::Debug for ModelCache {
@@ -134,6 +141,7 @@ pub struct ModelCacheBuilder {
     lease: Option<Duration>,
     ttl_jitter: f64,
     background_writes: bool,
+    consistency: Consistency,
 }
 
 impl std::fmt::Debug for ModelCacheBuilder {
@@ -164,6 +172,7 @@ impl ModelCache {
             lease: None,
             ttl_jitter: DEFAULT_TTL_JITTER,
             background_writes: false,
+            consistency: Consistency::Strict,
         }
     }
 
@@ -302,6 +311,13 @@ impl ModelCacheBuilder {
         self
     }
 
+    /// How reads stay consistent with writes (default [`Consistency::Strict`]); see the
+    /// README's invalidation section for what each costs.
+    pub fn consistency(mut self, consistency: Consistency) -> Self {
+        self.consistency = consistency;
+        self
+    }
+
     /// Checks the settings and builds the cache.
     ///
     /// ```
@@ -346,7 +362,13 @@ impl ModelCacheBuilder {
                 ttl_jitter: self.ttl_jitter,
                 background_writes: self.background_writes,
                 counters: Counters::default(),
-                refreshing: Mutex::new(HashSet::new()),
+                refreshing: moka::sync::Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_live(Duration::from_secs(60))
+                    .build(),
+                consistency: self.consistency,
+                local_generations: local_generations(self.consistency),
+                table_index: TableIndex::default(),
             }),
         })
     }
@@ -381,6 +403,13 @@ impl ModelCacheBuilder {
                 return Err(ConfigError::InvalidBreaker);
             }
         }
+        if let Consistency::Bounded(window) = self.consistency {
+            if window.is_zero() {
+                return Err(ConfigError::ZeroTtl {
+                    what: "the bounded-staleness window",
+                });
+            }
+        }
         if let Some(lease) = self.lease {
             if lease.is_zero() {
                 return Err(ConfigError::ZeroTtl {
@@ -395,6 +424,19 @@ impl ModelCacheBuilder {
         }
         Ok(())
     }
+}
+
+/// The in-process copy of table generations: kept for the bounded window, else briefly (strict
+/// mode only writes it).
+fn local_generations(consistency: Consistency) -> moka::sync::Cache<String, u64> {
+    let keep = match consistency {
+        Consistency::Bounded(window) => window,
+        _ => Duration::from_secs(1),
+    };
+    moka::sync::Cache::builder()
+        .max_capacity(100_000)
+        .time_to_live(keep.max(Duration::from_millis(1)))
+        .build()
 }
 
 #[cfg(test)]

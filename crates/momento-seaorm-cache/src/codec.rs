@@ -2,11 +2,13 @@
 //!
 //! ```text
 //! byte 0..2  magic "MS"
-//! byte 2     envelope version: 1, or 2 when the value has a freshness deadline
+//! byte 2     envelope version: 1, or 2 when metadata follows the header
 //! byte 3     high nibble: serde format (0 JSON, 1 postcard); low nibble: compression
 //!            (0 none, 1 zlib, 2 zstd)
-//! byte 4..12 version 2 only: fresh until, Unix milliseconds, little-endian (stale-while-
-//!            revalidate serves the value after this while refreshing it)
+//! version 2: one flags byte, then per set flag eight little-endian bytes:
+//!            bit 0 fresh until, Unix milliseconds (stale-while-revalidate serves the value
+//!            after this while refreshing it); bit 1 the generation stamp of the tables the
+//!            value was read from (see `invalidate`)
 //! then       body
 //! ```
 //! Because every value says how it was written, a reader configured with any compression reads
@@ -21,9 +23,19 @@ use crate::error::DecodeError;
 
 const MAGIC: [u8; 2] = *b"MS";
 const VERSION: u8 = 1;
-const VERSION_WITH_FRESHNESS: u8 = 2;
+const VERSION_WITH_META: u8 = 2;
 const HEADER_LEN: usize = 4;
-const FRESHNESS_LEN: usize = 8;
+const FLAG_FRESH_UNTIL: u8 = 1;
+const FLAG_STAMP: u8 = 2;
+
+/// What a stored value says about itself besides its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct ValueMeta {
+    /// Until when (Unix milliseconds) the value is fresh.
+    pub fresh_until_ms: Option<u64>,
+    /// The generation stamp of the tables it was read from.
+    pub stamp: Option<u64>,
+}
 /// Decompressed bodies larger than this are refused, so a corrupt or hostile value cannot make a
 /// reader allocate without bound. Momento items are at most 5 MB compressed.
 const MAX_DECOMPRESSED_BYTES: u64 = 256 * 1024 * 1024;
@@ -108,26 +120,27 @@ impl Envelope {
     /// assert_eq!(back, vec![1, 2, 3]);
     /// ```
     pub fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, String> {
-        self.encode_fresh_until(value, None)
+        self.encode_with_meta(value, ValueMeta::default())
     }
 
-    /// Like [`encode`](Self::encode), recording in the header until when (Unix milliseconds)
-    /// the value is fresh.
-    pub(crate) fn encode_fresh_until<T: Serialize + ?Sized>(
+    /// Like [`encode`](Self::encode), recording `meta` in the header.
+    pub(crate) fn encode_with_meta<T: Serialize + ?Sized>(
         &self,
         value: &T,
-        fresh_until_ms: Option<u64>,
+        meta: ValueMeta,
     ) -> Result<Vec<u8>, String> {
         let mut out = Vec::with_capacity(128);
         out.extend_from_slice(&MAGIC);
-        out.push(if fresh_until_ms.is_some() {
-            VERSION_WITH_FRESHNESS
-        } else {
-            VERSION
-        });
+        let has_meta = meta.fresh_until_ms.is_some() || meta.stamp.is_some();
+        out.push(if has_meta { VERSION_WITH_META } else { VERSION });
         out.push((self.format.tag() << 4) | self.compression.tag());
-        if let Some(ms) = fresh_until_ms {
-            out.extend_from_slice(&ms.to_le_bytes());
+        if has_meta {
+            let flags = u8::from(meta.fresh_until_ms.is_some()) * FLAG_FRESH_UNTIL
+                + u8::from(meta.stamp.is_some()) * FLAG_STAMP;
+            out.push(flags);
+            for field in [meta.fresh_until_ms, meta.stamp].into_iter().flatten() {
+                out.extend_from_slice(&field.to_le_bytes());
+            }
         }
         match self.compression {
             Compression::None => serialize_into(&mut out, self.format, value)?,
@@ -158,32 +171,43 @@ impl Envelope {
 
 /// Reads a value written by any [`Envelope`].
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
-    decode_with_freshness(bytes).map(|(value, _)| value)
+    decode_with_meta(bytes).map(|(value, _)| value)
 }
 
-/// Reads a value and, for a version 2 value, until when it is fresh (Unix milliseconds).
-pub(crate) fn decode_with_freshness<T: DeserializeOwned>(
+/// Reads a value and what its header says about it.
+pub(crate) fn decode_with_meta<T: DeserializeOwned>(
     bytes: &[u8],
-) -> Result<(T, Option<u64>), DecodeError> {
+) -> Result<(T, ValueMeta), DecodeError> {
     if bytes.len() < HEADER_LEN || bytes[..2] != MAGIC {
         return Err(DecodeError::NotAnEnvelope);
     }
-    let (fresh_until, body_start) = match bytes[2] {
-        VERSION => (None, HEADER_LEN),
-        VERSION_WITH_FRESHNESS => {
-            let end = HEADER_LEN + FRESHNESS_LEN;
-            let raw = bytes
-                .get(HEADER_LEN..end)
-                .ok_or(DecodeError::NotAnEnvelope)?;
-            let mut ms = [0u8; FRESHNESS_LEN];
-            ms.copy_from_slice(raw);
-            (Some(u64::from_le_bytes(ms)), end)
+    let mut meta = ValueMeta::default();
+    let mut at = HEADER_LEN;
+    match bytes[2] {
+        VERSION => {}
+        VERSION_WITH_META => {
+            let flags = *bytes.get(at).ok_or(DecodeError::NotAnEnvelope)?;
+            if flags & !(FLAG_FRESH_UNTIL | FLAG_STAMP) != 0 {
+                return Err(DecodeError::UnsupportedHeader("metadata flags"));
+            }
+            at += 1;
+            let mut field = || -> Result<u64, DecodeError> {
+                let raw = bytes.get(at..at + 8).ok_or(DecodeError::NotAnEnvelope)?;
+                at += 8;
+                Ok(u64::from_le_bytes(raw.try_into().unwrap_or_default()))
+            };
+            if flags & FLAG_FRESH_UNTIL != 0 {
+                meta.fresh_until_ms = Some(field()?);
+            }
+            if flags & FLAG_STAMP != 0 {
+                meta.stamp = Some(field()?);
+            }
         }
         _ => return Err(DecodeError::UnsupportedHeader("version")),
-    };
+    }
     let format = SerdeFormat::from_tag(bytes[3] >> 4)?;
     let compression = Compression::from_tag(bytes[3] & 0x0f)?;
-    decode_body(format, compression, &bytes[body_start..]).map(|value| (value, fresh_until))
+    decode_body(format, compression, &bytes[at..]).map(|value| (value, meta))
 }
 
 fn decode_body<T: DeserializeOwned>(

@@ -17,6 +17,8 @@
 //! * [`backend`] — the [`CacheBackend`] trait, [`MomentoBackend`] and [`MemoryBackend`].
 //! * [`load`] — [`Loader`]: how a read runs its query on a miss or a background refresh.
 //! * [`breaker`] — the circuit breaker; `flight` — one loader per key.
+//! * [`invalidate`] — table generations, [`Consistency`] modes, explicit invalidation.
+//! * `tables` — the tables a statement reads and writes (sqlparser, memoized).
 //! * [`metrics`] — counters through the `metrics` facade and [`CacheStats`].
 //! * [`error`] — [`ConfigError`] from `build()`, [`CacheFault`] from backends.
 //!
@@ -55,6 +57,7 @@ pub mod codec;
 pub mod connection;
 pub mod error;
 mod flight;
+pub mod invalidate;
 pub mod key;
 pub mod load;
 pub mod metrics;
@@ -71,6 +74,7 @@ pub use cache::{CacheLookup, CacheStatus, ModelCache, ModelCacheBuilder};
 pub use codec::{Compression, Envelope, SerdeFormat};
 pub use connection::CacheableConnection;
 pub use error::{CacheFault, ConfigError, DecodeError, FaultKind};
+pub use invalidate::Consistency;
 pub use key::{CacheKey, Operation};
 pub use load::Loader;
 pub use metrics::CacheStats;

@@ -41,6 +41,10 @@ pub struct CacheStats {
     pub decode_failures: u64,
     /// Times the circuit breaker opened.
     pub breaker_opens: u64,
+    /// Stored values rejected because a table they were read from was written since.
+    pub invalidated: u64,
+    /// Table generations that could not be stored after retries.
+    pub invalidation_failures: u64,
     /// The breaker's state now.
     pub breaker_state: Option<BreakerState>,
 }
@@ -59,6 +63,8 @@ pub(crate) struct Counters {
     oversize_skips: AtomicU64,
     decode_failures: AtomicU64,
     breaker_opens: AtomicU64,
+    invalidated: AtomicU64,
+    invalidation_failures: AtomicU64,
 }
 
 /// What a read ended as, for counting.
@@ -117,6 +123,16 @@ impl Counters {
         metrics::counter!("momento_seaorm_cache_decode_failures_total").increment(1);
     }
 
+    pub(crate) fn invalidated(&self) {
+        bump(&self.invalidated);
+        metrics::counter!("momento_seaorm_cache_invalidated_total").increment(1);
+    }
+
+    pub(crate) fn invalidation_failure(&self) {
+        bump(&self.invalidation_failures);
+        metrics::counter!("momento_seaorm_cache_invalidation_failures_total").increment(1);
+    }
+
     pub(crate) fn breaker_changed(&self, state: BreakerState, opened: bool) {
         if opened {
             bump(&self.breaker_opens);
@@ -144,6 +160,8 @@ impl Counters {
             oversize_skips: get(&self.oversize_skips),
             decode_failures: get(&self.decode_failures),
             breaker_opens: get(&self.breaker_opens),
+            invalidated: get(&self.invalidated),
+            invalidation_failures: get(&self.invalidation_failures),
             breaker_state,
         }
     }

@@ -190,9 +190,12 @@ where
     L: Loader,
 {
     let first_only = matches!(operation, Operation::One | Operation::FindOne);
-    let statement = query.into_statement(db.get_database_backend(), first_only);
+    let backend = db.get_database_backend();
+    let statement = query.into_statement(backend, first_only);
     let table = Q::table(&statement);
-    let key = (!db.in_transaction()).then(|| {
+    let tables = cache.tables_read(backend, &statement.sql);
+    let cacheable = !db.in_transaction() && tables.is_ok();
+    let key = cacheable.then(|| {
         CacheKey::for_statement(
             cache.prefix(),
             operation,
@@ -208,6 +211,7 @@ where
         ttl: options.ttl,
         stale: options.stale,
         format: Q::row_format(),
+        tables: tables.unwrap_or_default(),
     };
     cache.read_through(plan, db, loader(statement)).await
 }

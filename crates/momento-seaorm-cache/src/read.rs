@@ -18,10 +18,11 @@ use tracing::{debug, warn, Instrument};
 
 use crate::breaker::{Admission, BreakerState};
 use crate::cache::{CacheLookup, CacheStatus, ModelCache};
-use crate::codec::{self, Envelope, SerdeFormat};
+use crate::codec::{self, Envelope, SerdeFormat, ValueMeta};
 use crate::connection::CacheableConnection;
 use crate::error::{CacheFault, FaultKind};
 use crate::flight::Landing;
+use crate::invalidate::{self, Consistency, Tables, GENERATION_TTL};
 use crate::key::{CacheKey, Operation};
 use crate::load::Loader;
 use crate::metrics::ReadOutcome;
@@ -38,6 +39,8 @@ pub(crate) struct ReadPlan<'a> {
     pub stale: Option<Duration>,
     /// Overrides the cache's serde format (JSON for `serde_json::Value` rows).
     pub format: Option<SerdeFormat>,
+    /// The tables the read depends on, for invalidation; `None` with `Consistency::TtlOnly`.
+    pub tables: Option<Tables>,
 }
 
 /// How long to store a value and until when it is fresh.
@@ -134,11 +137,9 @@ impl ModelCache {
             Landing::Loaded(bytes) => (Some(bytes), ReadOutcome::Miss),
             Landing::Nothing => (None, ReadOutcome::Miss),
         };
-        if let Some(Ok((value, fresh_until))) =
-            bytes.map(|b| codec::decode_with_freshness::<L::Output>(&b))
-        {
+        if let Some(Ok((value, meta))) = bytes.map(|b| codec::decode_with_meta::<L::Output>(&b)) {
             let (status, outcome) = match outcome {
-                ReadOutcome::Hit if fresh_until.is_some_and(|until| now_ms() > until) => {
+                ReadOutcome::Hit if meta.fresh_until_ms.is_some_and(|until| now_ms() > until) => {
                     (CacheStatus::Stale, ReadOutcome::Stale)
                 }
                 ReadOutcome::Hit => (CacheStatus::Hit, ReadOutcome::Hit),
@@ -166,17 +167,22 @@ impl ModelCache {
         C: CacheableConnection,
     {
         let started = Instant::now();
-        let got = self
-            .guarded(admission, "get", key, self.backend().get(key.as_str()))
-            .await;
+        let (got, stamp) = self.fetch(key, plan, admission).await;
         record_cache_us(started.elapsed());
         let mut store = got.is_ok();
         if let Ok(Some(bytes)) = got {
-            match codec::decode_with_freshness::<L::Output>(&bytes) {
-                Ok((value, fresh_until)) => {
-                    let stale = fresh_until.is_some_and(|until| now_ms() > until);
-                    if stale {
-                        self.refresh_in_background(key, plan, db, loader);
+            match codec::decode_with_meta::<L::Output>(&bytes) {
+                Ok((_, meta)) if stamp.is_some() && meta.stamp != stamp => {
+                    self.shared.counters.invalidated();
+                    debug!(
+                        key = key.as_str(),
+                        "cached value predates a write to its tables; reloading"
+                    );
+                }
+                Ok((value, meta)) => {
+                    let stale = meta.fresh_until_ms.is_some_and(|until| now_ms() > until);
+                    if let Some(until) = meta.fresh_until_ms.filter(|_| stale) {
+                        self.refresh_in_background(key, plan, stamp, until, db, loader);
                         let lookup = self.finish(
                             value,
                             CacheStatus::Stale,
@@ -200,7 +206,11 @@ impl ModelCache {
                 LeaseOutcome::Acquired => true,
                 LeaseOutcome::Absent => false,
                 LeaseOutcome::ValueAppeared(bytes) => {
-                    if let Ok(value) = codec::decode::<L::Output>(&bytes) {
+                    let decoded = codec::decode_with_meta::<L::Output>(&bytes);
+                    let current = decoded
+                        .ok()
+                        .filter(|(_, m)| stamp.is_none() || m.stamp == stamp);
+                    if let Some((value, _)) = current {
                         let lookup = self.finish(
                             value,
                             CacheStatus::Hit,
@@ -225,7 +235,7 @@ impl ModelCache {
             }
         };
         let lifetime = self.lifetime(plan.ttl, plan.stale);
-        let encoded = self.encode(key, &value, plan.format, lifetime);
+        let encoded = self.encode(key, &value, plan.format, lifetime, stamp);
         if let (Some(bytes), Some(lifetime)) = (&encoded, lifetime) {
             store &= self.fits(key, bytes);
             if store {
@@ -243,6 +253,49 @@ impl ModelCache {
             ReadOutcome::Miss,
         );
         (Ok(lookup), landing)
+    }
+
+    /// Reads the value and, when the read tracks tables, the stamp of their current
+    /// generations: in strict mode in the same batch call, in bounded mode from the in-process
+    /// copy when it holds them all.
+    async fn fetch(
+        &self,
+        key: &CacheKey,
+        plan: &ReadPlan<'_>,
+        admission: Admission,
+    ) -> (Result<Option<Bytes>, ()>, Option<u64>) {
+        let Some(tables) = &plan.tables else {
+            let got = self.guarded(admission, "get", key, self.backend().get(key.as_str()));
+            return (got.await, None);
+        };
+        let generation_keys = self.generation_keys(tables);
+        if let Consistency::Bounded(_) = self.shared.consistency {
+            if let Some(generations) = self.local_generations(&generation_keys) {
+                let got = self.guarded(admission, "get", key, self.backend().get(key.as_str()));
+                return (got.await, Some(invalidate::stamp(generations)));
+            }
+        }
+        let mut keys: Vec<&str> = Vec::with_capacity(generation_keys.len() + 1);
+        keys.push(key.as_str());
+        keys.extend(generation_keys.iter().map(String::as_str));
+        let batch = self.guarded(admission, "get", key, self.backend().get_many(&keys));
+        match batch.await {
+            Ok(mut values) if values.len() == keys.len() => {
+                let generations: Vec<u64> = values[1..]
+                    .iter()
+                    .map(|v| invalidate::parse_generation(v.as_ref()))
+                    .collect();
+                if let Consistency::Bounded(_) = self.shared.consistency {
+                    self.remember_generations(&generation_keys, &generations);
+                }
+                (
+                    Ok(values.swap_remove(0)),
+                    Some(invalidate::stamp(generations)),
+                )
+            }
+            Ok(_) => (Err(()), None),
+            Err(()) => (Err(()), None),
+        }
     }
 
     /// Runs a loader, counting and timing it.
@@ -339,7 +392,12 @@ impl ModelCache {
         };
         let stale = stale.filter(|s| !s.is_zero());
         let mut store_for = ttl + stale.unwrap_or_default();
-        if let Some(max) = self.shared.max_ttl {
+        let max = match (self.shared.max_ttl, self.shared.consistency) {
+            (max, Consistency::TtlOnly) => max,
+            (Some(max), _) => Some(max.min(GENERATION_TTL)),
+            (None, _) => Some(GENERATION_TTL),
+        };
+        if let Some(max) = max {
             if store_for > max {
                 warn!(
                     ?store_for,
@@ -362,13 +420,17 @@ impl ModelCache {
         value: &T,
         format: Option<SerdeFormat>,
         lifetime: Option<Lifetime>,
+        stamp: Option<u64>,
     ) -> Option<Bytes> {
         let envelope = Envelope {
             format: format.unwrap_or(self.shared.envelope.format),
             ..self.shared.envelope
         };
-        let fresh_until = lifetime.and_then(|l| l.fresh_until_ms);
-        match envelope.encode_fresh_until(value, fresh_until) {
+        let meta = ValueMeta {
+            fresh_until_ms: lifetime.and_then(|l| l.fresh_until_ms),
+            stamp,
+        };
+        match envelope.encode_with_meta(value, meta) {
             Ok(bytes) => Some(Bytes::from(bytes)),
             Err(error) => {
                 warn!(key = key.as_str(), %error, "result does not serialize; not cached");
@@ -417,6 +479,8 @@ impl ModelCache {
         &self,
         key: &CacheKey,
         plan: &ReadPlan<'_>,
+        stamp: Option<u64>,
+        stale_until: u64,
         db: &C,
         loader: L,
     ) {
@@ -424,15 +488,17 @@ impl ModelCache {
             debug!(key = key.as_str(), "no detached connection; the stale value is refreshed on the next read after it expires");
             return;
         };
-        {
-            let mut refreshing = self
-                .shared
-                .refreshing
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if !refreshing.insert(key.as_str().to_owned()) {
-                return;
-            }
+        // One refresh per stale version of a value: later readers of the same version skip,
+        // even after the refresh has landed (they fetched before it did).
+        let version = (key.as_str().to_owned(), stale_until);
+        let claimed = self
+            .shared
+            .refreshing
+            .entry(version)
+            .or_insert(())
+            .is_fresh();
+        if !claimed {
+            return;
         }
         let cache = self.clone();
         let key = key.clone();
@@ -440,20 +506,15 @@ impl ModelCache {
         tokio::spawn(async move {
             if let Ok(value) = cache.load(&conn, loader).await {
                 let lifetime = cache.lifetime(ttl, stale);
-                if let (Some(bytes), Some(lifetime)) =
-                    (cache.encode(&key, &value, format, lifetime), lifetime)
-                {
+                if let (Some(bytes), Some(lifetime)) = (
+                    cache.encode(&key, &value, format, lifetime, stamp),
+                    lifetime,
+                ) {
                     if cache.fits(&key, &bytes) {
                         cache.set_now(&key, bytes, lifetime.store_for).await;
                     }
                 }
             }
-            let mut refreshing = cache
-                .shared
-                .refreshing
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            refreshing.remove(key.as_str());
         });
     }
 }

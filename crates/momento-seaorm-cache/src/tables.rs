@@ -1,10 +1,146 @@
-//! The tables a statement reads, found in its SQL text.
+//! The tables a statement reads and writes, found by parsing its SQL for its dialect
+//! (sqlparser), and memoized by statement text so the hit path parses nothing twice.
 //!
-//! Today this names the main table of a `SELECT` for key labels when the query no longer knows
-//! its entity (e.g. after `into_model`/`into_json`).
+//! Names are normalized to the unquoted, lower-cased last part (`"App"."Users"` → `users`), so
+//! two spellings of one table always meet; two tables that differ only in case or schema share a
+//! generation, which costs hit rate, never correctness.
 
-/// The first table named after `FROM` at the top level of `sql`, unquoted; `None` if there is
-/// none (e.g. `SELECT 1`) or it is a subquery.
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use sea_orm::DbBackend;
+use sqlparser::ast::{ObjectName, Query, Statement as SqlStatement, Visit, Visitor};
+use sqlparser::dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::parser::Parser;
+
+/// Memoized statements kept per cache.
+const MEMO_CAPACITY: u64 = 10_000;
+
+/// What a statement touches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Touches {
+    /// Reads these tables (FROM, JOINs, subqueries; CTE names left out).
+    Reads(Arc<[String]>),
+    /// Writes these tables (and reads others, which a write need not invalidate but does).
+    Writes(Arc<[String]>),
+    /// Changes nothing cached: transaction control, SET, SHOW, EXPLAIN, PRAGMA.
+    Nothing,
+    /// Could not be understood: a read is not cached; a write invalidates everything.
+    Unknown,
+}
+
+/// Finds and memoizes what statements touch.
+#[derive(Debug)]
+pub(crate) struct TableIndex {
+    memo: moka::sync::Cache<String, Touches>,
+}
+
+impl Default for TableIndex {
+    fn default() -> Self {
+        TableIndex {
+            memo: moka::sync::Cache::new(MEMO_CAPACITY),
+        }
+    }
+}
+
+impl TableIndex {
+    /// What `sql` touches, parsed once per distinct text.
+    pub(crate) fn touches(&self, backend: DbBackend, sql: &str) -> Touches {
+        if let Some(found) = self.memo.get(sql) {
+            return found;
+        }
+        let found = classify(backend, sql);
+        self.memo.insert(sql.to_owned(), found.clone());
+        found
+    }
+}
+
+/// Parses `sql` and says what it touches.
+pub(crate) fn classify(backend: DbBackend, sql: &str) -> Touches {
+    let dialect: Box<dyn Dialect> = match backend {
+        DbBackend::MySql => Box::new(MySqlDialect {}),
+        DbBackend::Sqlite => Box::new(SQLiteDialect {}),
+        _ => Box::new(PostgreSqlDialect {}),
+    };
+    let Ok(statements) = Parser::parse_sql(dialect.as_ref(), sql) else {
+        return Touches::Unknown;
+    };
+    let mut reads = true;
+    let mut changes_nothing = true;
+    let mut collector = Relations::default();
+    for statement in &statements {
+        match statement {
+            SqlStatement::Query(_) => changes_nothing = false,
+            SqlStatement::StartTransaction { .. }
+            | SqlStatement::Commit { .. }
+            | SqlStatement::Rollback { .. }
+            | SqlStatement::Savepoint { .. }
+            | SqlStatement::ReleaseSavepoint { .. }
+            | SqlStatement::Set(_)
+            | SqlStatement::ShowVariable { .. }
+            | SqlStatement::ShowVariables { .. }
+            | SqlStatement::Explain { .. }
+            | SqlStatement::ExplainTable { .. } => {}
+            SqlStatement::Pragma { value: None, .. } => {}
+            SqlStatement::Drop { names, .. } => {
+                reads = false;
+                changes_nothing = false;
+                for name in names {
+                    let _ = collector.pre_visit_relation(name);
+                }
+            }
+            _ => {
+                reads = false;
+                changes_nothing = false;
+            }
+        }
+        let _ = statement.visit(&mut collector);
+    }
+    let tables: Arc<[String]> = collector.tables().into();
+    match (changes_nothing, reads) {
+        (true, _) => Touches::Nothing,
+        (false, true) => Touches::Reads(tables),
+        (false, false) if tables.is_empty() => Touches::Unknown,
+        (false, false) => Touches::Writes(tables),
+    }
+}
+
+/// Collects relation names and CTE names.
+#[derive(Default)]
+struct Relations {
+    names: BTreeSet<String>,
+    ctes: BTreeSet<String>,
+}
+
+impl Relations {
+    fn tables(self) -> Vec<String> {
+        self.names.difference(&self.ctes).cloned().collect()
+    }
+}
+
+impl Visitor for Relations {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+        if let Some(with) = &query.with {
+            for cte in &with.cte_tables {
+                self.ctes.insert(cte.alias.name.value.to_lowercase());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
+        if let Some(name) = relation.0.last().and_then(|part| part.as_ident()) {
+            self.names.insert(name.value.to_lowercase());
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// The first table named after `FROM` at the top level of `sql`, for key labels; `None` if
+/// there is none or it is a subquery.
 pub(crate) fn main_table(sql: &str) -> Option<String> {
     let bytes = sql.as_bytes();
     let mut depth = 0usize;
@@ -100,7 +236,21 @@ fn read_table(rest: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::main_table;
+    use super::*;
+
+    fn reads(backend: DbBackend, sql: &str) -> Vec<String> {
+        match classify(backend, sql) {
+            Touches::Reads(t) => t.to_vec(),
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+
+    fn writes(backend: DbBackend, sql: &str) -> Vec<String> {
+        match classify(backend, sql) {
+            Touches::Writes(t) => t.to_vec(),
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
 
     #[test]
     fn finds_the_main_table_in_each_dialect() {
@@ -121,15 +271,108 @@ mod tests {
             main_table("select a from t1 where b = 'FROM x'").as_deref(),
             Some("t1")
         );
-    }
-
-    #[test]
-    fn skips_subqueries_quoted_text_and_lookalikes() {
         assert_eq!(
             main_table(r#"SELECT (SELECT 1 FROM a) AS "from", fromage FROM "b""#).as_deref(),
             Some("b")
         );
         assert_eq!(main_table("SELECT 1"), None);
-        assert_eq!(main_table("SELECT COUNT(*) FROM (SELECT 1) AS sub"), None);
+    }
+
+    #[test]
+    fn reads_include_joins_and_subqueries_but_not_ctes() {
+        let sql = r#"WITH recent AS (SELECT * FROM "orders") SELECT "users"."id" FROM "users"
+            INNER JOIN "user_groups" ON 1 = 1
+            WHERE "users"."id" IN (SELECT "user_id" FROM "App"."Payments") AND EXISTS (SELECT 1 FROM recent)"#;
+        assert_eq!(
+            reads(DbBackend::Postgres, sql),
+            ["orders", "payments", "user_groups", "users"]
+        );
+        assert_eq!(
+            reads(
+                DbBackend::MySql,
+                "SELECT `a`.`x` FROM `a` LEFT JOIN `b` ON `a`.`id` = `b`.`id`"
+            ),
+            ["a", "b"]
+        );
+    }
+
+    #[test]
+    fn writes_in_each_dialect() {
+        assert_eq!(
+            writes(
+                DbBackend::Postgres,
+                r#"INSERT INTO "users" ("name") VALUES ($1) RETURNING "id""#
+            ),
+            ["users"]
+        );
+        assert_eq!(
+            writes(
+                DbBackend::MySql,
+                "UPDATE `users` SET `name` = ? WHERE `id` = ?"
+            ),
+            ["users"]
+        );
+        assert_eq!(
+            writes(
+                DbBackend::Sqlite,
+                r#"DELETE FROM "users" WHERE "id" IN (SELECT "id" FROM "old")"#
+            ),
+            ["old", "users"]
+        );
+        assert_eq!(
+            writes(DbBackend::Postgres, "TRUNCATE TABLE audit"),
+            ["audit"]
+        );
+        assert_eq!(
+            writes(DbBackend::Sqlite, "DROP TABLE IF EXISTS temp_stuff"),
+            ["temp_stuff"]
+        );
+        assert_eq!(
+            writes(DbBackend::MySql, "ALTER TABLE `users` ADD COLUMN `x` INT"),
+            ["users"]
+        );
+        assert_eq!(
+            writes(DbBackend::Postgres, "CREATE TABLE fresh (id INT)"),
+            ["fresh"]
+        );
+    }
+
+    #[test]
+    fn control_statements_change_nothing_and_garbage_is_unknown() {
+        for sql in [
+            "BEGIN",
+            "COMMIT",
+            "ROLLBACK",
+            "SAVEPOINT sp1",
+            "RELEASE SAVEPOINT sp1",
+        ] {
+            assert_eq!(
+                classify(DbBackend::Postgres, sql),
+                Touches::Nothing,
+                "{sql}"
+            );
+        }
+        assert_eq!(
+            classify(DbBackend::Postgres, "THIS IS NOT SQL"),
+            Touches::Unknown
+        );
+        assert_eq!(
+            classify(DbBackend::Postgres, "CALL refresh_everything()"),
+            Touches::Unknown
+        );
+    }
+
+    #[test]
+    fn memoizes_by_text() {
+        let index = TableIndex::default();
+        let sql = r#"SELECT 1 FROM "users""#;
+        assert_eq!(
+            index.touches(DbBackend::Postgres, sql),
+            index.touches(DbBackend::Postgres, sql)
+        );
+        assert_eq!(
+            index.memo.get(sql),
+            Some(Touches::Reads(vec!["users".to_owned()].into()))
+        );
     }
 }

@@ -108,6 +108,7 @@ where
             ttl: self.options.ttl,
             stale: self.options.stale,
             format: None,
+            tables: self.cache.entity_tables(table),
         };
         let loader = LoadByPk::<E> {
             values,

@@ -51,7 +51,7 @@ async fn latency_above_the_deadline_costs_at_most_the_deadline_then_nothing() {
     momento
         .server
         .faults()
-        .inject(Fault::latency(Duration::from_millis(500)).on([Rpc::Get]));
+        .inject(Fault::latency(Duration::from_millis(500)).on([Rpc::Get, Rpc::GetBatch]));
 
     let closed = read_all_equal(&cache, &db, 3).await;
     for (status, took) in &closed {

@@ -15,6 +15,9 @@ use sea_orm::{
     ActiveModelTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Set, Statement,
 };
 
+/// A deadline no healthy call on a loaded test machine reaches, for tests that count queries.
+const PATIENT: Duration = Duration::from_secs(5);
+
 /// Counts the statements run on `db` whose SQL contains `marker`.
 fn count_queries(db: &mut DatabaseConnection, marker: &'static str) -> Arc<AtomicUsize> {
     let count = Arc::new(AtomicUsize::new(0));
@@ -37,7 +40,8 @@ async fn seeded() -> (TestDb, TestCache) {
 async fn a_thousand_concurrent_misses_run_one_query() {
     let (mut db, momento) = seeded().await;
     let queries = count_queries(&mut db.conn, "FROM \"users\"");
-    let cache = momento.model_cache(|b| b).await;
+    // A generous deadline: this test counts queries, and a timeout would add one.
+    let cache = momento.model_cache(|b| b.cache_timeout(PATIENT)).await;
     let expected = user::Entity::find_by_id(1).one(&db.conn).await.unwrap();
     queries.store(0, Ordering::SeqCst);
 
@@ -80,8 +84,12 @@ async fn a_lease_makes_one_loader_across_processes() {
     let queries = count_queries(&mut db.conn, "WITH RECURSIVE slow");
     // Two caches with their own in-process state stand for two processes sharing Momento.
     let lease = Duration::from_secs(10);
-    let a = momento.model_cache(|b| b.load_lease(lease)).await;
-    let b = momento.model_cache(|b| b.load_lease(lease)).await;
+    let a = momento
+        .model_cache(|b| b.load_lease(lease).cache_timeout(PATIENT))
+        .await;
+    let b = momento
+        .model_cache(|b| b.load_lease(lease).cache_timeout(PATIENT))
+        .await;
     let started = Instant::now();
     let tasks: Vec<_> = (0..40)
         .map(|i| {
@@ -110,7 +118,9 @@ async fn a_lease_makes_one_loader_across_processes() {
 async fn stale_values_are_served_while_one_refresh_runs() {
     let (mut db, momento) = seeded().await;
     let queries = count_queries(&mut db.conn, "FROM \"users\"");
-    let cache = momento.model_cache(|b| b.ttl_jitter(0.0)).await;
+    let cache = momento
+        .model_cache(|b| b.ttl_jitter(0.0).cache_timeout(PATIENT))
+        .await;
     let users = cache
         .wrap(user::Entity)
         .ttl(Duration::from_millis(300))

@@ -22,6 +22,15 @@ pub trait CacheBackend: Send + Sync + std::fmt::Debug + 'static {
     /// The value stored under `key`, or `None` on a miss.
     async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheFault>;
 
+    /// The values stored under `keys`, in order, in one round trip where the store allows.
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>, CacheFault> {
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.get(key).await?);
+        }
+        Ok(values)
+    }
+
     /// Stores `value` under `key` for `ttl`.
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheFault>;
 

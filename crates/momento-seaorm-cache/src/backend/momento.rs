@@ -1,5 +1,6 @@
 //! Momento through the official `momento` SDK.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -276,6 +277,23 @@ impl CacheBackend for MomentoBackend {
             GetResponse::Hit { value } => Ok(Some(Bytes::from(Vec::<u8>::from(value)))),
             GetResponse::Miss => Ok(None),
         }
+    }
+
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>, CacheFault> {
+        let request: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
+        let response = self
+            .client
+            .get_batch(self.cache_name.as_str(), request)
+            .await
+            .map_err(fault)?;
+        let mut found: HashMap<Vec<u8>, GetResponse> = response.into();
+        Ok(keys
+            .iter()
+            .map(|k| match found.remove(k.as_bytes()) {
+                Some(GetResponse::Hit { value }) => Some(Bytes::from(Vec::<u8>::from(value))),
+                _ => None,
+            })
+            .collect())
     }
 
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheFault> {
