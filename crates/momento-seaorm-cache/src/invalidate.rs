@@ -92,6 +92,13 @@ impl ModelCache {
         self.bump_generations(&[table.to_lowercase()]).await;
     }
 
+    /// Deletes one cached value (a fault is logged).
+    pub(crate) async fn delete_key(&self, key: &crate::key::CacheKey) {
+        if let Err(fault) = self.backend().delete(key.as_str()).await {
+            warn!(key = key.as_str(), %fault, "could not delete a cached value");
+        }
+    }
+
     /// Invalidates every cached read of every table.
     pub async fn invalidate_all(&self) {
         let key = global_generation_key(self.prefix());

@@ -12,6 +12,7 @@
 //! * [`wrap`] — `cache.wrap(Entity)`: `find_by_pk`, `find_one`, `find_all`, `count`.
 //! * [`query`] — `.cached(&cache)` on SeaORM selectors ([`CacheQueryExt`]).
 //! * [`connection`] — [`CacheableConnection`]: reads in a transaction bypass the cache.
+//! * [`cached_connection`] — [`CachedConnection`]: writes through it invalidate cached reads.
 //! * [`key`] — [`CacheKey`]: readable, canonical, injective keys.
 //! * [`codec`] — [`Envelope`]: the stored value's header, serde format and compression.
 //! * [`backend`] — the [`CacheBackend`] trait, [`MomentoBackend`] and [`MemoryBackend`].
@@ -53,6 +54,7 @@
 pub mod backend;
 pub mod breaker;
 pub mod cache;
+pub mod cached_connection;
 pub mod codec;
 pub mod connection;
 pub mod error;
@@ -71,6 +73,7 @@ pub use backend::momento::{MomentoBackend, MomentoBackendBuilder};
 pub use backend::CacheBackend;
 pub use breaker::{BreakerConfig, BreakerState};
 pub use cache::{CacheLookup, CacheStatus, ModelCache, ModelCacheBuilder};
+pub use cached_connection::{CachedConnection, CachedTransaction};
 pub use codec::{Compression, Envelope, SerdeFormat};
 pub use connection::CacheableConnection;
 pub use error::{CacheFault, ConfigError, DecodeError, FaultKind};

@@ -103,6 +103,27 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
         self
     }
 
+    /// Removes this query's cached results (of `.all`, `.one` and `.count`) from the cache.
+    pub async fn invalidate<C: sea_orm::ConnectionTrait>(self, db: &C)
+    where
+        Q: Clone,
+    {
+        let backend = db.get_database_backend();
+        for operation in [Operation::All, Operation::One, Operation::Count] {
+            let first_only = operation == Operation::One;
+            let statement = self.query.clone().into_statement(backend, first_only);
+            let table = Q::table(&statement);
+            let key = CacheKey::for_statement(
+                self.cache.prefix(),
+                operation,
+                &table,
+                &statement,
+                self.cache.max_key_len(),
+            );
+            self.cache.delete_key(&key).await;
+        }
+    }
+
     /// All rows, from the cache or the database: what SeaORM's `.all(db)` returns.
     pub async fn all<C: CacheableConnection>(self, db: &C) -> Result<Vec<Q::Row>, DbErr> {
         Ok(self.all_with_status(db).await?.value)

@@ -117,6 +117,22 @@ where
         self.cache.read_through(plan, db, loader).await
     }
 
+    /// Removes the cached result of `find_by_pk(pk)`.
+    pub async fn invalidate_by_pk<K>(&self, pk: K)
+    where
+        K: Into<<E::PrimaryKey as PrimaryKeyTrait>::ValueType>,
+    {
+        let values: Vec<Value> = pk.into().into_value_tuple().into_iter().collect();
+        let columns = E::PrimaryKey::iter().map(|k| k.into_column().as_str());
+        let key = CacheKey::for_primary_key(
+            self.cache.prefix(),
+            E::default().table_name(),
+            columns.zip(values.iter()),
+            self.cache.max_key_len(),
+        );
+        self.cache.delete_key(&key).await;
+    }
+
     /// The first row `select` finds, like `select.one(db)`.
     pub async fn find_one<C: CacheableConnection>(
         &self,

@@ -1,0 +1,377 @@
+//! [`CachedConnection`]: a SeaORM connection that invalidates the cached reads of every table
+//! it writes, and [`CachedTransaction`], its transaction, which invalidates after commit only.
+//!
+//! Every statement that goes through them is classified once (memoized by SQL text): a write
+//! (INSERT/UPDATE/DELETE, `insert_many`, `update_many`, `delete_many`, ActiveModel save, raw
+//! `execute`, `execute_unprepared`, DDL, and INSERT … RETURNING through the query methods)
+//! gives each table it names a new generation once it has run; a statement that cannot be
+//! parsed invalidates every table. Inside a transaction the tables are collected and
+//! invalidated after the outermost commit; a rollback drops them; a nested transaction
+//! (savepoint) hands its tables to its parent on commit.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use sea_orm::{
+    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    ExecResult, IsolationLevel, QueryResult, Statement, TransactionError, TransactionOptions,
+    TransactionSession, TransactionTrait,
+};
+
+use crate::cache::ModelCache;
+use crate::connection::CacheableConnection;
+use crate::tables::Touches;
+
+/// What a statement or a transaction wrote.
+#[derive(Debug, Default, Clone)]
+struct Written {
+    tables: BTreeSet<String>,
+    everything: bool,
+}
+
+impl Written {
+    fn add(&mut self, touches: &Touches) {
+        match touches {
+            Touches::Writes(tables) => self.tables.extend(tables.iter().cloned()),
+            Touches::Unknown => self.everything = true,
+            Touches::Reads(_) | Touches::Nothing => {}
+        }
+    }
+
+    fn merge(&mut self, other: Written) {
+        self.tables.extend(other.tables);
+        self.everything |= other.everything;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tables.is_empty() && !self.everything
+    }
+}
+
+impl ModelCache {
+    /// Gives new generations to what was written.
+    async fn invalidate_written(&self, written: Written) {
+        if written.everything {
+            self.invalidate_all().await;
+        }
+        if !written.tables.is_empty() {
+            let tables: Vec<String> = written.tables.into_iter().collect();
+            self.bump_generations(&tables).await;
+        }
+    }
+
+    fn touches(&self, backend: DbBackend, sql: &str) -> Touches {
+        self.shared.table_index.touches(backend, sql)
+    }
+}
+
+/// A [`DatabaseConnection`] that invalidates cached reads of the tables it writes, in every
+/// process sharing the cache backend. Pass it wherever the connection went.
+///
+/// ```no_run
+/// # async fn run(db: sea_orm::DatabaseConnection, cache: momento_seaorm_cache::ModelCache)
+/// # -> Result<(), sea_orm::DbErr> {
+/// use momento_seaorm_cache::CachedConnection;
+/// use sea_orm::ConnectionTrait;
+/// let db = CachedConnection::new(db, &cache);
+/// db.execute_unprepared("UPDATE users SET age = age + 1").await?; // invalidates `users`
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct CachedConnection {
+    inner: DatabaseConnection,
+    cache: ModelCache,
+}
+
+impl CachedConnection {
+    /// Wraps `db`; writes through the result invalidate reads cached in `cache`.
+    pub fn new(db: DatabaseConnection, cache: &ModelCache) -> CachedConnection {
+        CachedConnection {
+            inner: db,
+            cache: cache.clone(),
+        }
+    }
+
+    /// The wrapped connection (writes through it invalidate nothing).
+    pub fn inner(&self) -> &DatabaseConnection {
+        &self.inner
+    }
+
+    /// The cache this connection invalidates.
+    pub fn cache(&self) -> &ModelCache {
+        &self.cache
+    }
+
+    /// Runs `run` and then invalidates what `sql` writes (also when it failed: a failed
+    /// statement may have written part of its work).
+    async fn write<T>(
+        &self,
+        sql: &str,
+        run: impl Future<Output = Result<T, DbErr>>,
+    ) -> Result<T, DbErr> {
+        let touches = self.cache.touches(self.inner.get_database_backend(), sql);
+        let result = run.await;
+        let mut written = Written::default();
+        written.add(&touches);
+        if !written.is_empty() {
+            self.cache.invalidate_written(written).await;
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl ConnectionTrait for CachedConnection {
+    fn get_database_backend(&self) -> DbBackend {
+        self.inner.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        let sql = stmt.sql.clone();
+        self.write(&sql, self.inner.execute_raw(stmt)).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.write(sql, self.inner.execute_unprepared(sql)).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        let sql = stmt.sql.clone();
+        self.write(&sql, self.inner.query_one_raw(stmt)).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let sql = stmt.sql.clone();
+        self.write(&sql, self.inner.query_all_raw(stmt)).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.inner.support_returning()
+    }
+
+    fn is_mock_connection(&self) -> bool {
+        self.inner.is_mock_connection()
+    }
+}
+
+impl CacheableConnection for CachedConnection {
+    fn in_transaction(&self) -> bool {
+        false
+    }
+
+    fn detached(&self) -> Option<DatabaseConnection> {
+        Some(self.inner.clone())
+    }
+}
+
+/// A transaction begun on a [`CachedConnection`]: what it writes is invalidated after the
+/// outermost commit, and not at all on rollback. Reads on it bypass the cache.
+pub struct CachedTransaction {
+    inner: DatabaseTransaction,
+    cache: ModelCache,
+    written: Arc<Mutex<Written>>,
+    parent: Option<Arc<Mutex<Written>>>,
+}
+
+impl std::fmt::Debug for CachedTransaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedTransaction")
+            .field("nested", &self.parent.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CachedTransaction {
+    fn new(
+        inner: DatabaseTransaction,
+        cache: ModelCache,
+        parent: Option<Arc<Mutex<Written>>>,
+    ) -> Self {
+        CachedTransaction {
+            inner,
+            cache,
+            written: Arc::default(),
+            parent,
+        }
+    }
+
+    /// Runs `run` and records what `sql` writes, for after the commit.
+    async fn write<T>(
+        &self,
+        sql: &str,
+        run: impl Future<Output = Result<T, DbErr>>,
+    ) -> Result<T, DbErr> {
+        let touches = self.cache.touches(self.inner.get_database_backend(), sql);
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(&touches);
+        run.await
+    }
+
+    fn take_written(&self) -> Written {
+        std::mem::take(&mut *self.written.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+#[async_trait]
+impl ConnectionTrait for CachedTransaction {
+    fn get_database_backend(&self) -> DbBackend {
+        self.inner.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        let sql = stmt.sql.clone();
+        self.write(&sql, self.inner.execute_raw(stmt)).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.write(sql, self.inner.execute_unprepared(sql)).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        let sql = stmt.sql.clone();
+        self.write(&sql, self.inner.query_one_raw(stmt)).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let sql = stmt.sql.clone();
+        self.write(&sql, self.inner.query_all_raw(stmt)).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.inner.support_returning()
+    }
+
+    fn is_mock_connection(&self) -> bool {
+        self.inner.is_mock_connection()
+    }
+}
+
+impl CacheableConnection for CachedTransaction {
+    fn in_transaction(&self) -> bool {
+        true
+    }
+}
+
+#[async_trait]
+impl TransactionSession for CachedTransaction {
+    async fn commit(self) -> Result<(), DbErr> {
+        let written = self.take_written();
+        TransactionSession::commit(self.inner).await?;
+        match &self.parent {
+            Some(parent) => parent
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .merge(written),
+            None => self.cache.invalidate_written(written).await,
+        }
+        Ok(())
+    }
+
+    async fn rollback(self) -> Result<(), DbErr> {
+        TransactionSession::rollback(self.inner).await
+    }
+}
+
+type Callback<'c, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>;
+
+/// Runs `callback` in `txn`, committing on `Ok` and rolling back on `Err`, as SeaORM does.
+async fn run_in<F, T, E>(txn: CachedTransaction, callback: F) -> Result<T, TransactionError<E>>
+where
+    F: for<'c> FnOnce(&'c CachedTransaction) -> Callback<'c, T, E> + Send,
+    T: Send,
+    E: std::fmt::Display + std::fmt::Debug + Send,
+{
+    match callback(&txn).await {
+        Ok(value) => {
+            txn.commit().await.map_err(TransactionError::Connection)?;
+            Ok(value)
+        }
+        Err(error) => {
+            txn.rollback().await.map_err(TransactionError::Connection)?;
+            Err(TransactionError::Transaction(error))
+        }
+    }
+}
+
+macro_rules! transactions {
+    ($ty:ty) => {
+        #[async_trait]
+        impl TransactionTrait for $ty {
+            type Transaction = CachedTransaction;
+
+            async fn begin(&self) -> Result<CachedTransaction, DbErr> {
+                let inner = self.inner.begin().await?;
+                Ok(self.wrap_transaction(inner))
+            }
+
+            async fn begin_with_config(
+                &self,
+                isolation_level: Option<IsolationLevel>,
+                access_mode: Option<AccessMode>,
+            ) -> Result<CachedTransaction, DbErr> {
+                let inner = self
+                    .inner
+                    .begin_with_config(isolation_level, access_mode)
+                    .await?;
+                Ok(self.wrap_transaction(inner))
+            }
+
+            async fn begin_with_options(
+                &self,
+                options: TransactionOptions,
+            ) -> Result<CachedTransaction, DbErr> {
+                let inner = self.inner.begin_with_options(options).await?;
+                Ok(self.wrap_transaction(inner))
+            }
+
+            async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
+            where
+                F: for<'c> FnOnce(&'c CachedTransaction) -> Callback<'c, T, E> + Send,
+                T: Send,
+                E: std::fmt::Display + std::fmt::Debug + Send,
+            {
+                let txn = self.begin().await.map_err(TransactionError::Connection)?;
+                run_in(txn, callback).await
+            }
+
+            async fn transaction_with_config<F, T, E>(
+                &self,
+                callback: F,
+                isolation_level: Option<IsolationLevel>,
+                access_mode: Option<AccessMode>,
+            ) -> Result<T, TransactionError<E>>
+            where
+                F: for<'c> FnOnce(&'c CachedTransaction) -> Callback<'c, T, E> + Send,
+                T: Send,
+                E: std::fmt::Display + std::fmt::Debug + Send,
+            {
+                let txn = self
+                    .begin_with_config(isolation_level, access_mode)
+                    .await
+                    .map_err(TransactionError::Connection)?;
+                run_in(txn, callback).await
+            }
+        }
+    };
+}
+
+impl CachedConnection {
+    fn wrap_transaction(&self, inner: DatabaseTransaction) -> CachedTransaction {
+        CachedTransaction::new(inner, self.cache.clone(), None)
+    }
+}
+
+impl CachedTransaction {
+    /// A nested transaction hands what it wrote to this one on commit.
+    fn wrap_transaction(&self, inner: DatabaseTransaction) -> CachedTransaction {
+        CachedTransaction::new(inner, self.cache.clone(), Some(self.written.clone()))
+    }
+}
+
+transactions!(CachedConnection);
+transactions!(CachedTransaction);
