@@ -1,5 +1,5 @@
-//! One loader per key: concurrent reads of one key in one process share one cache lookup and,
-//! on a miss, one database query.
+//! One loader per key: concurrent reads of one key in one process share one database query
+//! (and, without generations to check, one cache lookup).
 //!
 //! The first caller of a key leads: it reads the cache and, on a miss, the database, and stores
 //! the result. Callers that arrive meanwhile wait and take the leader's encoded value. If the
@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::OnceCell;
@@ -18,18 +19,37 @@ use tokio::sync::OnceCell;
 pub(crate) enum Landing {
     /// The value was in the cache: these are its stored bytes.
     Hit(Bytes),
-    /// The value was loaded from the database: these are its encoded bytes.
-    Loaded(Bytes),
+    /// The value was loaded from the database: these are its encoded bytes, and whether they
+    /// were stored in the cache (only stored values answer late callers).
+    Loaded(Bytes, bool),
     /// The leader could not produce a shareable value; waiters load for themselves.
     Nothing,
 }
 
 type Flight = Arc<OnceCell<Landing>>;
 
-/// The flights in progress, by key.
-#[derive(Debug, Default)]
+/// How long a flight's loaded value still answers callers that arrive after it landed (they
+/// looked the cache up before the leader stored it).
+const RECENT_FOR: Duration = Duration::from_secs(1);
+
+/// The flights in progress, by key, and the values recently loaded by finished ones.
+#[derive(Debug)]
 pub(crate) struct Flights {
     in_progress: Mutex<HashMap<Box<str>, Flight>>,
+    /// By cache key (the flight key up to a NUL): the flight key and its stored landing.
+    recent: moka::sync::Cache<Box<str>, (Box<str>, Landing)>,
+}
+
+impl Default for Flights {
+    fn default() -> Self {
+        Flights {
+            in_progress: Mutex::default(),
+            recent: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(RECENT_FOR)
+                .build(),
+        }
+    }
 }
 
 impl Flights {
@@ -40,6 +60,12 @@ impl Flights {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Landing>,
     {
+        let cache_key = key.split('\0').next().unwrap_or(key);
+        if let Some((flight_key, landing)) = self.recent.get(cache_key) {
+            if *flight_key == *key {
+                return (landing, false);
+            }
+        }
         let flight = {
             let mut in_progress = self.in_progress.lock().unwrap_or_else(|e| e.into_inner());
             in_progress
@@ -56,9 +82,18 @@ impl Flights {
             .await
             .clone();
         if led {
+            if let Landing::Loaded(_, true) = landing {
+                self.recent
+                    .insert(Box::from(cache_key), (Box::from(key), landing.clone()));
+            }
             self.finish(key, &flight);
         }
         (landing, led)
+    }
+
+    /// Forgets the recently loaded value of `cache_key` (it was deleted from the cache).
+    pub(crate) fn forget(&self, cache_key: &str) {
+        self.recent.invalidate(cache_key);
     }
 
     /// Removes a landed flight so later callers start afresh (from the cache, now filled).
@@ -80,7 +115,6 @@ impl Flights {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_callers_share_one_leader() {
@@ -95,7 +129,7 @@ mod tests {
                         .run("k", || async move {
                             leads.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_millis(50)).await;
-                            Landing::Loaded(Bytes::from_static(b"v"))
+                            Landing::Loaded(Bytes::from_static(b"v"), true)
                         })
                         .await
                 })
@@ -104,7 +138,7 @@ mod tests {
         let mut leaders = 0;
         for task in tasks {
             let (landing, led) = task.await.unwrap();
-            assert!(matches!(landing, Landing::Loaded(ref b) if b == "v"));
+            assert!(matches!(landing, Landing::Loaded(ref b, _) if b == "v"));
             leaders += usize::from(led);
         }
         assert_eq!(leads.load(Ordering::SeqCst), 1);

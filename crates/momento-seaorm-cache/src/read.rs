@@ -43,6 +43,14 @@ pub(crate) struct ReadPlan<'a> {
     pub tables: Option<Tables>,
 }
 
+/// What a lookup that could not serve learned: whether to store what gets loaded (not after a
+/// fault), and the generation stamp to store it with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Missed {
+    store: bool,
+    stamp: Option<u64>,
+}
+
 /// How long to store a value and until when it is fresh.
 #[derive(Debug, Clone, Copy)]
 struct Lifetime {
@@ -96,20 +104,47 @@ impl ModelCache {
             if !self.shared.single_flight {
                 return self.lead(&key, &plan, admission, db, loader).await.0;
             }
-            self.read_in_flight(key, &plan, admission, db, loader).await
+            if plan.tables.is_none() {
+                // No generations to check: one flight covers the lookup and the load.
+                let flight = key.as_str().to_owned();
+                return self
+                    .read_in_flight(flight, key, &plan, admission, db, loader, None)
+                    .await;
+            }
+            // Generations are checked by each caller; only callers that saw the same
+            // generations share a load, so none takes a value older than a write it follows.
+            match self.look(&key, &plan, admission, db, loader).await {
+                Ok((lookup, _)) => Ok(lookup),
+                Err((loader, missed)) if !missed.store => {
+                    // The cache faulted: no generations to share a load under.
+                    self.fill(&key, &plan, admission, db, loader, missed)
+                        .await
+                        .0
+                }
+                Err((loader, missed)) => {
+                    let flight = format!("{}\u{0}{:x}", key.as_str(), missed.stamp.unwrap_or(0));
+                    let missed = Some(missed);
+                    self.read_in_flight(flight, key, &plan, admission, db, loader, missed)
+                        .await
+                }
+            }
         }
         .instrument(span)
         .await
     }
 
-    /// Joins the flight for `key`: leads it, or takes the leader's value.
+    /// Joins `flight`: leads it (a whole lookup, or only the load after `missed`), or takes
+    /// the leader's value.
+    #[allow(clippy::too_many_arguments)]
     async fn read_in_flight<L, C>(
         &self,
+        flight: String,
         key: CacheKey,
         plan: &ReadPlan<'_>,
         admission: Admission,
         db: &C,
         loader: L,
+        missed: Option<Missed>,
     ) -> Result<CacheLookup<L::Output>, DbErr>
     where
         L: Loader,
@@ -120,11 +155,14 @@ impl ModelCache {
         let (landing, _) = self
             .shared
             .flights
-            .run(key.as_str(), || async {
+            .run(&flight, || async {
                 let Some(loader) = loader.take() else {
                     return Landing::Nothing;
                 };
-                let (result, landing) = self.lead(&key, plan, admission, db, loader).await;
+                let (result, landing) = match missed {
+                    Some(missed) => self.fill(&key, plan, admission, db, loader, missed).await,
+                    None => self.lead(&key, plan, admission, db, loader).await,
+                };
                 led = Some(result);
                 landing
             })
@@ -134,7 +172,7 @@ impl ModelCache {
         }
         let (bytes, outcome) = match landing {
             Landing::Hit(bytes) => (Some(bytes), ReadOutcome::Hit),
-            Landing::Loaded(bytes) => (Some(bytes), ReadOutcome::Miss),
+            Landing::Loaded(bytes, _) => (Some(bytes), ReadOutcome::Miss),
             Landing::Nothing => (None, ReadOutcome::Miss),
         };
         if let Some(Ok((value, meta))) = bytes.map(|b| codec::decode_with_meta::<L::Output>(&b)) {
@@ -166,10 +204,31 @@ impl ModelCache {
         L: Loader,
         C: CacheableConnection,
     {
+        match self.look(key, plan, admission, db, loader).await {
+            Ok((lookup, bytes)) => (Ok(lookup), Landing::Hit(bytes)),
+            Err((loader, missed)) => self.fill(key, plan, admission, db, loader, missed).await,
+        }
+    }
+
+    /// Looks the value up: serves it (a hit, or a stale value while one refresh starts), or
+    /// gives the loader back with what the lookup learned.
+    #[allow(clippy::type_complexity)]
+    async fn look<L, C>(
+        &self,
+        key: &CacheKey,
+        plan: &ReadPlan<'_>,
+        admission: Admission,
+        db: &C,
+        loader: L,
+    ) -> Result<(CacheLookup<L::Output>, Bytes), (L, Missed)>
+    where
+        L: Loader,
+        C: CacheableConnection,
+    {
         let started = Instant::now();
         let (got, stamp) = self.fetch(key, plan, admission).await;
         record_cache_us(started.elapsed());
-        let mut store = got.is_ok();
+        let store = got.is_ok();
         if let Ok(Some(bytes)) = got {
             match codec::decode_with_meta::<L::Output>(&bytes) {
                 Ok((_, meta)) if stamp.is_some() && meta.stamp != stamp => {
@@ -189,11 +248,11 @@ impl ModelCache {
                             Some(key.clone()),
                             ReadOutcome::Stale,
                         );
-                        return (Ok(lookup), Landing::Hit(bytes));
+                        return Ok((lookup, bytes));
                     }
                     let lookup =
                         self.finish(value, CacheStatus::Hit, Some(key.clone()), ReadOutcome::Hit);
-                    return (Ok(lookup), Landing::Hit(bytes));
+                    return Ok((lookup, bytes));
                 }
                 Err(error) => {
                     self.shared.counters.decode_failure();
@@ -201,6 +260,24 @@ impl ModelCache {
                 }
             }
         }
+        Err((loader, Missed { store, stamp }))
+    }
+
+    /// After a miss: takes the lease if configured, loads from the database, stores.
+    async fn fill<L, C>(
+        &self,
+        key: &CacheKey,
+        plan: &ReadPlan<'_>,
+        admission: Admission,
+        db: &C,
+        loader: L,
+        missed: Missed,
+    ) -> (Result<CacheLookup<L::Output>, DbErr>, Landing)
+    where
+        L: Loader,
+        C: CacheableConnection,
+    {
+        let Missed { mut store, stamp } = missed;
         let lease = match (store, self.shared.lease) {
             (true, Some(lease)) => match self.take_lease(key, lease, admission).await {
                 LeaseOutcome::Acquired => true,
@@ -245,7 +322,7 @@ impl ModelCache {
         if lease {
             self.release_lease(key).await;
         }
-        let landing = encoded.map_or(Landing::Nothing, Landing::Loaded);
+        let landing = encoded.map_or(Landing::Nothing, |bytes| Landing::Loaded(bytes, store));
         let lookup = self.finish(
             value,
             CacheStatus::Miss,
