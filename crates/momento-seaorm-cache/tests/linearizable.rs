@@ -63,7 +63,8 @@ async fn reader(cache: ModelCache, conn: CachedConnection, history: History, unt
     }
 }
 
-/// Every read sees at least the newest write that returned before the read began.
+/// Every read sees at least the newest write that returned before the read began. Returns the
+/// number of reads served from the cache, and of writes.
 fn check(history: &[Event]) -> (usize, usize) {
     let mut writes: Vec<(Instant, i32)> = history
         .iter()
@@ -75,8 +76,8 @@ fn check(history: &[Event]) -> (usize, usize) {
     writes.sort_by_key(|(end, _)| *end);
     let mut reads = 0;
     for event in history {
-        if let Op::Read { value, .. } = event.op {
-            reads += 1;
+        if let Op::Read { value, status } = event.op {
+            reads += usize::from(status == CacheStatus::Hit);
             let newest_before = writes
                 .iter()
                 .take_while(|(end, _)| *end < event.start)
