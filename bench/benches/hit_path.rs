@@ -4,8 +4,10 @@
 //! builds one, so key building cannot be benchmarked alone through the public API. Instead
 //! three hits are compared and the differences attribute the cost:
 //! * `backend_get`: `cache.backend().get(key)` — the store alone (moka);
-//! * `find_by_pk`: the same value through `wrap(E).find_by_pk` — adds primary-key key
-//!   building, the tracing span, and decoding one row;
+//! * `find_by_pk`: the same value through `wrap(E).find_by_pk` on the default cache — adds
+//!   primary-key key building, generation keys and their two gets (`Consistency::Strict`),
+//!   single flight, the deadline, counters, the tracing span, and decoding one row;
+//! * `find_by_pk_ttl_only`: the same on a `Consistency::TtlOnly` cache (no generations);
 //! * `cached_all`: `E::find().filter(id = 1).cached(&cache).all(&db)` — adds building the
 //!   select and its statement (SQL text) and a statement key;
 //! * `decode_one_row`: `Envelope::decode` of the stored bytes alone.
@@ -13,7 +15,7 @@
 use std::hint::black_box;
 
 use bench::fixtures::{self, user};
-use bench::hit::by_id;
+use bench::hit_target::{by_id, Mode, Variant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use momento_seaorm_cache::{CacheQueryExt, Envelope, MemoryBackend, ModelCache};
 
@@ -34,8 +36,12 @@ fn hit_path(c: &mut Criterion) {
             .await
             .expect("read");
         by_id(1).cached(&cache).all(&db).await.expect("read");
+        tokio::time::sleep(bench::hit_target::RECENTLY_LOADED).await;
         (db, cache, lookup.key.expect("key"))
     });
+    let ttl_only = runtime
+        .block_on(Variant::populate(Mode::TtlOnly, MemoryBackend::new(), &db))
+        .expect("populate");
     let bytes = runtime
         .block_on(cache.backend().get(key.as_str()))
         .expect("get")
@@ -54,6 +60,15 @@ fn hit_path(c: &mut Criterion) {
     group.bench_function("find_by_pk", |b| {
         b.to_async(&runtime)
             .iter(|| async { users.find_by_pk(&db, black_box(1)).await.expect("read") })
+    });
+    group.bench_function("find_by_pk_ttl_only", |b| {
+        b.to_async(&runtime).iter(|| async {
+            ttl_only
+                .users
+                .find_by_pk(&db, black_box(1))
+                .await
+                .expect("read")
+        })
     });
     group.bench_function("cached_all", |b| {
         b.to_async(&runtime).iter(|| async {

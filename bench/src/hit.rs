@@ -2,154 +2,123 @@
 //!
 //! A cache hit can never be faster than the backend's own `get` of the same key returning the
 //! same bytes, so that raw SDK call is the yardstick: everything the library adds (key building,
-//! statement building, tracing, the trait object, copying the value, decoding) is the gap
-//! between the two. Four operations are measured, interleaved in one loop and rotated each
-//! round so that no operation always runs first or after the same neighbour:
+//! statement building, generations, tracing, the trait object, copying the value, decoding) is
+//! the gap between the two. The default cache (`Consistency::Strict`) fetches the value and its
+//! tables' generations in one `get_batch`, so the raw `get_batch` of exactly those keys is
+//! measured too, as the limit of that design. Every operation runs once per round, interleaved
+//! in one loop and rotated each round so that none always runs first or after the same
+//! neighbour:
 //!
-//! * the raw `momento` SDK `get` of the key `wrap(E).find_by_pk` stores under;
-//! * `cache.wrap(E).find_by_pk(&db, 1)` (a hit);
-//! * the raw SDK `get` of the key `.cached(&cache).all(&db)` stores under;
-//! * `E::find().filter(id = 1).cached(&cache).all(&db)` (a hit), building the select each time
-//!   as user code does.
+//! * raw SDK `get` of the `find_by_pk` key, and `cache.wrap(E).find_by_pk(&db, 1)` (default);
+//! * raw SDK `get_batch` of the value key plus the two generation keys a `Strict` hit reads;
+//! * raw SDK `get` of the `TtlOnly` cache's key (same length), and `find_by_pk` on that cache;
+//! * `find_by_pk` on a `Bounded(1 s)` cache (its key has the same length as the default's);
+//! * raw SDK `get` of the `.cached().all()` key, and `E::find().filter(id = 1).cached(&cache)
+//!   .all(&db)` (default), building the select each time as user code does.
 
-use std::sync::Arc;
-
-use momento::cache::GetResponse;
-use momento::CacheClient;
-use momento_seaorm_cache::{CacheKey, CacheQueryExt, CacheStatus, ModelCache, WrappedEntity};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Serialize;
 
-use crate::fixtures::{user, BenchResult, Lite};
+use crate::fixtures::{BenchResult, Lite};
+use crate::hit_target::{HitTarget, Mode, KEYED_USERS};
 use crate::stats::{ratio, timed, Samples, Summary};
 
-/// How many measured rounds (each runs all four operations once) and warm-up rounds.
+/// How many measured rounds (each runs every operation once) and warm-up rounds.
 #[derive(Debug, Clone, Copy)]
 pub struct HitConfig {
     pub rounds: usize,
     pub warmup: usize,
 }
 
+/// The operations of a round, in their base order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    RawGet,
+    FindByPk,
+    RawGetBatch,
+    RawGetTtlOnlyKey,
+    FindByPkTtlOnly,
+    FindByPkBounded,
+    RawGetAllKey,
+    CachedAll,
+}
+
+const OPS: [Op; 8] = [
+    Op::RawGet,
+    Op::FindByPk,
+    Op::RawGetBatch,
+    Op::RawGetTtlOnlyKey,
+    Op::FindByPkTtlOnly,
+    Op::FindByPkBounded,
+    Op::RawGetAllKey,
+    Op::CachedAll,
+];
+
 /// The hit scenario's figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct HitReport {
     pub rounds: usize,
-    /// Key and stored size of the `find_by_pk` value.
     pub find_by_pk_key: String,
     pub find_by_pk_value_bytes: usize,
     pub all_key: String,
     pub all_value_bytes: usize,
-    pub raw_get_find_by_pk_key: Summary,
+    pub raw_get: Summary,
+    /// Default settings (`Consistency::Strict`).
     pub find_by_pk: Summary,
+    pub raw_get_batch_strict_keys: Summary,
+    pub raw_get_ttl_only_key: Summary,
+    pub find_by_pk_ttl_only: Summary,
+    pub find_by_pk_bounded: Summary,
     pub raw_get_all_key: Summary,
     pub cached_all: Summary,
-    /// `find_by_pk` over the raw get of its key.
+    /// Default `find_by_pk` over the raw get of its key.
     pub find_by_pk_p50_ratio: f64,
     pub find_by_pk_p99_ratio: f64,
+    /// Default `find_by_pk` over the raw `get_batch` of the keys it reads.
+    pub find_by_pk_vs_batch_p50_ratio: f64,
+    pub find_by_pk_vs_batch_p99_ratio: f64,
+    /// `TtlOnly` `find_by_pk` over the raw get of its key.
+    pub ttl_only_p50_ratio: f64,
+    pub ttl_only_p99_ratio: f64,
+    /// `Bounded` `find_by_pk` over the raw get of the default key.
+    pub bounded_p50_ratio: f64,
+    pub bounded_p99_ratio: f64,
     /// `.cached().all()` over the raw get of its key.
     pub cached_all_p50_ratio: f64,
     pub cached_all_p99_ratio: f64,
 }
 
-/// The operations a round runs, in their base order.
-#[derive(Debug, Clone, Copy)]
-enum Op {
-    RawPk,
-    FindByPk,
-    RawAll,
-    CachedAll,
-}
-
-const OPS: [Op; 4] = [Op::RawPk, Op::FindByPk, Op::RawAll, Op::CachedAll];
-
-/// Everything one operation needs, shared by the hit and throughput scenarios.
-pub struct HitTarget {
-    pub db: DatabaseConnection,
-    pub cache: ModelCache,
-    pub users: WrappedEntity<user::Entity>,
-    pub client: CacheClient,
-    pub cache_name: String,
-    /// The `find_by_pk` key of user 1.
-    pub pk_key: String,
-    /// The `find_by_pk` keys of users 1..=[`KEYED_USERS`], at index `pk - 1`.
-    pub pk_keys: Vec<String>,
-    pub all_key: String,
-}
-
-/// How many users' `find_by_pk` values are cached (one per task at the highest concurrency).
-pub const KEYED_USERS: i32 = 256;
-
-impl HitTarget {
-    /// Populates the cache with users 1..=[`KEYED_USERS`] by `find_by_pk` and user 1 by
-    /// `.cached().all()`, and checks that they now hit. `db` must hold those users.
-    pub async fn new(db: DatabaseConnection, lite: &Lite) -> BenchResult<Arc<HitTarget>> {
-        let cache = lite.model_cache()?;
-        let users = cache.wrap(user::Entity);
-        let mut pk_keys = Vec::new();
-        for pk in 1..=KEYED_USERS {
-            users.find_by_pk(&db, pk).await?;
-            let lookup = users.find_by_pk_with_status(&db, pk).await?;
-            pk_keys.push(hit_key(lookup.status, lookup.key)?);
-        }
-        by_id(1).cached(&cache).all(&db).await?;
-        let all = by_id(1).cached(&cache).all_with_status(&db).await?;
-        Ok(Arc::new(HitTarget {
-            pk_key: pk_keys[0].clone(),
-            pk_keys,
-            all_key: hit_key(all.status, all.key)?,
-            db,
-            cache,
-            users,
-            client: lite.client.clone(),
-            cache_name: lite.cache_name().to_owned(),
-        }))
-    }
-
-    /// The raw SDK `get` of `key`; an error unless it hits.
-    pub async fn raw_get(&self, key: &str) -> BenchResult<usize> {
-        match self.client.get(self.cache_name.as_str(), key).await? {
-            GetResponse::Hit { value } => Ok(Vec::<u8>::from(value).len()),
-            GetResponse::Miss => Err(format!("raw get of {key} missed").into()),
-        }
-    }
-
-    /// One `find_by_pk` hit of user `pk` (the row must be there).
-    pub async fn find_by_pk(&self, pk: i32) -> BenchResult<()> {
-        self.users.find_by_pk(&self.db, pk).await?.ok_or("no row")?;
-        Ok(())
-    }
-
-    /// One `.cached().all()` hit.
-    pub async fn cached_all(&self) -> BenchResult<()> {
-        let rows = by_id(1).cached(&self.cache).all(&self.db).await?;
-        if rows.len() != 1 {
-            return Err("expected one row".into());
-        }
-        Ok(())
-    }
-}
-
-/// The key of a read that must have hit.
-fn hit_key(status: CacheStatus, key: Option<CacheKey>) -> BenchResult<String> {
-    if status != CacheStatus::Hit {
-        return Err(format!("a populated key did not hit: {status}").into());
-    }
-    Ok(key.ok_or("no key")?.as_str().to_owned())
-}
-
-/// `SELECT … FROM bench_users WHERE id = ?`.
-pub fn by_id(id: i32) -> sea_orm::Select<user::Entity> {
-    user::Entity::find().filter(user::Column::Id.eq(id))
-}
-
 async fn once(target: &HitTarget, op: Op) -> BenchResult<u64> {
+    let ttl_key = &target.variant(Mode::TtlOnly).pk_keys[0];
+    let pk_key = &target.variant(Mode::Default).pk_keys[0];
     let (result, nanos) = match op {
-        Op::RawPk => timed(async { target.raw_get(&target.pk_key).await.map(drop) }).await,
-        Op::FindByPk => timed(target.find_by_pk(1)).await,
-        Op::RawAll => timed(async { target.raw_get(&target.all_key).await.map(drop) }).await,
+        Op::RawGet => timed(async { target.raw_get(pk_key).await.map(drop) }).await,
+        Op::FindByPk => timed(target.find_by_pk(Mode::Default, 1)).await,
+        Op::RawGetBatch => timed(target.raw_get_batch()).await,
+        Op::RawGetTtlOnlyKey => timed(async { target.raw_get(ttl_key).await.map(drop) }).await,
+        Op::FindByPkTtlOnly => timed(target.find_by_pk(Mode::TtlOnly, 1)).await,
+        Op::FindByPkBounded => timed(target.find_by_pk(Mode::Bounded, 1)).await,
+        Op::RawGetAllKey => timed(async { target.raw_get(&target.all_key).await.map(drop) }).await,
         Op::CachedAll => timed(target.cached_all()).await,
     };
     result.map(|()| nanos)
+}
+
+/// Runs every operation `warmup + rounds` times, rotating the order; returns one summary per
+/// operation, in [`OPS`] order.
+async fn sample(target: &HitTarget, config: HitConfig) -> BenchResult<Vec<Summary>> {
+    let mut samples: Vec<Samples> = (0..OPS.len())
+        .map(|_| Samples::with_capacity(config.rounds))
+        .collect();
+    for round in 0..config.warmup + config.rounds {
+        for j in 0..OPS.len() {
+            let i = (round + j) % OPS.len();
+            let nanos = once(target, OPS[i]).await?;
+            if round >= config.warmup {
+                samples[i].push(nanos);
+            }
+        }
+    }
+    Ok(samples.into_iter().map(Samples::summary).collect())
 }
 
 /// Runs the scenario on in-memory SQLite and momento-lite.
@@ -157,52 +126,49 @@ pub async fn run(config: HitConfig) -> BenchResult<HitReport> {
     let lite = Lite::start().await?;
     let db = crate::fixtures::sqlite_with_users(KEYED_USERS).await?;
     let target = HitTarget::new(db, &lite).await?;
-    let mut samples: Vec<Samples> = (0..OPS.len())
-        .map(|_| Samples::with_capacity(config.rounds))
-        .collect();
-    for round in 0..config.warmup + config.rounds {
-        for j in 0..OPS.len() {
-            let i = (round + j) % OPS.len();
-            let nanos = once(&target, OPS[i]).await?;
-            if round >= config.warmup {
-                samples[i].push(nanos);
-            }
-        }
-    }
-    let pk_bytes = target.raw_get(&target.pk_key).await?;
-    let all_bytes = target.raw_get(&target.all_key).await?;
-    let mut s = samples.into_iter().map(Samples::summary);
-    let (raw_pk, pk, raw_all, all) = (next(&mut s), next(&mut s), next(&mut s), next(&mut s));
+    let s = sample(&target, config).await?;
+    let at = |op: Op| s[OPS.iter().position(|&o| o == op).unwrap_or(0)];
+    let r = |a: Op, b: Op| {
+        (
+            ratio(at(a).p50_us, at(b).p50_us),
+            ratio(at(a).p99_us, at(b).p99_us),
+        )
+    };
+    let pk_key = target.variant(Mode::Default).pk_keys[0].clone();
     let report = HitReport {
         rounds: config.rounds,
-        find_by_pk_key: target.pk_key.clone(),
-        find_by_pk_value_bytes: pk_bytes,
+        find_by_pk_value_bytes: target.raw_get(&pk_key).await?,
+        find_by_pk_key: pk_key,
+        all_value_bytes: target.raw_get(&target.all_key).await?,
         all_key: target.all_key.clone(),
-        all_value_bytes: all_bytes,
-        raw_get_find_by_pk_key: raw_pk,
-        find_by_pk: pk,
-        raw_get_all_key: raw_all,
-        cached_all: all,
-        find_by_pk_p50_ratio: ratio(pk.p50_us, raw_pk.p50_us),
-        find_by_pk_p99_ratio: ratio(pk.p99_us, raw_pk.p99_us),
-        cached_all_p50_ratio: ratio(all.p50_us, raw_all.p50_us),
-        cached_all_p99_ratio: ratio(all.p99_us, raw_all.p99_us),
+        raw_get: at(Op::RawGet),
+        find_by_pk: at(Op::FindByPk),
+        raw_get_batch_strict_keys: at(Op::RawGetBatch),
+        raw_get_ttl_only_key: at(Op::RawGetTtlOnlyKey),
+        find_by_pk_ttl_only: at(Op::FindByPkTtlOnly),
+        find_by_pk_bounded: at(Op::FindByPkBounded),
+        raw_get_all_key: at(Op::RawGetAllKey),
+        cached_all: at(Op::CachedAll),
+        find_by_pk_p50_ratio: r(Op::FindByPk, Op::RawGet).0,
+        find_by_pk_p99_ratio: r(Op::FindByPk, Op::RawGet).1,
+        find_by_pk_vs_batch_p50_ratio: r(Op::FindByPk, Op::RawGetBatch).0,
+        find_by_pk_vs_batch_p99_ratio: r(Op::FindByPk, Op::RawGetBatch).1,
+        ttl_only_p50_ratio: r(Op::FindByPkTtlOnly, Op::RawGetTtlOnlyKey).0,
+        ttl_only_p99_ratio: r(Op::FindByPkTtlOnly, Op::RawGetTtlOnlyKey).1,
+        bounded_p50_ratio: r(Op::FindByPkBounded, Op::RawGet).0,
+        bounded_p99_ratio: r(Op::FindByPkBounded, Op::RawGet).1,
+        cached_all_p50_ratio: r(Op::CachedAll, Op::RawGetAllKey).0,
+        cached_all_p99_ratio: r(Op::CachedAll, Op::RawGetAllKey).1,
     };
     drop(target);
     lite.stop().await;
     Ok(report)
 }
 
-fn next(s: &mut impl Iterator<Item = Summary>) -> Summary {
-    s.next().unwrap_or_default()
-}
-
 impl HitReport {
     /// Prints the table.
     pub fn print(&self) {
-        println!(
-            "\n== hit: hit latency vs the raw SDK get of the same key (momento-lite, SQLite) =="
-        );
+        println!("\n== hit: hit latency vs the raw SDK call of the same keys (momento-lite) ==");
         println!(
             "  find_by_pk key {} ({} bytes stored)",
             self.find_by_pk_key, self.find_by_pk_value_bytes
@@ -212,20 +178,51 @@ impl HitReport {
             self.all_key, self.all_value_bytes
         );
         println!("{}", Summary::header());
-        println!(
-            "{}",
-            self.raw_get_find_by_pk_key
-                .row("raw SDK get (find_by_pk key)")
-        );
-        println!("{}", self.find_by_pk.row("wrap(E).find_by_pk hit"));
-        println!("{}", self.raw_get_all_key.row("raw SDK get (.all() key)"));
-        println!("{}", self.cached_all.row(".cached().all() hit"));
-        println!(
-            "  find_by_pk / raw: p50 {:.3}x, p99 {:.3}x   .cached().all() / raw: p50 {:.3}x, p99 {:.3}x",
-            self.find_by_pk_p50_ratio,
-            self.find_by_pk_p99_ratio,
-            self.cached_all_p50_ratio,
-            self.cached_all_p99_ratio
-        );
+        let rows = [
+            (&self.raw_get, "raw SDK get (find_by_pk key)"),
+            (&self.find_by_pk, "find_by_pk hit (default: Strict)"),
+            (
+                &self.raw_get_batch_strict_keys,
+                "raw SDK get_batch (Strict's keys)",
+            ),
+            (&self.raw_get_ttl_only_key, "raw SDK get (TtlOnly key)"),
+            (&self.find_by_pk_ttl_only, "find_by_pk hit (TtlOnly)"),
+            (&self.find_by_pk_bounded, "find_by_pk hit (Bounded 1 s)"),
+            (&self.raw_get_all_key, "raw SDK get (.all() key)"),
+            (&self.cached_all, ".cached().all() hit (default)"),
+        ];
+        for (summary, label) in rows {
+            println!("{}", summary.row(label));
+        }
+        let pairs = [
+            (
+                "find_by_pk (default) / raw get",
+                self.find_by_pk_p50_ratio,
+                self.find_by_pk_p99_ratio,
+            ),
+            (
+                "find_by_pk (default) / raw get_batch",
+                self.find_by_pk_vs_batch_p50_ratio,
+                self.find_by_pk_vs_batch_p99_ratio,
+            ),
+            (
+                "find_by_pk (TtlOnly) / raw get",
+                self.ttl_only_p50_ratio,
+                self.ttl_only_p99_ratio,
+            ),
+            (
+                "find_by_pk (Bounded) / raw get",
+                self.bounded_p50_ratio,
+                self.bounded_p99_ratio,
+            ),
+            (
+                ".cached().all() / raw get",
+                self.cached_all_p50_ratio,
+                self.cached_all_p99_ratio,
+            ),
+        ];
+        for (label, p50, p99) in pairs {
+            println!("  {label:<38} p50 {p50:.3}x  p99 {p99:.3}x");
+        }
     }
 }

@@ -7,6 +7,8 @@
 //! * `main.rs` — the command line, dispatch, the printed summary and the JSON file.
 //! * [`hit`] — hit latency of `find_by_pk` and `.cached().all()` against the raw SDK `get` of
 //!   the same key and bytes.
+//! * [`hit_target`] — the populated cache per consistency mode, and the raw SDK calls that are
+//!   the limit of its hits.
 //! * [`throughput`] — hit throughput at 1–256 concurrent tasks against the raw SDK.
 //! * [`expensive`] — a join plus aggregate over 100k rows, uncached against cached, on SQLite
 //!   and PostgreSQL.
@@ -26,6 +28,7 @@ pub mod codec;
 pub mod expensive;
 pub mod fixtures;
 pub mod hit;
+pub mod hit_target;
 pub mod memory;
 pub mod miss;
 pub mod profile;

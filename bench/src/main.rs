@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bench::fixtures::BenchResult;
+use bench::hit_target::Mode;
 use bench::{codec, expensive, hit, memory, miss, profile, targets, throughput};
 use clap::{Parser, ValueEnum};
 use serde_json::{json, Map, Value};
@@ -50,6 +51,9 @@ struct Cli {
     /// hit-loop: the store to read.
     #[arg(long, value_enum, default_value = "memory")]
     loop_backend: profile::LoopBackend,
+    /// hit-loop: the cache's consistency mode.
+    #[arg(long, value_enum, default_value = "default")]
+    loop_mode: Mode,
     /// hit-loop: the read to repeat.
     #[arg(long, value_enum, default_value = "find-by-pk")]
     loop_op: profile::LoopOp,
@@ -118,7 +122,8 @@ async fn run(cli: Cli) -> BenchResult<()> {
     run_latency_scenarios(&cli, &mut top, &mut scenarios).await?;
     run_database_scenarios(&cli, &mut top, &mut scenarios).await?;
     if cli.runs(Scenario::HitLoop) {
-        let report = profile::run(cli.loop_backend, cli.loop_op, cli.iterations).await?;
+        let report =
+            profile::run(cli.loop_backend, cli.loop_mode, cli.loop_op, cli.iterations).await?;
         println!("\nhit-loop: {report:?}");
         scenarios.insert("hit_loop".into(), serde_json::to_value(report)?);
     }
@@ -149,21 +154,27 @@ async fn run_latency_scenarios(
         };
         let r = hit::run(config).await?;
         r.print();
-        top.insert("hit_p50_ratio".into(), json!(r.find_by_pk_p50_ratio));
-        top.insert("hit_p99_ratio".into(), json!(r.find_by_pk_p99_ratio));
-        top.insert(
-            "cached_all_hit_p50_ratio".into(),
-            json!(r.cached_all_p50_ratio),
-        );
-        top.insert(
-            "cached_all_hit_p99_ratio".into(),
-            json!(r.cached_all_p99_ratio),
-        );
-        top.insert("hit_p50_us".into(), json!(r.find_by_pk.p50_us));
-        top.insert(
-            "raw_get_p50_us".into(),
-            json!(r.raw_get_find_by_pk_key.p50_us),
-        );
+        let figures = [
+            ("hit_p50_ratio", r.find_by_pk_p50_ratio),
+            ("hit_p99_ratio", r.find_by_pk_p99_ratio),
+            (
+                "hit_vs_get_batch_p50_ratio",
+                r.find_by_pk_vs_batch_p50_ratio,
+            ),
+            (
+                "hit_vs_get_batch_p99_ratio",
+                r.find_by_pk_vs_batch_p99_ratio,
+            ),
+            ("hit_ttl_only_p50_ratio", r.ttl_only_p50_ratio),
+            ("hit_ttl_only_p99_ratio", r.ttl_only_p99_ratio),
+            ("hit_bounded_p50_ratio", r.bounded_p50_ratio),
+            ("hit_bounded_p99_ratio", r.bounded_p99_ratio),
+            ("cached_all_hit_p50_ratio", r.cached_all_p50_ratio),
+            ("cached_all_hit_p99_ratio", r.cached_all_p99_ratio),
+            ("hit_p50_us", r.find_by_pk.p50_us),
+            ("raw_get_p50_us", r.raw_get.p50_us),
+        ];
+        put(top, &figures);
         scenarios.insert("hit".into(), serde_json::to_value(r)?);
     }
     if cli.runs(Scenario::Throughput) {
@@ -175,9 +186,11 @@ async fn run_latency_scenarios(
         let r = throughput::run(config).await?;
         r.print();
         for row in &r.rows {
-            let suffix = match row.keys {
-                throughput::Keys::Distinct => "",
-                throughput::Keys::Same => "_same_key",
+            let suffix = match (row.mode, row.keys) {
+                (_, throughput::Keys::Same) => "_same_key",
+                (Mode::TtlOnly, _) => "_ttl_only",
+                (Mode::Bounded, _) => "_bounded",
+                (Mode::Default, _) => "",
             };
             let field = format!("throughput_{}_ratio{suffix}", row.concurrency);
             top.insert(field, json!(row.ratio));
@@ -200,8 +213,13 @@ async fn run_latency_scenarios(
         };
         let r = memory::run(config).await?;
         r.print();
-        top.insert("memory_hit_p50_us".into(), json!(r.find_by_pk.p50_us));
-        top.insert("memory_hit_p99_us".into(), json!(r.find_by_pk.p99_us));
+        let figures = [
+            ("memory_hit_p50_us", r.find_by_pk.p50_us),
+            ("memory_hit_p99_us", r.find_by_pk.p99_us),
+            ("memory_hit_ttl_only_p50_us", r.find_by_pk_ttl_only.p50_us),
+            ("memory_hit_ttl_only_p99_us", r.find_by_pk_ttl_only.p99_us),
+        ];
+        put(top, &figures);
         scenarios.insert("memory".into(), serde_json::to_value(r)?);
     }
     Ok(())
@@ -217,7 +235,7 @@ async fn run_database_scenarios(
         let config = expensive::ExpensiveConfig {
             orders: cli.orders,
             users: 1_000,
-            rounds: cli.rounds(30),
+            rounds: cli.rounds(40),
             warmup: cli.rounds(30).min(3),
             postgres_url: (!cli.no_postgres).then(|| cli.postgres_url.clone()),
         };
@@ -244,4 +262,11 @@ async fn run_database_scenarios(
         scenarios.insert("miss".into(), serde_json::to_value(r)?);
     }
     Ok(())
+}
+
+/// Adds top-level figures.
+fn put(top: &mut Map<String, Value>, figures: &[(&str, f64)]) {
+    for &(name, value) in figures {
+        top.insert(name.to_owned(), json!(value));
+    }
 }

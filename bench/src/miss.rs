@@ -46,7 +46,7 @@ pub async fn run(config: MissConfig) -> BenchResult<MissReport> {
         let pk = i32::try_from(round + 1)?;
         let plain = || timed(user::Entity::find_by_id(pk).one(&db));
         let cached = || timed(users.find_by_pk_with_status(&db, pk));
-        let (q, m) = if round % 2 == 0 {
+        let (q, m) = if round.is_multiple_of(2) {
             let q = plain().await;
             (q, cached().await)
         } else {

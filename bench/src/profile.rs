@@ -2,13 +2,16 @@
 //!
 //! The scenarios interleave several operations and time each one, which would blur a profile.
 //! This runs one operation `iterations` times and nothing else, so the profile of the loop is
-//! the profile of that hit path.
+//! the profile of that hit path. Run it twice with different `--iterations` and subtract to get
+//! instructions per hit without the setup.
 
-use momento_seaorm_cache::{CacheQueryExt, MemoryBackend, ModelCache};
+use std::time::{Duration, Instant};
+
+use momento_seaorm_cache::{CacheQueryExt, MemoryBackend};
 use serde::Serialize;
 
-use crate::fixtures::{self, user, BenchResult, Lite};
-use crate::hit::{by_id, HitTarget};
+use crate::fixtures::{self, BenchResult, Lite};
+use crate::hit_target::{by_id, HitTarget, Mode, Variant, KEYED_USERS, RECENTLY_LOADED};
 
 /// Which store the loop reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -34,59 +37,74 @@ pub enum LoopOp {
 #[derive(Debug, Clone, Serialize)]
 pub struct LoopReport {
     pub backend: LoopBackend,
+    pub mode: Mode,
     pub op: LoopOp,
     pub iterations: usize,
     pub mean_us: f64,
 }
 
-/// Runs `op` `iterations` times against `backend`.
-pub async fn run(backend: LoopBackend, op: LoopOp, iterations: usize) -> BenchResult<LoopReport> {
-    let started = std::time::Instant::now();
-    match backend {
-        LoopBackend::Memory => memory_loop(op, iterations).await?,
-        LoopBackend::Momento => momento_loop(op, iterations).await?,
-    }
-    let mean_us = started.elapsed().as_secs_f64() * 1e6 / iterations.max(1) as f64;
+/// Runs `op` `iterations` times against `backend`, on a cache in `mode`.
+pub async fn run(
+    backend: LoopBackend,
+    mode: Mode,
+    op: LoopOp,
+    iterations: usize,
+) -> BenchResult<LoopReport> {
+    let db = fixtures::sqlite_with_users(KEYED_USERS).await?;
+    let took = match backend {
+        LoopBackend::Memory => memory_loop(&db, mode, op, iterations).await?,
+        LoopBackend::Momento => momento_loop(db, mode, op, iterations).await?,
+    };
+    let mean_us = took.as_secs_f64() * 1e6 / iterations.max(1) as f64;
     Ok(LoopReport {
         backend,
+        mode,
         op,
         iterations,
         mean_us,
     })
 }
 
-async fn memory_loop(op: LoopOp, iterations: usize) -> BenchResult<()> {
-    let db = fixtures::sqlite_with_users(10).await?;
-    let cache = ModelCache::builder(MemoryBackend::new()).build()?;
-    let users = cache.wrap(user::Entity);
-    let key = users
-        .find_by_pk_with_status(&db, 1)
-        .await?
-        .key
-        .ok_or("no key")?;
-    by_id(1).cached(&cache).all(&db).await?;
+async fn memory_loop(
+    db: &sea_orm::DatabaseConnection,
+    mode: Mode,
+    op: LoopOp,
+    iterations: usize,
+) -> BenchResult<Duration> {
+    let variant = Variant::populate(mode, MemoryBackend::new(), db).await?;
+    let (cache, users, key) = (&variant.cache, &variant.users, &variant.pk_keys[0]);
+    by_id(1).cached(cache).all(db).await?;
+    tokio::time::sleep(RECENTLY_LOADED).await;
+    let started = Instant::now();
     for _ in 0..iterations {
         match op {
-            LoopOp::FindByPk => drop(users.find_by_pk(&db, 1).await?.ok_or("no row")?),
-            LoopOp::CachedAll => drop(by_id(1).cached(&cache).all(&db).await?),
-            LoopOp::RawGet => drop(cache.backend().get(key.as_str()).await?.ok_or("miss")?),
+            LoopOp::FindByPk => drop(users.find_by_pk(db, 1).await?.ok_or("no row")?),
+            LoopOp::CachedAll => drop(by_id(1).cached(cache).all(db).await?),
+            LoopOp::RawGet => drop(cache.backend().get(key).await?.ok_or("miss")?),
         }
     }
-    Ok(())
+    Ok(started.elapsed())
 }
 
-async fn momento_loop(op: LoopOp, iterations: usize) -> BenchResult<()> {
+async fn momento_loop(
+    db: sea_orm::DatabaseConnection,
+    mode: Mode,
+    op: LoopOp,
+    iterations: usize,
+) -> BenchResult<Duration> {
     let lite = Lite::start().await?;
-    let db = fixtures::sqlite_with_users(crate::hit::KEYED_USERS).await?;
     let target = HitTarget::new(db, &lite).await?;
+    let key = &target.variant(mode).pk_keys[0];
+    let started = Instant::now();
     for _ in 0..iterations {
         match op {
-            LoopOp::FindByPk => target.find_by_pk(1).await?,
+            LoopOp::FindByPk => target.find_by_pk(mode, 1).await?,
             LoopOp::CachedAll => target.cached_all().await?,
-            LoopOp::RawGet => drop(target.raw_get(&target.pk_key).await?),
+            LoopOp::RawGet => drop(target.raw_get(key).await?),
         }
     }
+    let took = started.elapsed();
     drop(target);
     lite.stop().await;
-    Ok(())
+    Ok(took)
 }

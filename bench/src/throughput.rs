@@ -6,11 +6,12 @@
 //! time is cut into slices run in the order raw, cached, cached, raw, … so slow drift of the
 //! machine lands on both sides equally.
 //!
-//! Two key patterns are run. With distinct keys (task i reads user i) every read is a real
-//! backend `get`, so the ratio is the library's per-hit cost under load: this is the headline.
-//! With one shared key the library's single flight lets concurrent readers of that key share one
-//! `get`, so it can beat the raw SDK by far; that shows what coalescing buys a hot key, not
-//! what a hit costs.
+//! Three series are run. With distinct keys (task i reads user i) every read is a real backend
+//! call, so the ratio is the library's per-hit cost under load: the default cache (`Strict`,
+//! a batch get per hit) is the headline, and `TtlOnly` (one plain get) shows the library without
+//! generations. With one shared key the library's single flight lets concurrent readers of that
+//! key share one lookup, so it can beat the raw SDK by far; that shows what coalescing buys a hot
+//! key, not what a hit costs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::fixtures::{BenchResult, Lite};
-use crate::hit::{HitTarget, KEYED_USERS};
+use crate::hit_target::{HitTarget, Mode, KEYED_USERS};
 use crate::stats::ratio;
 
 /// How long each side runs per concurrency level, and in how many slices.
@@ -39,9 +40,10 @@ pub enum Keys {
     Same,
 }
 
-/// One concurrency level with one key pattern.
+/// One concurrency level of one series.
 #[derive(Debug, Clone, Serialize)]
 pub struct ThroughputRow {
+    pub mode: Mode,
     pub keys: Keys,
     pub concurrency: usize,
     pub raw_ops_per_sec: f64,
@@ -59,14 +61,6 @@ pub struct ThroughputReport {
 }
 
 impl ThroughputReport {
-    /// The ratio at `concurrency` tasks reading `keys`, if measured.
-    pub fn ratio_at(&self, keys: Keys, concurrency: usize) -> Option<f64> {
-        self.rows
-            .iter()
-            .find(|r| r.keys == keys && r.concurrency == concurrency)
-            .map(|r| r.ratio)
-    }
-
     /// Prints the table.
     pub fn print(&self) {
         println!(
@@ -74,12 +68,13 @@ impl ThroughputReport {
             self.seconds_per_side
         );
         println!(
-            "  {:<9} {:>6} {:>16} {:>16} {:>8}",
-            "keys", "tasks", "raw get ops/s", "find_by_pk ops/s", "ratio"
+            "  {:<9} {:<9} {:>6} {:>16} {:>16} {:>8}",
+            "mode", "keys", "tasks", "raw get ops/s", "find_by_pk ops/s", "ratio"
         );
         for r in &self.rows {
             println!(
-                "  {:<9} {:>6} {:>16.0} {:>16.0} {:>8.3}",
+                "  {:<9} {:<9} {:>6} {:>16.0} {:>16.0} {:>8.3}",
+                format!("{:?}", r.mode),
                 format!("{:?}", r.keys).to_lowercase(),
                 r.concurrency,
                 r.raw_ops_per_sec,
@@ -92,10 +87,13 @@ impl ThroughputReport {
 
 /// Runs `concurrency` tasks doing one kind of operation for `duration`; returns ops and the
 /// wall time until the last task finished its last operation.
+/// A series and a concurrency level.
+type Level = (Mode, Keys, usize);
+
 async fn slice(
     target: &Arc<HitTarget>,
     cached: bool,
-    (keys, concurrency): (Keys, usize),
+    (mode, keys, concurrency): Level,
     duration: Duration,
 ) -> BenchResult<(u64, Duration)> {
     let started = Instant::now();
@@ -108,11 +106,11 @@ async fn slice(
                 Keys::Same => 1,
             };
             tokio::spawn(async move {
-                let key = target.pk_keys[pk as usize - 1].as_str();
+                let key = target.variant(mode).pk_keys[pk as usize - 1].as_str();
                 let mut ops = 0u64;
                 while Instant::now() < deadline {
                     if cached {
-                        target.find_by_pk(pk).await?;
+                        target.find_by_pk(mode, pk).await?;
                     } else {
                         target.raw_get(key).await?;
                     }
@@ -132,9 +130,9 @@ async fn slice(
 async fn level(
     target: &Arc<HitTarget>,
     config: &ThroughputConfig,
-    (keys, concurrency): (Keys, usize),
+    level: Level,
 ) -> BenchResult<ThroughputRow> {
-    let level = (keys, concurrency);
+    let (mode, keys, concurrency) = level;
     let per_slice =
         Duration::from_secs_f64(config.seconds_per_side / config.slices_per_side as f64);
     // Warm-up: connections, task pools, allocator caches.
@@ -152,6 +150,7 @@ async fn level(
     let raw = ops[0] as f64 / time[0].as_secs_f64();
     let cached = ops[1] as f64 / time[1].as_secs_f64();
     Ok(ThroughputRow {
+        mode,
         keys,
         concurrency,
         raw_ops_per_sec: raw.round(),
@@ -166,9 +165,14 @@ pub async fn run(config: ThroughputConfig) -> BenchResult<ThroughputReport> {
     let db = crate::fixtures::sqlite_with_users(KEYED_USERS).await?;
     let target = HitTarget::new(db, &lite).await?;
     let mut rows = Vec::new();
-    for keys in [Keys::Distinct, Keys::Same] {
+    let series = [
+        (Mode::Default, Keys::Distinct),
+        (Mode::TtlOnly, Keys::Distinct),
+        (Mode::Default, Keys::Same),
+    ];
+    for (mode, keys) in series {
         for &concurrency in &config.concurrency {
-            rows.push(level(&target, &config, (keys, concurrency)).await?);
+            rows.push(level(&target, &config, (mode, keys, concurrency)).await?);
         }
     }
     drop(target);
