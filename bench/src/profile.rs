@@ -31,6 +31,8 @@ pub enum LoopOp {
     CachedAll,
     /// The backend's own get of the `find_by_pk` key (raw SDK get for `momento`).
     RawGet,
+    /// `momento` only: the raw SDK `get_batch` of the keys a `Strict` hit reads.
+    RawGetBatch,
 }
 
 /// What the loop did.
@@ -81,6 +83,7 @@ async fn memory_loop(
             LoopOp::FindByPk => drop(users.find_by_pk(db, 1).await?.ok_or("no row")?),
             LoopOp::CachedAll => drop(by_id(1).cached(cache).all(db).await?),
             LoopOp::RawGet => drop(cache.backend().get(key).await?.ok_or("miss")?),
+            LoopOp::RawGetBatch => return Err("raw-get-batch needs --loop-backend momento".into()),
         }
     }
     Ok(started.elapsed())
@@ -101,6 +104,7 @@ async fn momento_loop(
             LoopOp::FindByPk => target.find_by_pk(mode, 1).await?,
             LoopOp::CachedAll => target.cached_all().await?,
             LoopOp::RawGet => drop(target.raw_get(key).await?),
+            LoopOp::RawGetBatch => target.raw_get_batch().await?,
         }
     }
     let took = started.elapsed();
