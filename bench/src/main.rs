@@ -180,7 +180,7 @@ async fn run_latency_scenarios(
     if cli.runs(Scenario::Throughput) {
         let config = throughput::ThroughputConfig {
             seconds_per_side: if cli.quick { 0.4 } else { cli.throughput_secs },
-            slices_per_side: 4,
+            slices_per_side: 8,
             concurrency: vec![1, 16, 64, 256],
         };
         let r = throughput::run(config).await?;
