@@ -28,16 +28,15 @@ pub(crate) enum Landing {
 
 type Flight = Arc<OnceCell<Landing>>;
 
-/// How long a flight's loaded value still answers callers that arrive after it landed (they
-/// looked the cache up before the leader stored it).
+/// How long after a flight stored its value a new leader for the same key looks the cache up
+/// again before querying (it may have looked before the value was stored).
 const RECENT_FOR: Duration = Duration::from_secs(1);
 
-/// The flights in progress, by key, and the values recently loaded by finished ones.
+/// The flights in progress, by key, and the keys whose value a flight recently stored.
 #[derive(Debug)]
 pub(crate) struct Flights {
     in_progress: Mutex<HashMap<Box<str>, Flight>>,
-    /// By cache key (the flight key up to a NUL): the flight key and its stored landing.
-    recent: moka::sync::Cache<Box<str>, (Box<str>, Landing)>,
+    recent: moka::sync::Cache<Box<str>, ()>,
 }
 
 impl Default for Flights {
@@ -60,12 +59,6 @@ impl Flights {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Landing>,
     {
-        let cache_key = key.split('\0').next().unwrap_or(key);
-        if let Some((flight_key, landing)) = self.recent.get(cache_key) {
-            if *flight_key == *key {
-                return (landing, false);
-            }
-        }
         let flight = {
             let mut in_progress = self.in_progress.lock().unwrap_or_else(|e| e.into_inner());
             in_progress
@@ -83,17 +76,17 @@ impl Flights {
             .clone();
         if led {
             if let Landing::Loaded(_, true) = landing {
-                self.recent
-                    .insert(Box::from(cache_key), (Box::from(key), landing.clone()));
+                let cache_key = key.split('\0').next().unwrap_or(key);
+                self.recent.insert(Box::from(cache_key), ());
             }
             self.finish(key, &flight);
         }
         (landing, led)
     }
 
-    /// Forgets the recently loaded value of `cache_key` (it was deleted from the cache).
-    pub(crate) fn forget(&self, cache_key: &str) {
-        self.recent.invalidate(cache_key);
+    /// Whether a flight stored the value of `cache_key` within the last second.
+    pub(crate) fn landed_recently(&self, cache_key: &str) -> bool {
+        self.recent.contains_key(cache_key)
     }
 
     /// Removes a landed flight so later callers start afresh (from the cache, now filled).

@@ -94,7 +94,6 @@ impl ModelCache {
 
     /// Deletes one cached value (a fault is logged).
     pub(crate) async fn delete_key(&self, key: &crate::key::CacheKey) {
-        self.shared.flights.forget(key.as_str());
         if let Err(fault) = self.backend().delete(key.as_str()).await {
             warn!(key = key.as_str(), %fault, "could not delete a cached value");
         }

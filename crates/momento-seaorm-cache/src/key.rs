@@ -1,13 +1,15 @@
 //! Cache keys: readable, canonical and injective.
 //!
 //! ```text
-//! <prefix>:<operation>:<table>:<canonical query>
-//! model-cache:find_by_pk:users:{"id":1}
-//! model-cache:find_all:users:["alice"]:SELECT "users"."id", "users"."name" FROM "users" WHERE "users"."name" = $1
+//! <prefix>:<operation>:<table>[@<schema fingerprint>]:<canonical query>
+//! model-cache:find_by_pk:users@1a2b3c4d:{"id":1}
+//! model-cache:find_all:users@1a2b3c4d:["alice"]:SELECT "users"."id", "users"."name" FROM "users" WHERE "users"."name" = $1
 //! ```
 //! * `prefix` contains no `:` (checked at build time); `operation` is one of a fixed set of
-//!   names without `:`; `table` has `%` and `:` percent-escaped. So the first three `:` split a
-//!   key unambiguously.
+//!   names without `:`; `table` has `%`, `:` and `@` percent-escaped. So the first three `:`
+//!   split a key unambiguously.
+//! * For reads of entities the table carries `@` and the [`schema_fingerprint`] of each entity
+//!   (a join: `a@f1+f2`), so a changed Model never decodes an old value.
 //! * For a primary-key lookup the canonical query is a JSON object of the primary-key columns,
 //!   in the entity's declared order, to their values.
 //! * For any other query it is the JSON array of the statement's bound values followed by `:` and
@@ -20,7 +22,11 @@
 
 use std::fmt::{self, Write as _};
 
-use sea_orm::{Statement, Value};
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
+
+use sea_orm::{ColumnTrait, EntityTrait, IdenStatic, Iterable, Statement, Value};
 use sha2::{Digest, Sha256};
 
 /// Default longest key kept readable; longer keys are hashed.
@@ -36,10 +42,11 @@ impl CacheKey {
         &self.0
     }
 
-    /// The key for a primary-key lookup: `prefix:find_by_pk:table:{"col":value,...}`.
+    /// The key for a primary-key lookup: `prefix:find_by_pk:label:{"col":value,...}`, where
+    /// `label` comes from [`entity_label`] or [`sql_label`].
     pub(crate) fn for_primary_key<'a>(
         prefix: &str,
-        table: &str,
+        label: &str,
         columns: impl IntoIterator<Item = (&'a str, &'a Value)>,
         max_len: usize,
     ) -> CacheKey {
@@ -53,14 +60,14 @@ impl CacheKey {
             push_value(&mut canonical, value);
         }
         canonical.push('}');
-        CacheKey::assemble(prefix, Operation::FindByPk, table, canonical, max_len)
+        CacheKey::assemble(prefix, Operation::FindByPk, label, canonical, max_len)
     }
 
-    /// The key for a statement: `prefix:operation:table:[values]:sql`.
+    /// The key for a statement: `prefix:operation:label:[values]:sql`.
     pub(crate) fn for_statement(
         prefix: &str,
         operation: Operation,
-        table: &str,
+        label: &str,
         statement: &Statement,
         max_len: usize,
     ) -> CacheKey {
@@ -76,7 +83,7 @@ impl CacheKey {
         }
         canonical.push_str("]:");
         canonical.push_str(&statement.sql);
-        CacheKey::assemble(prefix, operation, table, canonical, max_len)
+        CacheKey::assemble(prefix, operation, label, canonical, max_len)
     }
 
     /// The key of the load lease for `key`: `prefix:lease:<the rest of key>`. `lease` is no read
@@ -89,16 +96,16 @@ impl CacheKey {
     fn assemble(
         prefix: &str,
         operation: Operation,
-        table: &str,
+        label: &str,
         canonical: String,
         max_len: usize,
     ) -> CacheKey {
-        let mut key = String::with_capacity(prefix.len() + table.len() + canonical.len() + 16);
+        let mut key = String::with_capacity(prefix.len() + label.len() + canonical.len() + 16);
         key.push_str(prefix);
         key.push(':');
         key.push_str(operation.as_str());
         key.push(':');
-        push_escaped_table(&mut key, table);
+        key.push_str(label);
         key.push(':');
         if key.len() + canonical.len() <= max_len {
             key.push_str(&canonical);
@@ -155,14 +162,72 @@ impl fmt::Display for Operation {
     }
 }
 
-fn push_escaped_table(out: &mut String, table: &str) {
+/// The table segment of a key for a table known only by name: the name with `%`, `:` and `@`
+/// percent-escaped.
+pub(crate) fn sql_label(table: &str) -> String {
+    let mut out = String::with_capacity(table.len());
     for c in table.chars() {
         match c {
             '%' => out.push_str("%25"),
             ':' => out.push_str("%3A"),
+            '@' => out.push_str("%40"),
             c => out.push(c),
         }
     }
+    out
+}
+
+/// A fingerprint of an entity's columns (names, types, nullability), 8 hex digits: a key
+/// includes it, so after a deploy that changes a Model no old value is decoded into the new
+/// shape.
+pub fn schema_fingerprint<E: EntityTrait>() -> &'static str {
+    memoized::<E>(|| {
+        let mut hasher = Sha256::new();
+        for column in E::Column::iter() {
+            let def = column.def();
+            hasher.update(column.as_str().as_bytes());
+            hasher.update(format!(":{:?}:{};", def.get_column_type(), def.is_null()));
+        }
+        hasher.finalize()[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    })
+}
+
+/// The table segment of a key for an entity: `table@fingerprint`.
+pub(crate) fn entity_label<E: EntityTrait>() -> &'static str {
+    memoized::<(E, Label)>(|| {
+        format!(
+            "{}@{}",
+            sql_label(E::default().table_name()),
+            schema_fingerprint::<E>()
+        )
+    })
+}
+
+/// The table segment of a key for a join of two entities: `table@fingerprint+fingerprint`.
+pub(crate) fn pair_label<E: EntityTrait, F: EntityTrait>() -> &'static str {
+    memoized::<(E, F, Label)>(|| format!("{}+{}", entity_label::<E>(), schema_fingerprint::<F>()))
+}
+
+/// Marks label entries in the memo apart from fingerprints.
+struct Label;
+
+/// Computes a string once per type and keeps it for the life of the process (one small string
+/// per entity type).
+fn memoized<T: 'static>(make: impl FnOnce() -> String) -> &'static str {
+    static MEMO: OnceLock<RwLock<HashMap<TypeId, &'static str>>> = OnceLock::new();
+    let memo = MEMO.get_or_init(Default::default);
+    let id = TypeId::of::<T>();
+    if let Some(found) = memo.read().unwrap_or_else(|e| e.into_inner()).get(&id) {
+        return found;
+    }
+    // Made outside the lock: making a label needs the fingerprint, memoized here too.
+    let made = make();
+    let mut memo = memo.write().unwrap_or_else(|e| e.into_inner());
+    memo.entry(id)
+        .or_insert_with(|| Box::leak(made.into_boxed_str()))
 }
 
 fn push_json_string(out: &mut String, s: &str) {
@@ -302,8 +367,8 @@ mod tests {
     #[test]
     fn tables_with_colons_are_escaped() {
         let st = statement("S", vec![]);
-        let a = CacheKey::for_statement("p", Operation::All, "a:b", &st, 4096);
-        let b = CacheKey::for_statement("p", Operation::All, "a%3Ab", &st, 4096);
+        let a = CacheKey::for_statement("p", Operation::All, &sql_label("a:b"), &st, 4096);
+        let b = CacheKey::for_statement("p", Operation::All, &sql_label("a%3Ab"), &st, 4096);
         assert_eq!(a.as_str(), "p:all:a%3Ab:[]:S");
         assert_ne!(a, b);
     }

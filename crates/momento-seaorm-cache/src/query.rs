@@ -35,7 +35,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::cache::{CacheLookup, ModelCache};
 use crate::codec::SerdeFormat;
 use crate::connection::CacheableConnection;
-use crate::key::{CacheKey, Operation};
+use crate::key::{self, CacheKey, Operation};
 use crate::load::{LoadAll, LoadCount, LoadOne, Loader};
 use crate::read::ReadPlan;
 use crate::tables;
@@ -57,7 +57,8 @@ pub trait CacheableSelect: Sized + Send {
     /// `LIMIT 1` where SeaORM does).
     fn into_statement(self, backend: DbBackend, first_only: bool) -> Statement;
 
-    /// The main table, used in keys and logs.
+    /// The key's table segment: the main table, escaped, with the entities' schema
+    /// fingerprints when they are known.
     fn table(statement: &Statement) -> Cow<'static, str>;
 
     /// A serde format the rows must be stored in, overriding the cache's.
@@ -237,12 +238,9 @@ where
     cache.read_through(plan, db, loader(statement)).await
 }
 
-fn entity_table<E: EntityTrait>() -> Cow<'static, str> {
-    Cow::Borrowed(E::default().table_name())
-}
-
 fn sql_table(statement: &Statement) -> Cow<'static, str> {
-    Cow::Owned(tables::main_table(&statement.sql).unwrap_or_else(|| "query".to_owned()))
+    let table = tables::main_table(&statement.sql).unwrap_or_else(|| "query".to_owned());
+    Cow::Owned(key::sql_label(&table))
 }
 
 fn is_json<T: 'static>() -> bool {
@@ -266,7 +264,7 @@ where
     }
 
     fn table(_statement: &Statement) -> Cow<'static, str> {
-        entity_table::<E>()
+        Cow::Borrowed(key::entity_label::<E>())
     }
 }
 
@@ -289,7 +287,7 @@ where
     }
 
     fn table(_statement: &Statement) -> Cow<'static, str> {
-        entity_table::<E>()
+        Cow::Borrowed(key::pair_label::<E, F>())
     }
 }
 

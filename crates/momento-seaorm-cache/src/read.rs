@@ -263,6 +263,24 @@ impl ModelCache {
         Err((loader, Missed { store, stamp }))
     }
 
+    /// Looks the value up once more; only a current, fresh value counts.
+    async fn recheck<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &CacheKey,
+        plan: &ReadPlan<'_>,
+        admission: Admission,
+    ) -> Option<(CacheLookup<T>, Bytes)> {
+        let (got, stamp) = self.fetch(key, plan, admission).await;
+        let bytes = got.ok().flatten()?;
+        let (value, meta) = codec::decode_with_meta::<T>(&bytes).ok()?;
+        let current = stamp.is_none() || meta.stamp == stamp;
+        let fresh = meta.fresh_until_ms.is_none_or(|until| now_ms() <= until);
+        (current && fresh).then(|| {
+            let lookup = self.finish(value, CacheStatus::Hit, Some(key.clone()), ReadOutcome::Hit);
+            (lookup, bytes)
+        })
+    }
+
     /// After a miss: takes the lease if configured, loads from the database, stores.
     async fn fill<L, C>(
         &self,
@@ -278,6 +296,13 @@ impl ModelCache {
         C: CacheableConnection,
     {
         let Missed { mut store, stamp } = missed;
+        if store && self.shared.flights.landed_recently(key.as_str()) {
+            // A flight stored this key a moment ago, perhaps after this caller looked: look
+            // again before querying.
+            if let Some((lookup, bytes)) = self.recheck::<L::Output>(key, plan, admission).await {
+                return (Ok(lookup), Landing::Hit(bytes));
+            }
+        }
         let lease = match (store, self.shared.lease) {
             (true, Some(lease)) => match self.take_lease(key, lease, admission).await {
                 LeaseOutcome::Acquired => true,

@@ -13,7 +13,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::cache::{CacheLookup, ModelCache};
 use crate::connection::CacheableConnection;
-use crate::key::{CacheKey, Operation};
+use crate::key::{self, CacheKey, Operation};
 use crate::load::{LoadAll, LoadCount, LoadOne, Loader};
 use crate::query::{read, ReadOptions};
 use crate::read::ReadPlan;
@@ -71,7 +71,8 @@ where
     /// The row with primary key `pk`, like `E::find_by_id(pk).one(db)`.
     ///
     /// Any primary-key type works, composite keys as tuples; the key names the entity's real
-    /// primary-key columns: `model-cache:find_by_pk:users:{"id":1}`.
+    /// primary-key columns and the entity's schema fingerprint:
+    /// `model-cache:find_by_pk:users@1a2b3c4d:{"id":1}`.
     pub async fn find_by_pk<C, K>(&self, db: &C, pk: K) -> Result<Option<E::Model>, DbErr>
     where
         C: CacheableConnection,
@@ -96,7 +97,7 @@ where
             let columns = E::PrimaryKey::iter().map(|k| k.into_column().as_str());
             CacheKey::for_primary_key(
                 self.cache.prefix(),
-                table,
+                key::entity_label::<E>(),
                 columns.zip(values.iter()),
                 self.cache.max_key_len(),
             )
@@ -126,7 +127,7 @@ where
         let columns = E::PrimaryKey::iter().map(|k| k.into_column().as_str());
         let key = CacheKey::for_primary_key(
             self.cache.prefix(),
-            E::default().table_name(),
+            key::entity_label::<E>(),
             columns.zip(values.iter()),
             self.cache.max_key_len(),
         );

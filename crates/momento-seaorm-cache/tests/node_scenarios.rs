@@ -5,6 +5,7 @@ mod common;
 
 use common::entities::{user, user_group, GroupCount};
 use common::{Db, TestCache, TestDb};
+use momento_seaorm_cache::key::schema_fingerprint as fingerprint;
 use momento_seaorm_cache::{CacheQueryExt, CacheStatus, Compression, Envelope};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -40,8 +41,10 @@ async fn find_all_miss_then_hit(kind: Db) {
     // The stored value, read back by the raw SDK under the documented key.
     let key = first.key.unwrap();
     assert!(
-        key.as_str()
-            .starts_with("model-cache:find_all:users:[]:SELECT "),
+        key.as_str().starts_with(&format!(
+            "model-cache:find_all:users@{}:[]:SELECT ",
+            fingerprint::<user::Entity>()
+        )),
         "{key}"
     );
     assert_eq!(Some(&key), second.key.as_ref());
@@ -70,8 +73,10 @@ async fn find_one_by_filter(kind: Db) {
     assert_eq!(hit.value, miss.value);
     let key = hit.key.unwrap();
     assert!(
-        key.as_str()
-            .starts_with("model-cache:find_one:users:[\"user2\""),
+        key.as_str().starts_with(&format!(
+            "model-cache:find_one:users@{}:[\"user2\"",
+            fingerprint::<user::Entity>()
+        )),
         "{key}"
     );
     db.cleanup().await;
@@ -94,10 +99,10 @@ async fn find_by_pk(kind: Db) {
     assert_eq!(hit.value, miss.value);
     assert_eq!(
         hit.key.unwrap().as_str(),
-        r#"model-cache:find_by_pk:users:{"id":1}"#
+        &common::pk_key::<user::Entity>(r#"{"id":1}"#)
     );
     let raw = momento
-        .raw(r#"model-cache:find_by_pk:users:{"id":1}"#)
+        .raw(&common::pk_key::<user::Entity>(r#"{"id":1}"#))
         .await
         .unwrap();
     let stored: Option<user::Model> = Envelope::default().decode(&raw).unwrap();
@@ -120,7 +125,7 @@ async fn find_by_pk_compressed(kind: Db, compression: Compression, cache_name: &
     assert_eq!(hit.value.as_ref().unwrap().username, "user2");
     assert_eq!(hit.value, miss.value);
     let raw = momento
-        .raw(r#"model-cache:find_by_pk:users:{"id":2}"#)
+        .raw(&common::pk_key::<user::Entity>(r#"{"id":2}"#))
         .await
         .unwrap();
     let tag = match compression {
@@ -285,11 +290,11 @@ async fn find_one_joined_to_users(kind: Db) {
     assert_eq!(group.name, "admins");
     assert_eq!(member.unwrap().username, "user1");
     assert_eq!(hit.value, plain);
-    assert!(hit
-        .key
-        .unwrap()
-        .as_str()
-        .starts_with("model-cache:one:user_groups:"));
+    assert!(hit.key.unwrap().as_str().starts_with(&format!(
+        "model-cache:one:user_groups@{}+{}:",
+        fingerprint::<user_group::Entity>(),
+        fingerprint::<user::Entity>()
+    )));
     db.cleanup().await;
 }
 

@@ -38,7 +38,7 @@ async fn each_call_logs_a_span_with_key_status_and_timings() {
         assert!(line.contains("operation=\"find_by_pk\""), "{line}");
         assert!(line.contains("table=\"users\""), "{line}");
         assert!(
-            line.contains(r#"model-cache:find_by_pk:users:{\"id\":1}"#),
+            line.contains(&common::pk_key::<user::Entity>(r#"{\"id\":1}"#)),
             "{line}"
         );
         assert!(line.contains(&format!("status=\"{status}\"")), "{line}");

@@ -272,10 +272,14 @@ async fn ttl_jitter_spreads_expiry_below_the_ttl() {
 async fn undecodable_values_and_oversize_results_are_counted() {
     let (db, momento) = seeded().await;
     let cache = momento.model_cache(|b| b).await;
-    let key = r#"model-cache:find_by_pk:users:{"id":1}"#;
+    let key = &common::pk_key::<user::Entity>(r#"{"id":1}"#);
     momento
         .client
-        .set(momento.cache_name.as_str(), key, b"garbage".to_vec())
+        .set(
+            momento.cache_name.as_str(),
+            key.as_str(),
+            b"garbage".to_vec(),
+        )
         .await
         .unwrap();
     cache

@@ -49,7 +49,7 @@ async fn primary_keys_use_real_columns(kind: Db) {
         assert_eq!(found.value.unwrap().title, "hostile sku");
         assert_eq!(
             found.key.unwrap().as_str(),
-            r#"model-cache:find_by_pk:products:{"sku":"A:1\"x"}"#
+            common::pk_key::<product::Entity>(r#"{"sku":"A:1\"x"}"#)
         );
     }
     let members = cache.wrap(membership::Entity);
@@ -62,7 +62,7 @@ async fn primary_keys_use_real_columns(kind: Db) {
         assert_eq!(found.value.unwrap().role, "owner");
         assert_eq!(
             found.key.unwrap().as_str(),
-            r#"model-cache:find_by_pk:memberships:{"org":"acme","member_no":7}"#
+            common::pk_key::<membership::Entity>(r#"{"org":"acme","member_no":7}"#)
         );
     }
     let absent = members
@@ -167,7 +167,7 @@ async fn garbage_values_are_misses_that_get_overwritten(kind: Db) {
         return;
     };
     let cache = momento.model_cache(|b| b).await;
-    let key = r#"model-cache:find_by_pk:users:{"id":1}"#;
+    let key = &common::pk_key::<user::Entity>(r#"{"id":1}"#);
     let expected = user::Entity::find_by_id(1).one(&db.conn).await.unwrap();
     let garbage: [&[u8]; 5] = [
         b"",
@@ -179,7 +179,7 @@ async fn garbage_values_are_misses_that_get_overwritten(kind: Db) {
     for bytes in garbage {
         momento
             .client
-            .set(momento.cache_name.as_str(), key, bytes.to_vec())
+            .set(momento.cache_name.as_str(), key.as_str(), bytes.to_vec())
             .await
             .unwrap();
         let found = cache
@@ -221,7 +221,7 @@ async fn transactions_bypass_the_cache(kind: Db) {
     // Nothing the transaction saw was stored for others.
     assert_eq!(
         momento
-            .raw(r#"model-cache:find_by_pk:users:{"id":3}"#)
+            .raw(&common::pk_key::<user::Entity>(r#"{"id":3}"#))
             .await,
         None
     );
@@ -353,4 +353,46 @@ async fn cached_reads_can_be_spawned() {
     let (one, count) = task.await.unwrap();
     assert_eq!(one.unwrap().username, "user1");
     assert_eq!(count, 2);
+}
+
+#[tokio::test]
+async fn a_changed_model_never_decodes_an_old_value() {
+    use common::entities::user_v2;
+    use momento_seaorm_cache::key::schema_fingerprint;
+    let db = TestDb::new(Db::Sqlite).await.unwrap();
+    db.seed().await;
+    let momento = TestCache::start("model-cache").await;
+    let cache = momento.model_cache(|b| b).await;
+    assert_ne!(
+        schema_fingerprint::<user::Entity>(),
+        schema_fingerprint::<user_v2::Entity>()
+    );
+    let old = cache
+        .wrap(user::Entity)
+        .find_by_pk_with_status(&db.conn, 1)
+        .await
+        .unwrap();
+    let new = cache
+        .wrap(user_v2::Entity)
+        .find_by_pk_with_status(&db.conn, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        new.status,
+        CacheStatus::Miss,
+        "the new shape does not read the old value"
+    );
+    assert_ne!(old.key, new.key);
+    assert_eq!(new.value.unwrap().age, 29);
+    let again = user_v2::Entity::find()
+        .cached(&cache)
+        .all_with_status(&db.conn)
+        .await
+        .unwrap();
+    let before = user::Entity::find()
+        .cached(&cache)
+        .all_with_status(&db.conn)
+        .await
+        .unwrap();
+    assert_ne!(again.key, before.key);
 }

@@ -113,3 +113,23 @@ pub struct GroupCount {
     pub group_id: Option<i32>,
     pub user_count: i64,
 }
+
+/// `users` as a later deploy sees it: fewer columns, a changed type. Same table, new shape.
+pub mod user_v2 {
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub username: String,
+        pub age: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -304,3 +304,12 @@ pub async fn insert_user_in<C: ConnectionTrait>(db: &C, username: &str) -> user:
     .await
     .expect("insert user")
 }
+
+/// The documented key of `wrap(E).find_by_pk` with the given canonical JSON.
+pub fn pk_key<E: sea_orm::EntityTrait>(canonical: &str) -> String {
+    format!(
+        "model-cache:find_by_pk:{}@{}:{canonical}",
+        E::default().table_name(),
+        momento_seaorm_cache::key::schema_fingerprint::<E>()
+    )
+}
