@@ -104,15 +104,9 @@ impl ModelCache {
             if !self.shared.single_flight {
                 return self.lead(&key, &plan, admission, db, loader).await.0;
             }
-            if plan.tables.is_none() {
-                // No generations to check: one flight covers the lookup and the load.
-                let flight = key.as_str().to_owned();
-                return self
-                    .read_in_flight(flight, key, &plan, admission, db, loader, None)
-                    .await;
-            }
-            // Generations are checked by each caller; only callers that saw the same
-            // generations share a load, so none takes a value older than a write it follows.
+            // Each caller looks the cache up itself (checking generations when there are any);
+            // only a miss joins a flight, shared with callers that saw the same generations,
+            // so none takes a value older than a write it follows.
             match self.look(&key, &plan, admission, db, loader).await {
                 Ok((lookup, _)) => Ok(lookup),
                 Err((loader, missed)) if !missed.store => {
@@ -123,7 +117,6 @@ impl ModelCache {
                 }
                 Err((loader, missed)) => {
                     let flight = format!("{}\u{0}{:x}", key.as_str(), missed.stamp.unwrap_or(0));
-                    let missed = Some(missed);
                     self.read_in_flight(flight, key, &plan, admission, db, loader, missed)
                         .await
                 }
@@ -133,8 +126,7 @@ impl ModelCache {
         .await
     }
 
-    /// Joins `flight`: leads it (a whole lookup, or only the load after `missed`), or takes
-    /// the leader's value.
+    /// Joins `flight` after a miss: leads the load, or takes the leader's value.
     #[allow(clippy::too_many_arguments)]
     async fn read_in_flight<L, C>(
         &self,
@@ -144,7 +136,7 @@ impl ModelCache {
         admission: Admission,
         db: &C,
         loader: L,
-        missed: Option<Missed>,
+        missed: Missed,
     ) -> Result<CacheLookup<L::Output>, DbErr>
     where
         L: Loader,
@@ -159,10 +151,7 @@ impl ModelCache {
                 let Some(loader) = loader.take() else {
                     return Landing::Nothing;
                 };
-                let (result, landing) = match missed {
-                    Some(missed) => self.fill(&key, plan, admission, db, loader, missed).await,
-                    None => self.lead(&key, plan, admission, db, loader).await,
-                };
+                let (result, landing) = self.fill(&key, plan, admission, db, loader, missed).await;
                 led = Some(result);
                 landing
             })
