@@ -10,7 +10,9 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use momento_seaorm_cache::{CacheLookup, CacheQueryExt, ModelCache, MomentoBackend};
+use momento_seaorm_cache::{
+    CacheLookup, CacheQueryExt, CachedConnection, ModelCache, MomentoBackend,
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, Database, DatabaseConnection, DbErr,
     EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
@@ -230,6 +232,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?;
     }
+
+    // Writes through a CachedConnection invalidate the cached reads of the tables they touch.
+    println!("-- after `user1.age = 30` through a CachedConnection --");
+    let writer = CachedConnection::new(db.clone(), &cache);
+    let mut user1: user::ActiveModel = users.find_by_pk(&db, 1).await?.expect("user1").into();
+    user1.age = Set(30);
+    user1.update(&writer).await?;
+    show("find_by_pk(1)", users.find_by_pk_with_status(&db, 1)).await?;
+    show("find_by_pk(1)", users.find_by_pk_with_status(&db, 1)).await?;
 
     let totals: Vec<GroupTotal> = totals_per_group().cached(&cache).all(&db).await?;
     println!("\nOrder totals per group (from the cache): {totals:?}");
