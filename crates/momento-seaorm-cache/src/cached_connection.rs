@@ -123,39 +123,47 @@ impl CachedConnection {
     }
 }
 
-#[async_trait]
-impl ConnectionTrait for CachedConnection {
-    fn get_database_backend(&self) -> DbBackend {
-        self.inner.get_database_backend()
-    }
+/// Implements `ConnectionTrait` by passing every statement to `self.inner` through
+/// `self.write`, which invalidates (or records for the commit) what the statement writes.
+macro_rules! connection_through_write {
+    ($ty:ty) => {
+        #[async_trait]
+        impl ConnectionTrait for $ty {
+            fn get_database_backend(&self) -> DbBackend {
+                self.inner.get_database_backend()
+            }
 
-    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        let sql = stmt.sql.clone();
-        self.write(&sql, self.inner.execute_raw(stmt)).await
-    }
+            async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+                let sql = stmt.sql.clone();
+                self.write(&sql, self.inner.execute_raw(stmt)).await
+            }
 
-    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.write(sql, self.inner.execute_unprepared(sql)).await
-    }
+            async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+                self.write(sql, self.inner.execute_unprepared(sql)).await
+            }
 
-    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        let sql = stmt.sql.clone();
-        self.write(&sql, self.inner.query_one_raw(stmt)).await
-    }
+            async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+                let sql = stmt.sql.clone();
+                self.write(&sql, self.inner.query_one_raw(stmt)).await
+            }
 
-    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let sql = stmt.sql.clone();
-        self.write(&sql, self.inner.query_all_raw(stmt)).await
-    }
+            async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+                let sql = stmt.sql.clone();
+                self.write(&sql, self.inner.query_all_raw(stmt)).await
+            }
 
-    fn support_returning(&self) -> bool {
-        self.inner.support_returning()
-    }
+            fn support_returning(&self) -> bool {
+                self.inner.support_returning()
+            }
 
-    fn is_mock_connection(&self) -> bool {
-        self.inner.is_mock_connection()
-    }
+            fn is_mock_connection(&self) -> bool {
+                self.inner.is_mock_connection()
+            }
+        }
+    };
 }
+
+connection_through_write!(CachedConnection);
 
 impl CacheableConnection for CachedConnection {
     fn in_transaction(&self) -> bool {
@@ -217,39 +225,7 @@ impl CachedTransaction {
     }
 }
 
-#[async_trait]
-impl ConnectionTrait for CachedTransaction {
-    fn get_database_backend(&self) -> DbBackend {
-        self.inner.get_database_backend()
-    }
-
-    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        let sql = stmt.sql.clone();
-        self.write(&sql, self.inner.execute_raw(stmt)).await
-    }
-
-    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.write(sql, self.inner.execute_unprepared(sql)).await
-    }
-
-    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        let sql = stmt.sql.clone();
-        self.write(&sql, self.inner.query_one_raw(stmt)).await
-    }
-
-    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let sql = stmt.sql.clone();
-        self.write(&sql, self.inner.query_all_raw(stmt)).await
-    }
-
-    fn support_returning(&self) -> bool {
-        self.inner.support_returning()
-    }
-
-    fn is_mock_connection(&self) -> bool {
-        self.inner.is_mock_connection()
-    }
-}
+connection_through_write!(CachedTransaction);
 
 impl CacheableConnection for CachedTransaction {
     fn in_transaction(&self) -> bool {
