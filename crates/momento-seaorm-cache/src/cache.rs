@@ -10,7 +10,7 @@ use crate::breaker::{Breaker, BreakerConfig};
 use crate::codec::{Compression, Envelope, SerdeFormat};
 use crate::error::ConfigError;
 use crate::flight::Flights;
-use crate::invalidate::Consistency;
+use crate::invalidate::{global_generation_key, Consistency, EntityGenerations};
 use crate::key::{CacheKey, DEFAULT_MAX_KEY_LEN};
 use crate::metrics::{CacheStats, Counters};
 use crate::tables::TableIndex;
@@ -110,6 +110,10 @@ pub(crate) struct Shared {
     pub consistency: Consistency,
     /// Table generations held in-process (bounded mode reads them; writes here update them).
     pub local_generations: moka::sync::Cache<String, u64>,
+    /// `prefix:gen-all`, the generation every read includes.
+    pub global_generation_key: String,
+    /// Generation keys of primary-key reads, per entity type.
+    pub entity_generations: EntityGenerations,
     /// What each statement reads and writes, memoized.
     pub table_index: TableIndex,
 }
@@ -345,6 +349,7 @@ impl ModelCacheBuilder {
         // Room for the readable head plus a 64-digit hash.
         let max_key_len = self.max_key_len.max(self.prefix.len() + 96);
         let max_item_bytes = self.backend.max_item_bytes();
+        let global_generation_key = global_generation_key(&self.prefix);
         Ok(ModelCache {
             shared: Arc::new(Shared {
                 backend: self.backend,
@@ -368,6 +373,8 @@ impl ModelCacheBuilder {
                     .build(),
                 consistency: self.consistency,
                 local_generations: local_generations(self.consistency),
+                global_generation_key,
+                entity_generations: EntityGenerations::default(),
                 table_index: TableIndex::default(),
             }),
         })

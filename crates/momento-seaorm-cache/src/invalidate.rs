@@ -12,7 +12,9 @@
 //! never match a stamp from before. Generation keys live 24 hours and values never outlive
 //! them, so a value can never outlive the generation it was stamped with.
 
-use std::sync::Arc;
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -101,7 +103,7 @@ impl ModelCache {
 
     /// Invalidates every cached read of every table.
     pub async fn invalidate_all(&self) {
-        let key = global_generation_key(self.prefix());
+        let key = self.shared.global_generation_key.clone();
         self.set_generation(key).await;
     }
 
@@ -148,11 +150,11 @@ impl ModelCache {
     }
 
     /// The generation keys a read of `tables` depends on: the global one, then each table.
-    pub(crate) fn generation_keys(&self, tables: &[String]) -> Vec<String> {
+    pub(crate) fn generation_keys(&self, tables: &[String]) -> GenerationKeys {
         let mut keys = Vec::with_capacity(tables.len() + 1);
-        keys.push(global_generation_key(self.prefix()));
+        keys.push(self.shared.global_generation_key.clone());
         keys.extend(tables.iter().map(|t| generation_key(self.prefix(), t)));
-        keys
+        keys.into()
     }
 
     /// Bounded mode: the in-process generations of `keys`, if all are held.
@@ -172,22 +174,27 @@ impl ModelCache {
     }
 }
 
-/// The tables a read depends on, shared by its plan.
-pub(crate) type Tables = Arc<[String]>;
+/// The generation keys a read depends on (the global one, then one per table it reads),
+/// shared by its plan.
+pub(crate) type GenerationKeys = Arc<[String]>;
+
+/// Generation keys of primary-key reads, built once per entity type and cache.
+pub(crate) type EntityGenerations = RwLock<HashMap<TypeId, GenerationKeys>>;
 
 impl ModelCache {
-    /// The tables a statement reads, for its plan: `Ok(None)` when invalidation is off,
-    /// `Err(())` when the statement cannot be understood (it is then not cached).
+    /// The generation keys of the tables a statement reads, for its plan: `Ok(None)` when
+    /// invalidation is off, `Err(())` when the statement cannot be understood (it is then not
+    /// cached).
     pub(crate) fn tables_read(
         &self,
         backend: sea_orm::DbBackend,
         sql: &str,
-    ) -> Result<Option<Tables>, ()> {
+    ) -> Result<Option<GenerationKeys>, ()> {
         if self.shared.consistency == Consistency::TtlOnly {
             return Ok(None);
         }
         match self.shared.table_index.touches(backend, sql) {
-            Touches::Reads(tables) => Ok(Some(tables)),
+            Touches::Reads(tables) => Ok(Some(self.generation_keys(&tables))),
             Touches::Writes(_) | Touches::Nothing | Touches::Unknown => {
                 tracing::debug!(sql, "statement not understood as a read; not cached");
                 Err(())
@@ -195,10 +202,20 @@ impl ModelCache {
         }
     }
 
-    /// The tables a primary-key read of `table` depends on.
-    pub(crate) fn entity_tables(&self, table: &str) -> Option<Tables> {
-        (self.shared.consistency != Consistency::TtlOnly)
-            .then(|| Arc::from(vec![table.to_lowercase()]))
+    /// The generation keys a primary-key read of entity `E` depends on (its table, lowercased),
+    /// memoized per entity type.
+    pub(crate) fn entity_generations<E: sea_orm::EntityTrait>(&self) -> Option<GenerationKeys> {
+        if self.shared.consistency == Consistency::TtlOnly {
+            return None;
+        }
+        let memo = &self.shared.entity_generations;
+        let id = TypeId::of::<E>();
+        if let Some(found) = memo.read().unwrap_or_else(|e| e.into_inner()).get(&id) {
+            return Some(found.clone());
+        }
+        let keys = self.generation_keys(&[E::default().table_name().to_lowercase()]);
+        let mut memo = memo.write().unwrap_or_else(|e| e.into_inner());
+        Some(memo.entry(id).or_insert(keys).clone())
     }
 }
 

@@ -50,17 +50,19 @@ impl CacheKey {
         columns: impl IntoIterator<Item = (&'a str, &'a Value)>,
         max_len: usize,
     ) -> CacheKey {
-        let mut canonical = String::from("{");
+        let mut key = CacheKey::head(prefix, Operation::FindByPk, label, 32);
+        let head = key.len();
+        key.push('{');
         for (i, (column, value)) in columns.into_iter().enumerate() {
             if i > 0 {
-                canonical.push(',');
+                key.push(',');
             }
-            push_json_string(&mut canonical, column);
-            canonical.push(':');
-            push_value(&mut canonical, value);
+            push_json_string(&mut key, column);
+            key.push(':');
+            push_value(&mut key, value);
         }
-        canonical.push('}');
-        CacheKey::assemble(prefix, Operation::FindByPk, label, canonical, max_len)
+        key.push('}');
+        CacheKey::finish(key, head, max_len)
     }
 
     /// The key for a statement: `prefix:operation:label:[values]:sql`.
@@ -100,18 +102,31 @@ impl CacheKey {
         canonical: String,
         max_len: usize,
     ) -> CacheKey {
-        let mut key = String::with_capacity(prefix.len() + label.len() + canonical.len() + 16);
+        let mut key = CacheKey::head(prefix, operation, label, canonical.len());
+        let head = key.len();
+        key.push_str(&canonical);
+        CacheKey::finish(key, head, max_len)
+    }
+
+    /// `prefix:operation:label:`, with room for `rest` more bytes.
+    fn head(prefix: &str, operation: Operation, label: &str, rest: usize) -> String {
+        let mut key = String::with_capacity(prefix.len() + label.len() + rest + 16);
         key.push_str(prefix);
         key.push(':');
         key.push_str(operation.as_str());
         key.push(':');
         key.push_str(label);
         key.push(':');
-        if key.len() + canonical.len() <= max_len {
-            key.push_str(&canonical);
-        } else {
+        key
+    }
+
+    /// Replaces the canonical query after `head` with its hash when the key is too long.
+    fn finish(mut key: String, head: usize, max_len: usize) -> CacheKey {
+        if key.len() > max_len {
+            let digest = Sha256::digest(&key.as_bytes()[head..]);
+            key.truncate(head);
             key.push_str("#sha256:");
-            for byte in Sha256::digest(canonical.as_bytes()) {
+            for byte in digest {
                 let _ = write!(key, "{byte:02x}");
             }
         }
@@ -231,6 +246,13 @@ fn memoized<T: 'static>(make: impl FnOnce() -> String) -> &'static str {
 }
 
 fn push_json_string(out: &mut String, s: &str) {
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        // Nothing to escape: what serde_json writes, without its allocation.
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     // serde_json's string escaping is injective; writing into a String cannot fail.
     out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }
@@ -387,6 +409,35 @@ mod tests {
         assert!(a.as_str().starts_with("p:all:t:#sha256:"), "{a}");
         assert_eq!(a.as_str().len(), "p:all:t:#sha256:".len() + 64);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn json_strings_match_serde_json() {
+        for s in [
+            "",
+            "id",
+            "a\"b",
+            "back\\slash",
+            "tab\there",
+            "\u{1}\u{7f}é",
+            "ü:{}",
+        ] {
+            let mut out = String::new();
+            push_json_string(&mut out, s);
+            assert_eq!(out, serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn long_primary_keys_are_hashed() {
+        let long = Value::String(Some("x".repeat(300)));
+        let k = CacheKey::for_primary_key("p", "t", [("id", &long)], 200);
+        let canonical = format!("{{\"id\":\"{}\"}}", "x".repeat(300));
+        let digest: String = Sha256::digest(canonical.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(k.as_str(), format!("p:find_by_pk:t:#sha256:{digest}"));
     }
 
     #[test]

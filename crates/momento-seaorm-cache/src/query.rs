@@ -233,7 +233,7 @@ where
         ttl: options.ttl,
         stale: options.stale,
         format: Q::row_format(),
-        tables: tables.unwrap_or_default(),
+        generations: tables.unwrap_or_default(),
     };
     cache.read_through(plan, db, loader(statement)).await
 }

@@ -22,7 +22,7 @@ use crate::codec::{self, Envelope, SerdeFormat, ValueMeta};
 use crate::connection::CacheableConnection;
 use crate::error::{CacheFault, FaultKind};
 use crate::flight::Landing;
-use crate::invalidate::{self, Consistency, Tables, GENERATION_TTL};
+use crate::invalidate::{self, Consistency, GenerationKeys, GENERATION_TTL};
 use crate::key::{CacheKey, Operation};
 use crate::load::Loader;
 use crate::metrics::ReadOutcome;
@@ -39,8 +39,9 @@ pub(crate) struct ReadPlan<'a> {
     pub stale: Option<Duration>,
     /// Overrides the cache's serde format (JSON for `serde_json::Value` rows).
     pub format: Option<SerdeFormat>,
-    /// The tables the read depends on, for invalidation; `None` with `Consistency::TtlOnly`.
-    pub tables: Option<Tables>,
+    /// The generation keys of the tables the read depends on, for invalidation; `None` with
+    /// `Consistency::TtlOnly`.
+    pub generations: Option<GenerationKeys>,
 }
 
 /// What a lookup that could not serve learned: whether to store what gets loaded (not after a
@@ -77,6 +78,7 @@ impl ModelCache {
         L: Loader,
         C: CacheableConnection,
     {
+        let mut plan = plan;
         let span = tracing::debug_span!(
             "cached_read",
             operation = plan.operation.as_str(),
@@ -87,7 +89,7 @@ impl ModelCache {
             db_us = 0u64,
         );
         async move {
-            let Some(key) = plan.key.clone() else {
+            let Some(key) = plan.key.take() else {
                 let value = self.load(db, loader).await?;
                 return Ok(self.finish(value, CacheStatus::Bypass, None, ReadOutcome::Bypass));
             };
@@ -108,7 +110,10 @@ impl ModelCache {
             // only a miss joins a flight, shared with callers that saw the same generations,
             // so none takes a value older than a write it follows.
             match self.look(&key, &plan, admission, db, loader).await {
-                Ok((lookup, _)) => Ok(lookup),
+                Ok((mut lookup, _)) => {
+                    lookup.key = Some(key);
+                    Ok(lookup)
+                }
                 Err((loader, missed)) if !missed.store => {
                     // The cache faulted: no generations to share a load under.
                     self.fill(&key, &plan, admission, db, loader, missed)
@@ -194,13 +199,16 @@ impl ModelCache {
         C: CacheableConnection,
     {
         match self.look(key, plan, admission, db, loader).await {
-            Ok((lookup, bytes)) => (Ok(lookup), Landing::Hit(bytes)),
+            Ok((mut lookup, bytes)) => {
+                lookup.key = Some(key.clone());
+                (Ok(lookup), Landing::Hit(bytes))
+            }
             Err((loader, missed)) => self.fill(key, plan, admission, db, loader, missed).await,
         }
     }
 
-    /// Looks the value up: serves it (a hit, or a stale value while one refresh starts), or
-    /// gives the loader back with what the lookup learned.
+    /// Looks the value up: serves it (a hit, or a stale value while one refresh starts; the
+    /// caller sets the lookup's key), or gives the loader back with what the lookup learned.
     #[allow(clippy::type_complexity)]
     async fn look<L, C>(
         &self,
@@ -231,16 +239,11 @@ impl ModelCache {
                     let stale = meta.fresh_until_ms.is_some_and(|until| now_ms() > until);
                     if let Some(until) = meta.fresh_until_ms.filter(|_| stale) {
                         self.refresh_in_background(key, plan, stamp, until, db, loader);
-                        let lookup = self.finish(
-                            value,
-                            CacheStatus::Stale,
-                            Some(key.clone()),
-                            ReadOutcome::Stale,
-                        );
+                        let outcome = ReadOutcome::Stale;
+                        let lookup = self.finish(value, CacheStatus::Stale, None, outcome);
                         return Ok((lookup, bytes));
                     }
-                    let lookup =
-                        self.finish(value, CacheStatus::Hit, Some(key.clone()), ReadOutcome::Hit);
+                    let lookup = self.finish(value, CacheStatus::Hit, None, ReadOutcome::Hit);
                     return Ok((lookup, bytes));
                 }
                 Err(error) => {
@@ -355,13 +358,13 @@ impl ModelCache {
         plan: &ReadPlan<'_>,
         admission: Admission,
     ) -> (Result<Option<Bytes>, ()>, Option<u64>) {
-        let Some(tables) = &plan.tables else {
+        let Some(generation_keys) = &plan.generations else {
             let got = self.guarded(admission, "get", key, self.backend().get(key.as_str()));
             return (got.await, None);
         };
-        let generation_keys = self.generation_keys(tables);
-        if let Consistency::Bounded(_) = self.shared.consistency {
-            if let Some(generations) = self.local_generations(&generation_keys) {
+        let bounded = matches!(self.shared.consistency, Consistency::Bounded(_));
+        if bounded {
+            if let Some(generations) = self.local_generations(generation_keys) {
                 let got = self.guarded(admission, "get", key, self.backend().get(key.as_str()));
                 return (got.await, Some(invalidate::stamp(generations)));
             }
@@ -372,17 +375,17 @@ impl ModelCache {
         let batch = self.guarded(admission, "get", key, self.backend().get_many(&keys));
         match batch.await {
             Ok(mut values) if values.len() == keys.len() => {
-                let generations: Vec<u64> = values[1..]
+                let generations = values[1..]
                     .iter()
-                    .map(|v| invalidate::parse_generation(v.as_ref()))
-                    .collect();
-                if let Consistency::Bounded(_) = self.shared.consistency {
-                    self.remember_generations(&generation_keys, &generations);
-                }
-                (
-                    Ok(values.swap_remove(0)),
-                    Some(invalidate::stamp(generations)),
-                )
+                    .map(|v| invalidate::parse_generation(v.as_ref()));
+                let stamp = if bounded {
+                    let generations: Vec<u64> = generations.collect();
+                    self.remember_generations(generation_keys, &generations);
+                    invalidate::stamp(generations)
+                } else {
+                    invalidate::stamp(generations)
+                };
+                (Ok(values.swap_remove(0)), Some(stamp))
             }
             Ok(_) => (Err(()), None),
             Err(()) => (Err(()), None),

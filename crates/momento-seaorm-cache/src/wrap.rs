@@ -109,7 +109,7 @@ where
             ttl: self.options.ttl,
             stale: self.options.stale,
             format: None,
-            tables: self.cache.entity_tables(table),
+            generations: self.cache.entity_generations::<E>(),
         };
         let loader = LoadByPk::<E> {
             values,

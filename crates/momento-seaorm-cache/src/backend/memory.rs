@@ -119,6 +119,14 @@ impl CacheBackend for MemoryBackend {
         Ok(self.items.get(key).await.map(|item| item.value))
     }
 
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>, CacheFault> {
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.items.get(*key).await.map(|item| item.value));
+        }
+        Ok(values)
+    }
+
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheFault> {
         let item = Item {
             value: Bytes::from(value),

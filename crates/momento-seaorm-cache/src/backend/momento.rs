@@ -265,6 +265,29 @@ fn fault(error: MomentoError) -> CacheFault {
     CacheFault::new(kind, format!("{:?}: {}", error.error_code, error.message))
 }
 
+/// The values of a batch get in the order of `keys` (a repeated key's value goes to its first
+/// place). A few keys (every read's batch) are matched by comparison rather than hashed again.
+fn in_order(keys: &[&str], found: HashMap<Vec<u8>, GetResponse>) -> Vec<Option<Bytes>> {
+    let value = |response| match response {
+        Some(GetResponse::Hit { value }) => Some(Bytes::from(Vec::<u8>::from(value))),
+        _ => None,
+    };
+    if keys.len() > 8 {
+        let mut found = found;
+        return keys
+            .iter()
+            .map(|k| value(found.remove(k.as_bytes())))
+            .collect();
+    }
+    let mut values = vec![None; keys.len()];
+    for (key, response) in found {
+        if let Some(at) = keys.iter().position(|k| k.as_bytes() == key) {
+            values[at] = value(Some(response));
+        }
+    }
+    values
+}
+
 #[async_trait]
 impl CacheBackend for MomentoBackend {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheFault> {
@@ -280,20 +303,13 @@ impl CacheBackend for MomentoBackend {
     }
 
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>, CacheFault> {
-        let request: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
         let response = self
             .client
-            .get_batch(self.cache_name.as_str(), request)
+            .get_batch(self.cache_name.as_str(), keys.iter().copied())
             .await
             .map_err(fault)?;
-        let mut found: HashMap<Vec<u8>, GetResponse> = response.into();
-        Ok(keys
-            .iter()
-            .map(|k| match found.remove(k.as_bytes()) {
-                Some(GetResponse::Hit { value }) => Some(Bytes::from(Vec::<u8>::from(value))),
-                _ => None,
-            })
-            .collect())
+        let found: HashMap<Vec<u8>, GetResponse> = response.into();
+        Ok(in_order(keys, found))
     }
 
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheFault> {
