@@ -7,8 +7,8 @@
 //!
 //! # Map of the crate
 //! * [`cache`] — [`ModelCache`] and its builder: every setting, checked at `build()`.
-//! * `read` — the read-through path: breaker, deadline, one flight per key, lease, stale
-//!   serving, store.
+//! * `read` — the read-through path: breaker, deadline, generations, one flight per miss;
+//!   `write` — lifetimes, encoding, size limit, storing, stale refresh; `lease` — load leases.
 //! * [`wrap`] — `cache.wrap(Entity)`: `find_by_pk`, `find_one`, `find_all`, `count`.
 //! * [`query`] — `.cached(&cache)` on SeaORM selectors ([`CacheQueryExt`]).
 //! * [`connection`] — [`CacheableConnection`]: reads in a transaction bypass the cache.
@@ -61,12 +61,14 @@ pub mod error;
 mod flight;
 pub mod invalidate;
 pub mod key;
+mod lease;
 pub mod load;
 pub mod metrics;
 pub mod query;
 mod read;
 mod tables;
 pub mod wrap;
+mod write;
 
 pub use backend::memory::{MemoryBackend, MemoryBackendBuilder};
 pub use backend::momento::{MomentoBackend, MomentoBackendBuilder};

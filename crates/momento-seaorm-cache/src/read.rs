@@ -18,12 +18,13 @@ use tracing::{debug, warn, Instrument};
 
 use crate::breaker::{Admission, BreakerState};
 use crate::cache::{CacheLookup, CacheStatus, ModelCache};
-use crate::codec::{self, Envelope, SerdeFormat, ValueMeta};
+use crate::codec::{self, SerdeFormat};
 use crate::connection::CacheableConnection;
 use crate::error::{CacheFault, FaultKind};
 use crate::flight::Landing;
-use crate::invalidate::{self, Consistency, GenerationKeys, GENERATION_TTL};
+use crate::invalidate::{self, Consistency, GenerationKeys};
 use crate::key::{CacheKey, Operation};
+use crate::lease::LeaseOutcome;
 use crate::load::Loader;
 use crate::metrics::ReadOutcome;
 
@@ -52,14 +53,7 @@ pub(crate) struct Missed {
     stamp: Option<u64>,
 }
 
-/// How long to store a value and until when it is fresh.
-#[derive(Debug, Clone, Copy)]
-struct Lifetime {
-    store_for: Duration,
-    fresh_until_ms: Option<u64>,
-}
-
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -287,7 +281,7 @@ impl ModelCache {
         L: Loader,
         C: CacheableConnection,
     {
-        let Missed { mut store, stamp } = missed;
+        let Missed { store, stamp } = missed;
         if store && self.shared.flights.landed_recently(key.as_str()) {
             // A flight stored this key a moment ago, perhaps after this caller looked: look
             // again before querying.
@@ -328,18 +322,10 @@ impl ModelCache {
                 return (Err(error), Landing::Nothing);
             }
         };
-        let lifetime = self.lifetime(plan.ttl, plan.stale);
-        let encoded = self.encode(key, &value, plan.format, lifetime, stamp);
-        if let (Some(bytes), Some(lifetime)) = (&encoded, lifetime) {
-            store &= self.fits(key, bytes);
-            if store {
-                self.store(key, bytes.clone(), lifetime.store_for).await;
-            }
-        }
+        let landing = self.keep(key, plan, &value, stamp, store).await;
         if lease {
             self.release_lease(key).await;
         }
-        let landing = encoded.map_or(Landing::Nothing, |bytes| Landing::Loaded(bytes, store));
         let lookup = self.finish(
             value,
             CacheStatus::Miss,
@@ -393,7 +379,7 @@ impl ModelCache {
     }
 
     /// Runs a loader, counting and timing it.
-    async fn load<L: Loader, C: CacheableConnection>(
+    pub(crate) async fn load<L: Loader, C: CacheableConnection>(
         &self,
         db: &C,
         loader: L,
@@ -468,204 +454,6 @@ impl ModelCache {
                 Err(())
             }
         }
-    }
-
-    /// How long to store and until when the value is fresh; `None` (do not store) for a zero
-    /// TTL. The TTL is jittered and clamped to the backend's maximum.
-    fn lifetime(&self, ttl: Option<Duration>, stale: Option<Duration>) -> Option<Lifetime> {
-        let ttl = ttl.unwrap_or(self.shared.ttl);
-        if ttl.is_zero() {
-            return None;
-        }
-        let jitter = self.shared.ttl_jitter;
-        let ttl = if jitter > 0.0 {
-            ttl.mul_f64(1.0 - jitter * fastrand::f64())
-                .max(Duration::from_millis(1))
-        } else {
-            ttl
-        };
-        let stale = stale.filter(|s| !s.is_zero());
-        let mut store_for = ttl + stale.unwrap_or_default();
-        let max = match (self.shared.max_ttl, self.shared.consistency) {
-            (max, Consistency::TtlOnly) => max,
-            (Some(max), _) => Some(max.min(GENERATION_TTL)),
-            (None, _) => Some(GENERATION_TTL),
-        };
-        if let Some(max) = max {
-            if store_for > max {
-                warn!(
-                    ?store_for,
-                    ?max,
-                    "TTL exceeds the backend's maximum; clamped"
-                );
-                store_for = max;
-            }
-        }
-        let fresh_until_ms = stale.map(|_| now_ms() + ttl.as_millis() as u64);
-        Some(Lifetime {
-            store_for,
-            fresh_until_ms,
-        })
-    }
-
-    fn encode<T: serde::Serialize>(
-        &self,
-        key: &CacheKey,
-        value: &T,
-        format: Option<SerdeFormat>,
-        lifetime: Option<Lifetime>,
-        stamp: Option<u64>,
-    ) -> Option<Bytes> {
-        let envelope = Envelope {
-            format: format.unwrap_or(self.shared.envelope.format),
-            ..self.shared.envelope
-        };
-        let meta = ValueMeta {
-            fresh_until_ms: lifetime.and_then(|l| l.fresh_until_ms),
-            stamp,
-        };
-        match envelope.encode_with_meta(value, meta) {
-            Ok(bytes) => Some(Bytes::from(bytes)),
-            Err(error) => {
-                warn!(key = key.as_str(), %error, "result does not serialize; not cached");
-                None
-            }
-        }
-    }
-
-    /// Whether key plus value fit the backend's item limit; counts and warns when not.
-    fn fits(&self, key: &CacheKey, bytes: &Bytes) -> bool {
-        let Some(max) = self.shared.max_item_bytes else {
-            return true;
-        };
-        let size = key.as_str().len() + bytes.len();
-        if size <= max {
-            return true;
-        }
-        self.shared.counters.oversize_skip();
-        warn!(
-            key = key.as_str(),
-            size, max, "result is larger than the backend's item limit; not cached"
-        );
-        false
-    }
-
-    /// Stores encoded bytes, in the background when configured.
-    async fn store(&self, key: &CacheKey, bytes: Bytes, ttl: Duration) {
-        if self.shared.background_writes {
-            let cache = self.clone();
-            let key = key.clone();
-            tokio::spawn(async move { cache.set_now(&key, bytes, ttl).await });
-        } else {
-            self.set_now(key, bytes, ttl).await;
-        }
-    }
-
-    async fn set_now(&self, key: &CacheKey, bytes: Bytes, ttl: Duration) {
-        let admission = Admission::Use;
-        let set = self.backend().set(key.as_str(), bytes.to_vec(), ttl);
-        let _ = self.guarded(admission, "set", key, set).await;
-    }
-
-    /// Refreshes a stale value once per key in this process: in a background task on a
-    /// detached connection when there is one, else right away in this task.
-    fn refresh_in_background<L: Loader, C: CacheableConnection>(
-        &self,
-        key: &CacheKey,
-        plan: &ReadPlan<'_>,
-        stamp: Option<u64>,
-        stale_until: u64,
-        db: &C,
-        loader: L,
-    ) {
-        let Some(conn) = db.detached() else {
-            debug!(key = key.as_str(), "no detached connection; the stale value is refreshed on the next read after it expires");
-            return;
-        };
-        // One refresh per stale version of a value: later readers of the same version skip,
-        // even after the refresh has landed (they fetched before it did).
-        let version = (key.as_str().to_owned(), stale_until);
-        let claimed = self
-            .shared
-            .refreshing
-            .entry(version)
-            .or_insert(())
-            .is_fresh();
-        if !claimed {
-            return;
-        }
-        let cache = self.clone();
-        let key = key.clone();
-        let (ttl, stale, format) = (plan.ttl, plan.stale, plan.format);
-        tokio::spawn(async move {
-            if let Ok(value) = cache.load(&conn, loader).await {
-                let lifetime = cache.lifetime(ttl, stale);
-                if let (Some(bytes), Some(lifetime)) = (
-                    cache.encode(&key, &value, format, lifetime, stamp),
-                    lifetime,
-                ) {
-                    if cache.fits(&key, &bytes) {
-                        cache.set_now(&key, bytes, lifetime.store_for).await;
-                    }
-                }
-            }
-        });
-    }
-}
-
-/// What trying to take a load lease found.
-enum LeaseOutcome {
-    /// This process loads; it releases the lease after storing.
-    Acquired,
-    /// No lease could be taken or awaited (a fault, or the holder never stored): load anyway.
-    Absent,
-    /// Another process stored the value while this one waited.
-    ValueAppeared(Bytes),
-}
-
-impl ModelCache {
-    fn lease_key(&self, key: &CacheKey) -> CacheKey {
-        CacheKey::lease_for(key, &self.shared.prefix)
-    }
-
-    /// Takes the load lease for `key`, or waits up to `lease` for its holder's value.
-    async fn take_lease(
-        &self,
-        key: &CacheKey,
-        lease: Duration,
-        admission: Admission,
-    ) -> LeaseOutcome {
-        let lease_key = self.lease_key(key);
-        let attempt = self
-            .backend()
-            .set_if_absent(lease_key.as_str(), b"1".to_vec(), lease);
-        match self.guarded(admission, "lease", &lease_key, attempt).await {
-            Ok(true) => return LeaseOutcome::Acquired,
-            Ok(false) => {}
-            Err(()) => return LeaseOutcome::Absent,
-        }
-        let deadline = Instant::now() + lease;
-        let poll = (lease / 20).max(Duration::from_millis(5));
-        while Instant::now() < deadline {
-            tokio::time::sleep(poll).await;
-            match self
-                .guarded(admission, "get", key, self.backend().get(key.as_str()))
-                .await
-            {
-                Ok(Some(bytes)) => return LeaseOutcome::ValueAppeared(bytes),
-                Ok(None) => {}
-                Err(()) => return LeaseOutcome::Absent,
-            }
-        }
-        LeaseOutcome::Absent
-    }
-
-    async fn release_lease(&self, key: &CacheKey) {
-        let lease_key = self.lease_key(key);
-        let delete = self.backend().delete(lease_key.as_str());
-        let _ = self
-            .guarded(Admission::Use, "lease release", &lease_key, delete)
-            .await;
     }
 }
 
