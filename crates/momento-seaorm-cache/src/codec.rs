@@ -178,36 +178,62 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError
 pub(crate) fn decode_with_meta<T: DeserializeOwned>(
     bytes: &[u8],
 ) -> Result<(T, ValueMeta), DecodeError> {
-    if bytes.len() < HEADER_LEN || bytes[..2] != MAGIC {
-        return Err(DecodeError::NotAnEnvelope);
-    }
-    let mut meta = ValueMeta::default();
-    let mut at = HEADER_LEN;
-    match bytes[2] {
-        VERSION => {}
-        VERSION_WITH_META => {
-            let flags = *bytes.get(at).ok_or(DecodeError::NotAnEnvelope)?;
-            if flags & !(FLAG_FRESH_UNTIL | FLAG_STAMP) != 0 {
-                return Err(DecodeError::UnsupportedHeader("metadata flags"));
-            }
-            at += 1;
-            let mut field = || -> Result<u64, DecodeError> {
-                let raw = bytes.get(at..at + 8).ok_or(DecodeError::NotAnEnvelope)?;
-                at += 8;
-                Ok(u64::from_le_bytes(raw.try_into().unwrap_or_default()))
-            };
-            if flags & FLAG_FRESH_UNTIL != 0 {
-                meta.fresh_until_ms = Some(field()?);
-            }
-            if flags & FLAG_STAMP != 0 {
-                meta.stamp = Some(field()?);
-            }
+    let header = Header::parse(bytes)?;
+    header.decode(bytes).map(|value| (value, header.meta))
+}
+
+/// A value's parsed header: read first, so a value can be judged (stamp, freshness) before
+/// its body is decompressed and deserialized.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Header {
+    pub meta: ValueMeta,
+    format: SerdeFormat,
+    compression: Compression,
+    body_start: usize,
+}
+
+impl Header {
+    /// Parses the header of `bytes`; the body is not touched.
+    pub(crate) fn parse(bytes: &[u8]) -> Result<Header, DecodeError> {
+        if bytes.len() < HEADER_LEN || bytes[..2] != MAGIC {
+            return Err(DecodeError::NotAnEnvelope);
         }
-        _ => return Err(DecodeError::UnsupportedHeader("version")),
+        let mut meta = ValueMeta::default();
+        let mut at = HEADER_LEN;
+        match bytes[2] {
+            VERSION => {}
+            VERSION_WITH_META => {
+                let flags = *bytes.get(at).ok_or(DecodeError::NotAnEnvelope)?;
+                if flags & !(FLAG_FRESH_UNTIL | FLAG_STAMP) != 0 {
+                    return Err(DecodeError::UnsupportedHeader("metadata flags"));
+                }
+                at += 1;
+                let mut field = || -> Result<u64, DecodeError> {
+                    let raw = bytes.get(at..at + 8).ok_or(DecodeError::NotAnEnvelope)?;
+                    at += 8;
+                    Ok(u64::from_le_bytes(raw.try_into().unwrap_or_default()))
+                };
+                if flags & FLAG_FRESH_UNTIL != 0 {
+                    meta.fresh_until_ms = Some(field()?);
+                }
+                if flags & FLAG_STAMP != 0 {
+                    meta.stamp = Some(field()?);
+                }
+            }
+            _ => return Err(DecodeError::UnsupportedHeader("version")),
+        }
+        Ok(Header {
+            meta,
+            format: SerdeFormat::from_tag(bytes[3] >> 4)?,
+            compression: Compression::from_tag(bytes[3] & 0x0f)?,
+            body_start: at,
+        })
     }
-    let format = SerdeFormat::from_tag(bytes[3] >> 4)?;
-    let compression = Compression::from_tag(bytes[3] & 0x0f)?;
-    decode_body(format, compression, &bytes[at..]).map(|value| (value, meta))
+
+    /// Decodes the body of the value this header was parsed from.
+    pub(crate) fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, DecodeError> {
+        decode_body(self.format, self.compression, &bytes[self.body_start..])
+    }
 }
 
 fn decode_body<T: DeserializeOwned>(

@@ -14,12 +14,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use sea_orm::DbErr;
+use serde::de::DeserializeOwned;
 use tracing::{debug, warn, Instrument};
 
 use crate::breaker::{Admission, BreakerState};
 use crate::cache::{CacheLookup, CacheStatus, ModelCache};
-use crate::codec::{self, SerdeFormat};
+use crate::codec::{self, Header, SerdeFormat, ValueMeta};
 use crate::connection::CacheableConnection;
+use crate::error::DecodeError;
 use crate::error::{CacheFault, FaultKind};
 use crate::flight::Landing;
 use crate::invalidate::{self, Consistency, GenerationKeys};
@@ -51,6 +53,31 @@ pub(crate) struct ReadPlan<'a> {
 pub(crate) struct Missed {
     store: bool,
     stamp: Option<u64>,
+}
+
+/// What a stored value turned out to be for a read that saw generations `stamp`.
+enum Found<T> {
+    /// Written under the current generations (or none are checked); decoded.
+    Current(T, ValueMeta),
+    /// Written before a write to one of its tables; its body was not decoded.
+    Outdated,
+    /// Not a value this reader can decode.
+    Undecodable(DecodeError),
+}
+
+/// Judges `bytes` by their header first and decodes the body only when they are current.
+fn examine<T: DeserializeOwned>(bytes: &[u8], stamp: Option<u64>) -> Found<T> {
+    let header = match Header::parse(bytes) {
+        Ok(header) => header,
+        Err(error) => return Found::Undecodable(error),
+    };
+    if stamp.is_some() && header.meta.stamp != stamp {
+        return Found::Outdated;
+    }
+    match header.decode(bytes) {
+        Ok(value) => Found::Current(value, header.meta),
+        Err(error) => Found::Undecodable(error),
+    }
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -221,15 +248,15 @@ impl ModelCache {
         record_cache_us(started.elapsed());
         let store = got.is_ok();
         if let Ok(Some(bytes)) = got {
-            match codec::decode_with_meta::<L::Output>(&bytes) {
-                Ok((_, meta)) if stamp.is_some() && meta.stamp != stamp => {
+            match examine::<L::Output>(&bytes, stamp) {
+                Found::Outdated => {
                     self.shared.counters.invalidated();
                     debug!(
                         key = key.as_str(),
                         "cached value predates a write to its tables; reloading"
                     );
                 }
-                Ok((value, meta)) => {
+                Found::Current(value, meta) => {
                     let stale = meta.fresh_until_ms.is_some_and(|until| now_ms() > until);
                     if let Some(until) = meta.fresh_until_ms.filter(|_| stale) {
                         self.refresh_in_background(key, plan, stamp, until, db, loader);
@@ -240,7 +267,7 @@ impl ModelCache {
                     let lookup = self.finish(value, CacheStatus::Hit, None, ReadOutcome::Hit);
                     return Ok((lookup, bytes));
                 }
-                Err(error) => {
+                Found::Undecodable(error) => {
                     self.shared.counters.decode_failure();
                     warn!(key = key.as_str(), %error, "cached value does not decode; treating it as a miss and overwriting it");
                 }
@@ -250,7 +277,7 @@ impl ModelCache {
     }
 
     /// Looks the value up once more; only a current, fresh value counts.
-    async fn recheck<T: serde::de::DeserializeOwned>(
+    async fn recheck<T: DeserializeOwned>(
         &self,
         key: &CacheKey,
         plan: &ReadPlan<'_>,
@@ -258,10 +285,11 @@ impl ModelCache {
     ) -> Option<(CacheLookup<T>, Bytes)> {
         let (got, stamp) = self.fetch(key, plan, admission).await;
         let bytes = got.ok().flatten()?;
-        let (value, meta) = codec::decode_with_meta::<T>(&bytes).ok()?;
-        let current = stamp.is_none() || meta.stamp == stamp;
+        let Found::Current(value, meta) = examine::<T>(&bytes, stamp) else {
+            return None;
+        };
         let fresh = meta.fresh_until_ms.is_none_or(|until| now_ms() <= until);
-        (current && fresh).then(|| {
+        fresh.then(|| {
             let lookup = self.finish(value, CacheStatus::Hit, Some(key.clone()), ReadOutcome::Hit);
             (lookup, bytes)
         })
@@ -294,11 +322,7 @@ impl ModelCache {
                 LeaseOutcome::Acquired => true,
                 LeaseOutcome::Absent => false,
                 LeaseOutcome::ValueAppeared(bytes) => {
-                    let decoded = codec::decode_with_meta::<L::Output>(&bytes);
-                    let current = decoded
-                        .ok()
-                        .filter(|(_, m)| stamp.is_none() || m.stamp == stamp);
-                    if let Some((value, _)) = current {
+                    if let Found::Current(value, _) = examine::<L::Output>(&bytes, stamp) {
                         let lookup = self.finish(
                             value,
                             CacheStatus::Hit,
