@@ -123,7 +123,7 @@ async fn stale_values_are_served_while_one_refresh_runs() {
         .await;
     let users = cache
         .wrap(user::Entity)
-        .ttl(Duration::from_millis(300))
+        .ttl(Duration::from_millis(1000))
         .stale_while_revalidate(Duration::from_secs(30));
     assert_eq!(
         users
@@ -142,7 +142,7 @@ async fn stale_values_are_served_while_one_refresh_runs() {
         CacheStatus::Hit
     );
 
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let mut renamed: user::ActiveModel = user::Entity::find_by_id(1)
         .one(&db.conn)
         .await
