@@ -11,7 +11,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use momento_seaorm_cache::{
-    CacheLookup, CacheQueryExt, CachedConnection, ModelCache, MomentoBackend,
+    CacheQueryExt, CachedConnection, ModelCache, MomentoBackend, ReadResult,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, Database, DatabaseConnection, DbErr,
@@ -268,7 +268,7 @@ fn totals_per_group() -> Selector<SelectModel<GroupTotal>> {
 /// Runs one cached read and prints its status, time and key.
 async fn show<T>(
     label: &str,
-    read: impl Future<Output = Result<CacheLookup<T>, DbErr>>,
+    read: impl Future<Output = Result<ReadResult<T>, DbErr>>,
 ) -> Result<(), DbErr> {
     let started = Instant::now();
     let lookup = read.await?;

@@ -15,10 +15,11 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use futures::stream::{self, Stream};
 use sea_orm::{
     AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    ExecResult, IsolationLevel, QueryResult, Statement, TransactionError, TransactionOptions,
-    TransactionSession, TransactionTrait,
+    ExecResult, IsolationLevel, QueryResult, Statement, StreamTrait, TransactionError,
+    TransactionOptions, TransactionSession, TransactionTrait,
 };
 
 use crate::cache::ModelCache;
@@ -49,22 +50,15 @@ impl Written {
     fn is_empty(&self) -> bool {
         self.tables.is_empty() && !self.everything
     }
-}
 
-impl ModelCache {
-    /// Gives new generations to what was written.
-    async fn invalidate_written(&self, written: Written) {
-        if written.everything {
-            self.invalidate_all().await;
+    /// Gives new generations to what was written: every table, or everything.
+    async fn invalidate(self, cache: &ModelCache) {
+        if self.everything {
+            cache.invalidate_all().await;
+        } else if !self.tables.is_empty() {
+            let tables: Vec<String> = self.tables.into_iter().collect();
+            cache.invalidate_tables(&tables).await;
         }
-        if !written.tables.is_empty() {
-            let tables: Vec<String> = written.tables.into_iter().collect();
-            self.bump_generations(&tables).await;
-        }
-    }
-
-    fn touches(&self, backend: DbBackend, sql: &str) -> Touches {
-        self.shared.table_index.touches(backend, sql)
     }
 }
 
@@ -112,12 +106,14 @@ impl CachedConnection {
         sql: &str,
         run: impl Future<Output = Result<T, DbErr>>,
     ) -> Result<T, DbErr> {
-        let touches = self.cache.touches(self.inner.get_database_backend(), sql);
+        let touches = self
+            .cache
+            .touches(ConnectionTrait::get_database_backend(&self.inner), sql);
         let result = run.await;
         let mut written = Written::default();
         written.add(&touches);
         if !written.is_empty() {
-            self.cache.invalidate_written(written).await;
+            written.invalidate(&self.cache).await;
         }
         result
     }
@@ -130,7 +126,7 @@ macro_rules! connection_through_write {
         #[async_trait]
         impl ConnectionTrait for $ty {
             fn get_database_backend(&self) -> DbBackend {
-                self.inner.get_database_backend()
+                ConnectionTrait::get_database_backend(&self.inner)
             }
 
             async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
@@ -212,7 +208,9 @@ impl CachedTransaction {
         sql: &str,
         run: impl Future<Output = Result<T, DbErr>>,
     ) -> Result<T, DbErr> {
-        let touches = self.cache.touches(self.inner.get_database_backend(), sql);
+        let touches = self
+            .cache
+            .touches(ConnectionTrait::get_database_backend(&self.inner), sql);
         self.written
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -243,7 +241,7 @@ impl TransactionSession for CachedTransaction {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .merge(written),
-            None => self.cache.invalidate_written(written).await,
+            None => written.invalidate(&self.cache).await,
         }
         Ok(())
     }
@@ -351,3 +349,63 @@ impl CachedTransaction {
 
 transactions!(CachedConnection);
 transactions!(CachedTransaction);
+
+/// The rows of a statement streamed through a [`CachedConnection`] or [`CachedTransaction`].
+pub type RowStream<'a> = Pin<Box<dyn Stream<Item = Result<QueryResult, DbErr>> + Send + 'a>>;
+
+/// Whether a statement can be streamed as it runs: it writes nothing cached.
+fn streams_as_it_runs(touches: &Touches) -> bool {
+    matches!(touches, Touches::Reads(_) | Touches::Nothing)
+}
+
+impl StreamTrait for CachedConnection {
+    type Stream<'a> = RowStream<'a>;
+
+    fn get_database_backend(&self) -> DbBackend {
+        ConnectionTrait::get_database_backend(&self.inner)
+    }
+
+    /// Streams a read as it runs; a statement that writes (`INSERT ... RETURNING`, say) runs
+    /// to completion first, so its invalidation follows the write, and its rows are then
+    /// streamed from memory.
+    fn stream_raw<'a>(
+        &'a self,
+        stmt: Statement,
+    ) -> Pin<Box<dyn Future<Output = Result<RowStream<'a>, DbErr>> + 'a + Send>> {
+        Box::pin(async move {
+            let touches = self.cache.touches(
+                ConnectionTrait::get_database_backend(&self.inner),
+                &stmt.sql,
+            );
+            if streams_as_it_runs(&touches) {
+                let rows = StreamTrait::stream_raw(&self.inner, stmt).await?;
+                return Ok(Box::pin(rows) as RowStream<'a>);
+            }
+            let sql = stmt.sql.clone();
+            let rows = self.write(&sql, self.inner.query_all_raw(stmt)).await?;
+            Ok(Box::pin(stream::iter(rows.into_iter().map(Ok))) as RowStream<'a>)
+        })
+    }
+}
+
+impl StreamTrait for CachedTransaction {
+    type Stream<'a> = RowStream<'a>;
+
+    fn get_database_backend(&self) -> DbBackend {
+        ConnectionTrait::get_database_backend(&self.inner)
+    }
+
+    /// Records what the statement writes for after the commit, then streams it as it runs.
+    fn stream_raw<'a>(
+        &'a self,
+        stmt: Statement,
+    ) -> Pin<Box<dyn Future<Output = Result<RowStream<'a>, DbErr>> + 'a + Send>> {
+        Box::pin(async move {
+            let sql = stmt.sql.clone();
+            let rows = self
+                .write(&sql, StreamTrait::stream_raw(&self.inner, stmt))
+                .await?;
+            Ok(Box::pin(rows) as RowStream<'a>)
+        })
+    }
+}

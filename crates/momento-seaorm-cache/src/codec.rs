@@ -129,7 +129,22 @@ impl Envelope {
         value: &T,
         meta: ValueMeta,
     ) -> Result<Vec<u8>, String> {
-        let mut out = Vec::with_capacity(128);
+        self.frame(meta, &self.serialize(value)?)
+    }
+
+    /// The body before compression: `value` in this envelope's serde format.
+    pub(crate) fn serialize<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, String> {
+        serialize(self.format, value)
+    }
+
+    /// Whether [`frame`](Self::frame) compresses (the costly part for large bodies).
+    pub(crate) fn compresses(&self) -> bool {
+        self.compression != Compression::None
+    }
+
+    /// The stored value: the header with `meta`, then `body` compressed.
+    pub(crate) fn frame(&self, meta: ValueMeta, body: &[u8]) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(HEADER_LEN + 17 + body.len());
         out.extend_from_slice(&MAGIC);
         let has_meta = meta.fresh_until_ms.is_some() || meta.stamp.is_some();
         out.push(if has_meta { VERSION_WITH_META } else { VERSION });
@@ -143,19 +158,17 @@ impl Envelope {
             }
         }
         match self.compression {
-            Compression::None => serialize_into(&mut out, self.format, value)?,
+            Compression::None => out.extend_from_slice(body),
             Compression::Zlib => {
-                let body = serialize(self.format, value)?;
                 let mut encoder =
                     flate2::write::ZlibEncoder::new(out, flate2::Compression::default());
-                encoder.write_all(&body).map_err(|e| e.to_string())?;
+                encoder.write_all(body).map_err(|e| e.to_string())?;
                 out = encoder.finish().map_err(|e| e.to_string())?;
             }
             Compression::Zstd => {
-                let body = serialize(self.format, value)?;
                 let mut encoder =
                     zstd::stream::write::Encoder::new(out, 3).map_err(|e| e.to_string())?;
-                encoder.write_all(&body).map_err(|e| e.to_string())?;
+                encoder.write_all(body).map_err(|e| e.to_string())?;
                 out = encoder.finish().map_err(|e| e.to_string())?;
             }
         }
@@ -272,21 +285,13 @@ fn read_bounded(reader: impl Read) -> Result<Vec<u8>, DecodeError> {
 
 fn serialize<T: Serialize + ?Sized>(format: SerdeFormat, value: &T) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(128);
-    serialize_into(&mut out, format, value)?;
-    Ok(out)
-}
-
-fn serialize_into<T: Serialize + ?Sized>(
-    out: &mut Vec<u8>,
-    format: SerdeFormat,
-    value: &T,
-) -> Result<(), String> {
     match format {
-        SerdeFormat::Json => serde_json::to_writer(out, value).map_err(|e| e.to_string()),
-        SerdeFormat::Postcard => postcard::to_io(value, out)
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
+        SerdeFormat::Json => serde_json::to_writer(&mut out, value).map_err(|e| e.to_string())?,
+        SerdeFormat::Postcard => {
+            postcard::to_io(value, &mut out).map_err(|e| e.to_string())?;
+        }
     }
+    Ok(out)
 }
 
 fn deserialize<T: DeserializeOwned>(format: SerdeFormat, body: &[u8]) -> Result<T, DecodeError> {

@@ -1,20 +1,36 @@
 //! Which connections may use the cache: a transaction never does.
 //!
-//! Whether a read runs inside a transaction is a property of the connection's type, known at
-//! compile time, not a runtime guess.
+//! Whether a read runs inside a transaction is a property of the connection's type (or, for
+//! SeaORM's `DatabaseExecutor`, of the variant it holds), not a runtime guess about its state.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction};
 
 /// A SeaORM connection that can say whether it is inside a transaction.
 ///
 /// Cached reads on a connection in a transaction bypass the cache (they may see the
 /// transaction's own uncommitted writes, which must neither be served to nor stored for others).
+/// Implemented for `DatabaseConnection`, `DatabaseTransaction`, `DatabaseExecutor` and this
+/// crate's [`CachedConnection`](crate::CachedConnection) and
+/// [`CachedTransaction`](crate::CachedTransaction).
+///
+/// ```
+/// use momento_seaorm_cache::CacheableConnection;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), sea_orm::DbErr> {
+/// use sea_orm::TransactionTrait;
+/// let db = sea_orm::Database::connect("sqlite::memory:").await?;
+/// assert!(!db.in_transaction());
+/// let txn = db.begin().await?;
+/// assert!(txn.in_transaction());
+/// # Ok(()) }
+/// ```
 pub trait CacheableConnection: ConnectionTrait {
     /// `true` when reads on this connection run inside a transaction.
     fn in_transaction(&self) -> bool;
 
     /// A connection a background task may own, for stale-while-revalidate refreshes; `None`
-    /// makes such a refresh run in the caller's task instead.
+    /// makes a stale value refresh in the caller's task instead (the caller then waits for the
+    /// database and gets the fresh value).
     fn detached(&self) -> Option<DatabaseConnection> {
         None
     }
@@ -33,5 +49,18 @@ impl CacheableConnection for DatabaseConnection {
 impl CacheableConnection for DatabaseTransaction {
     fn in_transaction(&self) -> bool {
         true
+    }
+}
+
+impl CacheableConnection for DatabaseExecutor<'_> {
+    fn in_transaction(&self) -> bool {
+        !matches!(self, DatabaseExecutor::Connection(_))
+    }
+
+    fn detached(&self) -> Option<DatabaseConnection> {
+        match self {
+            DatabaseExecutor::Connection(db) => Some((*db).clone()),
+            _ => None,
+        }
     }
 }

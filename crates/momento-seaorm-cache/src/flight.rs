@@ -1,7 +1,8 @@
-//! One loader per key: concurrent reads of one key in one process share one database query
-//! (and, without generations to check, one cache lookup).
+//! One loader per key: concurrent reads of one key in one process share one database query.
 //!
-//! The first caller of a key leads: it reads the cache and, on a miss, the database, and stores
+//! A flight is keyed by the cache key and the generations its callers saw
+//! ([`FlightKey`]), so a caller never takes a value loaded under generations older than the ones
+//! it saw. The first caller of a flight leads: it reads the cache and, on a miss, the database, and stores
 //! the result. Callers that arrive meanwhile wait and take the leader's encoded value. If the
 //! leader is cancelled another waiter takes over; if the leader's query fails, each waiter runs
 //! its own (so every caller gets its own database answer or error).
@@ -13,6 +14,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::OnceCell;
+
+use crate::key::CacheKey;
+
+/// Which load a caller may share: the cache key, and the stamp of the generations the caller
+/// saw (`None` when it saw none or not all of them).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct FlightKey {
+    /// The value's key.
+    pub key: CacheKey,
+    /// The generations seen, folded.
+    pub stamp: Option<u64>,
+}
 
 /// What a leader leaves for the callers that waited on it.
 #[derive(Debug, Clone)]
@@ -35,8 +48,8 @@ const RECENT_FOR: Duration = Duration::from_secs(1);
 /// The flights in progress, by key, and the keys whose value a flight recently stored.
 #[derive(Debug)]
 pub(crate) struct Flights {
-    in_progress: Mutex<HashMap<Box<str>, Flight>>,
-    recent: moka::sync::Cache<Box<str>, ()>,
+    in_progress: Mutex<HashMap<FlightKey, Flight>>,
+    recent: moka::sync::Cache<CacheKey, ()>,
 }
 
 impl Default for Flights {
@@ -54,7 +67,7 @@ impl Default for Flights {
 impl Flights {
     /// Runs `lead` if no flight for `key` is in progress, else waits for that flight's landing.
     /// Returns the landing and whether this caller led.
-    pub(crate) async fn run<F, Fut>(&self, key: &str, lead: F) -> (Landing, bool)
+    pub(crate) async fn run<F, Fut>(&self, key: &FlightKey, lead: F) -> (Landing, bool)
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Landing>,
@@ -62,7 +75,7 @@ impl Flights {
         let flight = {
             let mut in_progress = self.in_progress.lock().unwrap_or_else(|e| e.into_inner());
             in_progress
-                .entry(Box::from(key))
+                .entry(key.clone())
                 .or_insert_with(|| Arc::new(OnceCell::new()))
                 .clone()
         };
@@ -76,8 +89,7 @@ impl Flights {
             .clone();
         if led {
             if let Landing::Loaded(_, true) = landing {
-                let cache_key = key.split('\0').next().unwrap_or(key);
-                self.recent.insert(Box::from(cache_key), ());
+                self.recent.insert(key.key.clone(), ());
             }
             self.finish(key, &flight);
         }
@@ -85,12 +97,12 @@ impl Flights {
     }
 
     /// Whether a flight stored the value of `cache_key` within the last second.
-    pub(crate) fn landed_recently(&self, cache_key: &str) -> bool {
-        self.recent.contains_key(cache_key)
+    pub(crate) fn landed_recently(&self, key: &CacheKey) -> bool {
+        self.recent.contains_key(key)
     }
 
     /// Removes a landed flight so later callers start afresh (from the cache, now filled).
-    pub(crate) fn finish(&self, key: &str, flight: &Flight) {
+    fn finish(&self, key: &FlightKey, flight: &Flight) {
         let mut in_progress = self.in_progress.lock().unwrap_or_else(|e| e.into_inner());
         if in_progress.get(key).is_some_and(|f| Arc::ptr_eq(f, flight)) {
             in_progress.remove(key);
@@ -107,7 +119,19 @@ impl Flights {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key::KeyFormat;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn flight_key() -> FlightKey {
+        FlightKey {
+            key: KeyFormat::new("p".into(), 1024).statement(
+                crate::key::Operation::All,
+                "t",
+                &sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, "SELECT 1"),
+            ),
+            stamp: None,
+        }
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_callers_share_one_leader() {
@@ -119,7 +143,7 @@ mod tests {
                 let leads = leads.clone();
                 tokio::spawn(async move {
                     flights
-                        .run("k", || async move {
+                        .run(&flight_key(), || async move {
                             leads.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_millis(50)).await;
                             Landing::Loaded(Bytes::from_static(b"v"), true)
@@ -146,7 +170,7 @@ mod tests {
             let flights = flights.clone();
             tokio::spawn(async move {
                 flights
-                    .run("k", || async {
+                    .run(&flight_key(), || async {
                         tokio::time::sleep(Duration::from_secs(60)).await;
                         Landing::Nothing
                     })
@@ -157,7 +181,9 @@ mod tests {
         first.abort();
         let _ = first.await;
         let (landing, led) = flights
-            .run("k", || async { Landing::Hit(Bytes::from_static(b"x")) })
+            .run(&flight_key(), || async {
+                Landing::Hit(Bytes::from_static(b"x"))
+            })
             .await;
         assert!(led);
         assert!(matches!(landing, Landing::Hit(_)));

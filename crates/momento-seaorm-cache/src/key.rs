@@ -134,6 +134,78 @@ impl CacheKey {
     }
 }
 
+/// How this cache names its keys: the prefix every key starts with and the length past which a
+/// key's canonical query is hashed. Every key the crate stores is made here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyFormat {
+    prefix: String,
+    max_len: usize,
+    global_generation: String,
+}
+
+impl KeyFormat {
+    /// Keys under `prefix` (no `:`, checked at build), hashed past `max_len` bytes.
+    pub(crate) fn new(prefix: String, max_len: usize) -> KeyFormat {
+        // Room for the readable head plus a 64-digit hash.
+        let max_len = max_len.max(prefix.len() + 96);
+        let global_generation = format!("{prefix}:gen-all");
+        KeyFormat {
+            prefix,
+            max_len,
+            global_generation,
+        }
+    }
+
+    /// The prefix.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// See [`CacheKey::for_primary_key`].
+    pub(crate) fn primary_key<'a>(
+        &self,
+        label: &str,
+        columns: impl IntoIterator<Item = (&'a str, &'a Value)>,
+    ) -> CacheKey {
+        CacheKey::for_primary_key(&self.prefix, label, columns, self.max_len)
+    }
+
+    /// See [`CacheKey::for_statement`].
+    pub(crate) fn statement(
+        &self,
+        operation: Operation,
+        label: &str,
+        statement: &Statement,
+    ) -> CacheKey {
+        CacheKey::for_statement(&self.prefix, operation, label, statement, self.max_len)
+    }
+
+    /// See [`CacheKey::lease_for`].
+    pub(crate) fn lease(&self, key: &CacheKey) -> CacheKey {
+        CacheKey::lease_for(key, &self.prefix)
+    }
+
+    /// The generation key of `table`: `prefix:gen:<table>` (`%` and `:` percent-escaped).
+    pub(crate) fn generation(&self, table: &str) -> String {
+        let mut key = String::with_capacity(self.prefix.len() + table.len() + 5);
+        key.push_str(&self.prefix);
+        key.push_str(":gen:");
+        for c in table.chars() {
+            match c {
+                '%' => key.push_str("%25"),
+                ':' => key.push_str("%3A"),
+                c => key.push(c),
+            }
+        }
+        key
+    }
+
+    /// The generation every read depends on: `prefix:gen-all`.
+    pub(crate) fn global_generation(&self) -> &str {
+        &self.global_generation
+    }
+}
+
 impl fmt::Display for CacheKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -190,6 +262,13 @@ pub(crate) fn sql_label(table: &str) -> String {
         }
     }
     out
+}
+
+/// The table segment of a key for a statement known only by its SQL: the first table after
+/// its top-level `FROM` (`query` when there is none), escaped.
+pub(crate) fn statement_label(statement: &Statement) -> std::borrow::Cow<'static, str> {
+    let table = crate::tables::main_table(&statement.sql);
+    std::borrow::Cow::Owned(sql_label(table.as_deref().unwrap_or("query")))
 }
 
 /// A fingerprint of an entity's columns (names, types, nullability), 8 hex digits: a key
@@ -331,6 +410,13 @@ mod tests {
         CacheKey::for_statement("p", Operation::All, "t", &statement(sql, values), 4096)
             .as_str()
             .to_owned()
+    }
+
+    #[test]
+    fn generation_keys_escape_their_table() {
+        let keys = KeyFormat::new("p".into(), 0);
+        assert_eq!(keys.generation("a:b%"), "p:gen:a%3Ab%25");
+        assert_eq!(keys.global_generation(), "p:gen-all");
     }
 
     #[test]

@@ -6,22 +6,49 @@
 //! wrong data.
 //!
 //! # Map of the crate
-//! * [`cache`] — [`ModelCache`] and its builder: every setting, checked at `build()`.
-//! * `read` — the read-through path: breaker, deadline, generations, one flight per miss;
-//!   `write` — lifetimes, encoding, size limit, storing, stale refresh; `lease` — load leases.
+//! Layers, each depending only on the layers below it (a test checks this):
+//! ```text
+//! front ends   wrap (cache.wrap(E)) · query (.cached(&cache)) · cached_connection (writes)
+//!                  │ describe a read (ReadRequest / ReadPlan) and hand it down
+//! the cache    cache (ModelCache: owns the parts; read_statement, invalidation) · config
+//!                  │
+//! read path    read/ (entry → fill → lease, lookup → path): look up, judge, load once, store
+//!                  │
+//! parts        generations (keys, stamps, local copies, bumps owed) · policy (lifetime,
+//!              encoding, size) · request (ReadRequest)
+//!                  │
+//!              guarded (the backend under deadline, breaker and counters; typed faults)
+//!                  │
+//! leaves       key · codec · tables (sqlparser) · limit · flight · breaker · load · connection ·
+//!              status · metrics · error · backend/{momento, memory}
+//! ```
+//! * [`cache`] — [`ModelCache`], its builder, and [`ModelCache::read_statement`], the one
+//!   entry point every statement read takes; `config` — settings, defaults, `build()` checks.
 //! * [`wrap`] — `cache.wrap(Entity)`: `find_by_pk`, `find_one`, `find_all`, `count`.
 //! * [`query`] — `.cached(&cache)` on SeaORM selectors ([`CacheQueryExt`]).
-//! * [`connection`] — [`CacheableConnection`]: reads in a transaction bypass the cache.
 //! * [`cached_connection`] — [`CachedConnection`]: writes through it invalidate cached reads.
+//! * `read` — the read path: lookup, flights, leases, loading, storing, stale refreshes.
+//! * [`generations`] — invalidation state: generation keys, stamps, [`Consistency`], owed bumps.
+//! * `policy` — how long a value lives, how it is encoded, whether it fits.
+//! * `guarded` — every backend call under the deadline and the circuit breaker.
+//! * [`request`] — [`ReadRequest`]: a cached read of any statement.
 //! * [`key`] — [`CacheKey`]: readable, canonical, injective keys.
 //! * [`codec`] — [`Envelope`]: the stored value's header, serde format and compression.
 //! * [`backend`] — the [`CacheBackend`] trait, [`MomentoBackend`] and [`MemoryBackend`].
-//! * [`load`] — [`Loader`]: how a read runs its query on a miss or a background refresh.
-//! * [`breaker`] — the circuit breaker; `flight` — one loader per key.
-//! * [`invalidate`] — table generations, [`Consistency`] modes, explicit invalidation.
+//! * [`load`] — [`Loader`]: the query a read runs on a miss or a background refresh.
+//! * [`connection`] — [`CacheableConnection`]: reads in a transaction bypass the cache.
+//! * [`status`] — [`CacheStatus`] and [`ReadResult`]: how a read was served.
+//! * [`breaker`] — the circuit breaker; `flight` — one load per key and generations.
 //! * `tables` — the tables a statement reads and writes (sqlparser, memoized).
 //! * [`metrics`] — counters through the `metrics` facade and [`CacheStats`].
 //! * [`error`] — [`ConfigError`] from `build()`, [`CacheFault`] from backends.
+//!
+//! # Features
+//! * `momento` (default) — [`MomentoBackend`], through the official `momento` SDK.
+//! * `memory` (default) — [`MemoryBackend`], in-process on moka.
+//!
+//! SeaORM is used without default features: the application chooses its database drivers,
+//! runtime and TLS flavour by enabling them on its own `sea-orm` dependency.
 //!
 //! # Example
 //! ```no_run
@@ -51,37 +78,48 @@
 //! ```
 //! `examples/quickstart.rs` runs the whole flow offline.
 
+#![warn(missing_docs)]
+
 pub mod backend;
 pub mod breaker;
 pub mod cache;
 pub mod cached_connection;
 pub mod codec;
+mod config;
 pub mod connection;
 pub mod error;
 mod flight;
-pub mod invalidate;
+pub mod generations;
+mod guarded;
 pub mod key;
-mod lease;
+mod limit;
 pub mod load;
 pub mod metrics;
+mod policy;
 pub mod query;
 mod read;
+pub mod request;
+pub mod status;
 mod tables;
 pub mod wrap;
-mod write;
 
+#[cfg(feature = "memory")]
 pub use backend::memory::{MemoryBackend, MemoryBackendBuilder};
+#[cfg(feature = "momento")]
 pub use backend::momento::{MomentoBackend, MomentoBackendBuilder};
 pub use backend::CacheBackend;
 pub use breaker::{BreakerConfig, BreakerState};
-pub use cache::{CacheLookup, CacheStatus, ModelCache, ModelCacheBuilder};
-pub use cached_connection::{CachedConnection, CachedTransaction};
+pub use cache::{ModelCache, ModelCacheBuilder};
+pub use cached_connection::{CachedConnection, CachedTransaction, RowStream};
 pub use codec::{Compression, Envelope, SerdeFormat};
+pub use config::{DEFAULT_CACHE_TIMEOUT, DEFAULT_KEY_PREFIX, DEFAULT_TTL_JITTER, FALLBACK_TTL};
 pub use connection::CacheableConnection;
 pub use error::{CacheFault, ConfigError, DecodeError, FaultKind};
-pub use invalidate::Consistency;
+pub use generations::Consistency;
 pub use key::{CacheKey, Operation};
-pub use load::Loader;
+pub use load::{LoadAll, LoadCount, LoadOne, Loader};
 pub use metrics::CacheStats;
 pub use query::{CacheQueryExt, CacheableSelect, CachedQuery};
+pub use request::ReadRequest;
+pub use status::{CacheStatus, ReadResult};
 pub use wrap::WrappedEntity;

@@ -25,25 +25,50 @@ pub trait Loader: Send + 'static {
 }
 
 /// Every row of a statement, as SeaORM's `.all(db)` returns them.
-pub(crate) struct LoadAll<S> {
+///
+/// ```
+/// use momento_seaorm_cache::LoadAll;
+/// use sea_orm::{DbBackend, JsonValue, SelectModel, Statement};
+/// let statement = Statement::from_string(DbBackend::Sqlite, "SELECT id FROM users");
+/// let loader = LoadAll::<SelectModel<JsonValue>>::new(statement);
+/// # let _ = loader;
+/// ```
+pub struct LoadAll<S> {
     statement: Statement,
     selector: PhantomData<fn() -> S>,
 }
 
-/// The first row of a statement, as SeaORM's `.one(db)` returns it.
-pub(crate) struct LoadOne<S> {
+/// The first row of a statement, as SeaORM's `.one(db)` returns it (the statement should
+/// carry the `LIMIT 1` SeaORM adds, where it adds one).
+///
+/// ```
+/// use momento_seaorm_cache::LoadOne;
+/// use sea_orm::{DbBackend, JsonValue, SelectModel, Statement};
+/// let statement = Statement::from_string(DbBackend::Sqlite, "SELECT id FROM users LIMIT 1");
+/// let loader = LoadOne::<SelectModel<JsonValue>>::new(statement);
+/// # let _ = loader;
+/// ```
+pub struct LoadOne<S> {
     statement: Statement,
     selector: PhantomData<fn() -> S>,
 }
 
 /// The number of rows of a statement, as SeaORM's `.count(db)` returns it (`COUNT(*)` over it
 /// as a subquery).
-pub(crate) struct LoadCount {
+///
+/// ```
+/// use momento_seaorm_cache::LoadCount;
+/// use sea_orm::{DbBackend, Statement};
+/// let loader = LoadCount::new(Statement::from_string(DbBackend::Sqlite, "SELECT id FROM users"));
+/// # let _ = loader;
+/// ```
+pub struct LoadCount {
     statement: Statement,
 }
 
 impl<S> LoadAll<S> {
-    pub(crate) fn new(statement: Statement) -> Self {
+    /// Loads every row of `statement`.
+    pub fn new(statement: Statement) -> Self {
         LoadAll {
             statement,
             selector: PhantomData,
@@ -52,7 +77,8 @@ impl<S> LoadAll<S> {
 }
 
 impl<S> LoadOne<S> {
-    pub(crate) fn new(statement: Statement) -> Self {
+    /// Loads the first row of `statement`.
+    pub fn new(statement: Statement) -> Self {
         LoadOne {
             statement,
             selector: PhantomData,
@@ -61,7 +87,8 @@ impl<S> LoadOne<S> {
 }
 
 impl LoadCount {
-    pub(crate) fn new(statement: Statement) -> Self {
+    /// Counts the rows of `statement`.
+    pub fn new(statement: Statement) -> Self {
         LoadCount { statement }
     }
 }

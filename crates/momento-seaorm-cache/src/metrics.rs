@@ -43,8 +43,12 @@ pub struct CacheStats {
     pub breaker_opens: u64,
     /// Stored values rejected because a table they were read from was written since.
     pub invalidated: u64,
-    /// Table generations that could not be stored after retries.
+    /// Invalidations (generation bumps) that could not be recorded when they were made; each
+    /// is then owed and retried in the background.
     pub invalidation_failures: u64,
+    /// Generation keys whose bump this process owes now: its reads of those tables bypass the
+    /// cache until the bump is recorded.
+    pub owed_invalidations: u64,
     /// The breaker's state now.
     pub breaker_state: Option<BreakerState>,
 }
@@ -146,7 +150,11 @@ impl Counters {
         metrics::gauge!("momento_seaorm_cache_breaker_open").set(open);
     }
 
-    pub(crate) fn snapshot(&self, breaker_state: Option<BreakerState>) -> CacheStats {
+    pub(crate) fn snapshot(
+        &self,
+        breaker_state: Option<BreakerState>,
+        owed_invalidations: u64,
+    ) -> CacheStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         CacheStats {
             hits: get(&self.hits),
@@ -162,6 +170,7 @@ impl Counters {
             breaker_opens: get(&self.breaker_opens),
             invalidated: get(&self.invalidated),
             invalidation_failures: get(&self.invalidation_failures),
+            owed_invalidations,
             breaker_state,
         }
     }

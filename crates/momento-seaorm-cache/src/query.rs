@@ -32,16 +32,18 @@ use sea_orm::{
 };
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::cache::{CacheLookup, ModelCache};
+use crate::cache::ModelCache;
 use crate::codec::SerdeFormat;
 use crate::connection::CacheableConnection;
-use crate::key::{self, CacheKey, Operation};
-use crate::load::{LoadAll, LoadCount, LoadOne, Loader};
-use crate::read::ReadPlan;
-use crate::tables;
+use crate::key::{self, Operation};
+use crate::limit;
+use crate::load::{LoadAll, LoadCount, LoadOne};
+use crate::policy::StoreOptions;
+use crate::request::ReadRequest;
+use crate::status::ReadResult;
 
-/// A SeaORM query whose results can be cached: it turns into the statement SeaORM would run,
-/// names its main table, and says how to decode its rows.
+/// A SeaORM query whose results can be cached: it turns into the statements SeaORM would run,
+/// names its key label, and says how to decode its rows.
 ///
 /// Implemented for `Select<E>` (`Entity::find()`), `SelectTwo<E, F>` (`find_also_related`),
 /// `Selector<SelectModel<T>>` (`into_model::<T>()`, `into_json()`),
@@ -49,17 +51,19 @@ use crate::tables;
 /// `T::find_by_statement(..)`), when their rows are `Serialize + DeserializeOwned`.
 pub trait CacheableSelect: Sized + Send {
     /// How SeaORM decodes one row of this query.
-    type Selector: SelectorTrait<Item = Self::Row> + 'static;
+    type Selector: SelectorTrait<Item = Self::Row> + Send + 'static;
     /// One row of the result.
     type Row: Serialize + DeserializeOwned + Send + 'static;
 
-    /// The statement SeaORM runs for `.all()`, or for `.one()` when `first_only` (which adds
-    /// `LIMIT 1` where SeaORM does).
-    fn into_statement(self, backend: DbBackend, first_only: bool) -> Statement;
+    /// The statement SeaORM runs for `.all()` (and counts over for `.count()`).
+    fn into_statement(self, backend: DbBackend) -> Statement;
+
+    /// The statement SeaORM runs for `.one()`: with its `LIMIT 1` where SeaORM adds one.
+    fn into_first(self, backend: DbBackend) -> Statement;
 
     /// The key's table segment: the main table, escaped, with the entities' schema
     /// fingerprints when they are known.
-    fn table(statement: &Statement) -> Cow<'static, str>;
+    fn key_label(statement: &Statement) -> Cow<'static, str>;
 
     /// A serde format the rows must be stored in, overriding the cache's.
     fn row_format() -> Option<SerdeFormat> {
@@ -74,7 +78,7 @@ pub trait CacheQueryExt: CacheableSelect {
         CachedQuery {
             query: self,
             cache: cache.clone(),
-            options: ReadOptions::default(),
+            options: StoreOptions::default(),
         }
     }
 }
@@ -86,7 +90,7 @@ impl<Q: CacheableSelect> CacheQueryExt for Q {}
 pub struct CachedQuery<Q> {
     query: Q,
     cache: ModelCache,
-    options: ReadOptions,
+    options: StoreOptions,
 }
 
 impl<Q: CacheableSelect> CachedQuery<Q> {
@@ -110,17 +114,16 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
         Q: Clone,
     {
         let backend = db.get_database_backend();
-        for operation in [Operation::All, Operation::One, Operation::Count] {
-            let first_only = operation == Operation::One;
-            let statement = self.query.clone().into_statement(backend, first_only);
-            let table = Q::table(&statement);
-            let key = CacheKey::for_statement(
-                self.cache.prefix(),
-                operation,
-                &table,
-                &statement,
-                self.cache.max_key_len(),
-            );
+        let all = self.query.clone().into_statement(backend);
+        let first = self.query.into_first(backend);
+        let keys = self.cache.keys();
+        for (operation, statement) in [
+            (Operation::All, &all),
+            (Operation::Count, &all),
+            (Operation::One, &first),
+        ] {
+            let label = Q::key_label(statement);
+            let key = keys.statement(operation, &label, statement);
             self.cache.delete_key(&key).await;
         }
     }
@@ -144,103 +147,49 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
     pub async fn all_with_status<C: CacheableConnection>(
         self,
         db: &C,
-    ) -> Result<CacheLookup<Vec<Q::Row>>, DbErr> {
-        read(
-            &self.cache,
-            self.query,
-            Operation::All,
-            self.options,
-            db,
-            LoadAll::<Q::Selector>::new,
-        )
-        .await
+    ) -> Result<ReadResult<Vec<Q::Row>>, DbErr> {
+        let statement = self.query.into_statement(db.get_database_backend());
+        let request = request::<Q>(Operation::All, statement, self.options);
+        let loader = LoadAll::<Q::Selector>::new;
+        self.cache.read_statement(db, request, loader).await
     }
 
     /// Like [`one`](Self::one), also saying whether it was a hit and under which key.
     pub async fn one_with_status<C: CacheableConnection>(
         self,
         db: &C,
-    ) -> Result<CacheLookup<Option<Q::Row>>, DbErr> {
-        read(
-            &self.cache,
-            self.query,
-            Operation::One,
-            self.options,
-            db,
-            LoadOne::<Q::Selector>::new,
-        )
-        .await
+    ) -> Result<ReadResult<Option<Q::Row>>, DbErr> {
+        let statement = self.query.into_first(db.get_database_backend());
+        let request = request::<Q>(Operation::One, statement, self.options);
+        let loader = LoadOne::<Q::Selector>::new;
+        self.cache.read_statement(db, request, loader).await
     }
 
     /// Like [`count`](Self::count), also saying whether it was a hit and under which key.
     pub async fn count_with_status<C: CacheableConnection>(
         self,
         db: &C,
-    ) -> Result<CacheLookup<u64>, DbErr> {
-        read(
-            &self.cache,
-            self.query,
-            Operation::Count,
-            self.options,
-            db,
-            LoadCount::new,
-        )
-        .await
+    ) -> Result<ReadResult<u64>, DbErr> {
+        let statement = self.query.into_statement(db.get_database_backend());
+        let request = request::<Q>(Operation::Count, statement, self.options);
+        self.cache.read_statement(db, request, LoadCount::new).await
     }
 }
 
-/// Per-read options: TTL and stale-while-revalidate window.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct ReadOptions {
-    pub ttl: Option<Duration>,
-    pub stale: Option<Duration>,
-}
-
-/// The one path every statement-keyed read takes: bypass in a transaction, else key the
-/// statement and read through the cache; `loader` runs the statement on a miss.
-pub(crate) async fn read<Q, C, L>(
-    cache: &ModelCache,
-    query: Q,
+/// The request of a read of `Q`: its label, its row format, the per-read options.
+pub(crate) fn request<Q: CacheableSelect>(
     operation: Operation,
-    options: ReadOptions,
-    db: &C,
-    loader: impl FnOnce(Statement) -> L,
-) -> Result<CacheLookup<L::Output>, DbErr>
-where
-    Q: CacheableSelect,
-    C: CacheableConnection,
-    L: Loader,
-{
-    let first_only = matches!(operation, Operation::One | Operation::FindOne);
-    let backend = db.get_database_backend();
-    let statement = query.into_statement(backend, first_only);
-    let table = Q::table(&statement);
-    let tables = cache.tables_read(backend, &statement.sql);
-    let cacheable = !db.in_transaction() && tables.is_ok();
-    let key = cacheable.then(|| {
-        CacheKey::for_statement(
-            cache.prefix(),
-            operation,
-            &table,
-            &statement,
-            cache.max_key_len(),
-        )
-    });
-    let plan = ReadPlan {
-        operation,
-        table: &table,
-        key,
-        ttl: options.ttl,
-        stale: options.stale,
-        format: Q::row_format(),
-        generations: tables.unwrap_or_default(),
+    statement: Statement,
+    options: StoreOptions,
+) -> ReadRequest {
+    let label = Q::key_label(&statement);
+    let options = StoreOptions {
+        format: options.format.or_else(Q::row_format),
+        ..options
     };
-    cache.read_through(plan, db, loader(statement)).await
-}
-
-fn sql_table(statement: &Statement) -> Cow<'static, str> {
-    let table = tables::main_table(&statement.sql).unwrap_or_else(|| "query".to_owned());
-    Cow::Owned(key::sql_label(&table))
+    ReadRequest::new(operation, statement)
+        .key_label(label)
+        .options(options)
 }
 
 fn is_json<T: 'static>() -> bool {
@@ -255,15 +204,15 @@ where
     type Selector = SelectModel<E::Model>;
     type Row = E::Model;
 
-    fn into_statement(self, backend: DbBackend, first_only: bool) -> Statement {
-        if first_only {
-            self.limit(1).build(backend)
-        } else {
-            self.build(backend)
-        }
+    fn into_statement(self, backend: DbBackend) -> Statement {
+        self.build(backend)
     }
 
-    fn table(_statement: &Statement) -> Cow<'static, str> {
+    fn into_first(self, backend: DbBackend) -> Statement {
+        self.limit(1).build(backend)
+    }
+
+    fn key_label(_statement: &Statement) -> Cow<'static, str> {
         Cow::Borrowed(key::entity_label::<E>())
     }
 }
@@ -278,15 +227,15 @@ where
     type Selector = SelectTwoModel<E::Model, F::Model>;
     type Row = (E::Model, Option<F::Model>);
 
-    fn into_statement(self, backend: DbBackend, first_only: bool) -> Statement {
-        if first_only {
-            self.limit(1).build(backend)
-        } else {
-            self.build(backend)
-        }
+    fn into_statement(self, backend: DbBackend) -> Statement {
+        self.build(backend)
     }
 
-    fn table(_statement: &Statement) -> Cow<'static, str> {
+    fn into_first(self, backend: DbBackend) -> Statement {
+        self.limit(1).build(backend)
+    }
+
+    fn key_label(_statement: &Statement) -> Cow<'static, str> {
         Cow::Borrowed(key::pair_label::<E, F>())
     }
 }
@@ -298,13 +247,17 @@ where
     type Selector = SelectModel<M>;
     type Row = M;
 
-    fn into_statement(self, backend: DbBackend, _first_only: bool) -> Statement {
-        // A Selector's query is not reachable to add LIMIT 1; `.one()` reads the first row.
+    fn into_statement(self, backend: DbBackend) -> Statement {
         Selector::into_statement(self, backend)
     }
 
-    fn table(statement: &Statement) -> Cow<'static, str> {
-        sql_table(statement)
+    fn into_first(self, backend: DbBackend) -> Statement {
+        // A Selector's query is SeaORM's alone to change: add its LIMIT 1 to the statement.
+        limit::limit_one(Selector::into_statement(self, backend))
+    }
+
+    fn key_label(statement: &Statement) -> Cow<'static, str> {
+        key::statement_label(statement)
     }
 
     fn row_format() -> Option<SerdeFormat> {
@@ -320,13 +273,17 @@ where
     type Selector = SelectModel<M>;
     type Row = M;
 
-    fn into_statement(self, _backend: DbBackend, _first_only: bool) -> Statement {
-        // Raw SQL runs as written; `.one()` reads its first row.
+    fn into_statement(self, _backend: DbBackend) -> Statement {
         SelectorRaw::into_statement(self)
     }
 
-    fn table(statement: &Statement) -> Cow<'static, str> {
-        sql_table(statement)
+    fn into_first(self, _backend: DbBackend) -> Statement {
+        // Raw SQL runs as written; SeaORM's `.one()` reads its first row.
+        SelectorRaw::into_statement(self)
+    }
+
+    fn key_label(statement: &Statement) -> Cow<'static, str> {
+        key::statement_label(statement)
     }
 
     fn row_format() -> Option<SerdeFormat> {
@@ -342,12 +299,16 @@ where
     type Selector = SelectTwoModel<M, N>;
     type Row = (M, Option<N>);
 
-    fn into_statement(self, backend: DbBackend, _first_only: bool) -> Statement {
+    fn into_statement(self, backend: DbBackend) -> Statement {
         Selector::into_statement(self, backend)
     }
 
-    fn table(statement: &Statement) -> Cow<'static, str> {
-        sql_table(statement)
+    fn into_first(self, backend: DbBackend) -> Statement {
+        limit::limit_one(Selector::into_statement(self, backend))
+    }
+
+    fn key_label(statement: &Statement) -> Cow<'static, str> {
+        key::statement_label(statement)
     }
 
     fn row_format() -> Option<SerdeFormat> {

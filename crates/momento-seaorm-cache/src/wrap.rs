@@ -5,18 +5,47 @@ use std::time::Duration;
 
 use sea_orm::sea_query::IntoValueTuple;
 use sea_orm::{
-    ColumnTrait, EntityTrait, IdenStatic, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait,
-    QueryFilter, Select, SelectModel, Value,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IdenStatic, Iterable, PrimaryKeyToColumn,
+    PrimaryKeyTrait, QueryFilter, QueryTrait, Select, SelectModel, Value,
 };
-use sea_orm::{ConnectionTrait, DbErr};
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::cache::{CacheLookup, ModelCache};
+use crate::cache::ModelCache;
 use crate::connection::CacheableConnection;
 use crate::key::{self, CacheKey, Operation};
 use crate::load::{LoadAll, LoadCount, LoadOne, Loader};
-use crate::query::{read, ReadOptions};
+use crate::policy::StoreOptions;
+use crate::query::request;
 use crate::read::ReadPlan;
+use crate::status::ReadResult;
+
+impl ModelCache {
+    /// The four read operations of the Node library's `wrap(Model)`, for entity `E`.
+    ///
+    /// ```
+    /// # use momento_seaorm_cache::{MemoryBackend, ModelCache};
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model { #[sea_orm(primary_key)] pub id: i32, pub name: String }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// let cache = ModelCache::builder(MemoryBackend::new()).build().unwrap();
+    /// let users = cache.wrap(user::Entity).ttl(std::time::Duration::from_secs(30));
+    /// // users.find_by_pk(&db, 1).await? ...
+    /// # let _ = users;
+    /// ```
+    pub fn wrap<E: EntityTrait>(&self, _entity: E) -> WrappedEntity<E> {
+        WrappedEntity {
+            cache: self.clone(),
+            options: StoreOptions::default(),
+            entity: PhantomData,
+        }
+    }
+}
 
 /// The cached read operations of one entity; made by [`ModelCache::wrap`].
 ///
@@ -25,7 +54,7 @@ use crate::read::ReadPlan;
 #[derive(Debug)]
 pub struct WrappedEntity<E> {
     cache: ModelCache,
-    options: ReadOptions,
+    options: StoreOptions,
     entity: PhantomData<fn() -> E>,
 }
 
@@ -34,16 +63,6 @@ impl<E> Clone for WrappedEntity<E> {
         WrappedEntity {
             cache: self.cache.clone(),
             options: self.options,
-            entity: PhantomData,
-        }
-    }
-}
-
-impl<E> WrappedEntity<E> {
-    pub(crate) fn new(cache: ModelCache) -> Self {
-        WrappedEntity {
-            cache,
-            options: ReadOptions::default(),
             entity: PhantomData,
         }
     }
@@ -86,36 +105,25 @@ where
         &self,
         db: &C,
         pk: K,
-    ) -> Result<CacheLookup<Option<E::Model>>, DbErr>
+    ) -> Result<ReadResult<Option<E::Model>>, DbErr>
     where
         C: CacheableConnection,
         K: Into<<E::PrimaryKey as PrimaryKeyTrait>::ValueType>,
     {
         let values: Vec<Value> = pk.into().into_value_tuple().into_iter().collect();
-        let table = E::default().table_name();
-        let key = (!db.in_transaction()).then(|| {
-            let columns = E::PrimaryKey::iter().map(|k| k.into_column().as_str());
-            CacheKey::for_primary_key(
-                self.cache.prefix(),
-                key::entity_label::<E>(),
-                columns.zip(values.iter()),
-                self.cache.max_key_len(),
-            )
-        });
+        let label = key::entity_label::<E>();
         let plan = ReadPlan {
             operation: Operation::FindByPk,
-            table,
-            key,
-            ttl: self.options.ttl,
-            stale: self.options.stale,
-            format: None,
-            generations: self.cache.entity_generations::<E>(),
+            label,
+            key: Some(self.primary_key(&values)),
+            depends_on: self.cache.entity_dependencies::<E>(),
+            options: self.options,
         };
         let loader = LoadByPk::<E> {
             values,
             entity: PhantomData,
         };
-        self.cache.read_through(plan, db, loader).await
+        self.cache.read_plan(plan, db, loader).await
     }
 
     /// Removes the cached result of `find_by_pk(pk)`.
@@ -124,14 +132,13 @@ where
         K: Into<<E::PrimaryKey as PrimaryKeyTrait>::ValueType>,
     {
         let values: Vec<Value> = pk.into().into_value_tuple().into_iter().collect();
+        self.cache.delete_key(&self.primary_key(&values)).await;
+    }
+
+    fn primary_key(&self, values: &[Value]) -> CacheKey {
         let columns = E::PrimaryKey::iter().map(|k| k.into_column().as_str());
-        let key = CacheKey::for_primary_key(
-            self.cache.prefix(),
-            key::entity_label::<E>(),
-            columns.zip(values.iter()),
-            self.cache.max_key_len(),
-        );
-        self.cache.delete_key(&key).await;
+        let label = key::entity_label::<E>();
+        self.cache.keys().primary_key(label, columns.zip(values))
     }
 
     /// The first row `select` finds, like `select.one(db)`.
@@ -148,16 +155,12 @@ where
         &self,
         db: &C,
         select: Select<E>,
-    ) -> Result<CacheLookup<Option<E::Model>>, DbErr> {
-        read(
-            &self.cache,
-            select,
-            Operation::FindOne,
-            self.options,
-            db,
-            LoadOne::<SelectModel<E::Model>>::new,
-        )
-        .await
+    ) -> Result<ReadResult<Option<E::Model>>, DbErr> {
+        use sea_orm::QuerySelect;
+        let statement = select.limit(1).build(db.get_database_backend());
+        let request = request::<Select<E>>(Operation::FindOne, statement, self.options);
+        let loader = LoadOne::<SelectModel<E::Model>>::new;
+        self.cache.read_statement(db, request, loader).await
     }
 
     /// Every row `select` finds, like `select.all(db)`.
@@ -174,16 +177,11 @@ where
         &self,
         db: &C,
         select: Select<E>,
-    ) -> Result<CacheLookup<Vec<E::Model>>, DbErr> {
-        read(
-            &self.cache,
-            select,
-            Operation::FindAll,
-            self.options,
-            db,
-            LoadAll::<SelectModel<E::Model>>::new,
-        )
-        .await
+    ) -> Result<ReadResult<Vec<E::Model>>, DbErr> {
+        let statement = select.build(db.get_database_backend());
+        let request = request::<Select<E>>(Operation::FindAll, statement, self.options);
+        let loader = LoadAll::<SelectModel<E::Model>>::new;
+        self.cache.read_statement(db, request, loader).await
     }
 
     /// How many rows `select` finds, like `select.count(db)`.
@@ -200,16 +198,10 @@ where
         &self,
         db: &C,
         select: Select<E>,
-    ) -> Result<CacheLookup<u64>, DbErr> {
-        read(
-            &self.cache,
-            select,
-            Operation::Count,
-            self.options,
-            db,
-            LoadCount::new,
-        )
-        .await
+    ) -> Result<ReadResult<u64>, DbErr> {
+        let statement = select.build(db.get_database_backend());
+        let request = request::<Select<E>>(Operation::Count, statement, self.options);
+        self.cache.read_statement(db, request, LoadCount::new).await
     }
 }
 

@@ -136,6 +136,17 @@ impl CacheBackend for MemoryBackend {
         Ok(())
     }
 
+    async fn set_many(&self, items: &[(&str, Vec<u8>)], ttl: Duration) -> Result<(), CacheFault> {
+        for (key, value) in items {
+            let item = Item {
+                value: Bytes::copy_from_slice(value),
+                ttl,
+            };
+            self.items.insert((*key).to_owned(), item).await;
+        }
+        Ok(())
+    }
+
     async fn delete(&self, key: &str) -> Result<(), CacheFault> {
         self.items.invalidate(key).await;
         Ok(())

@@ -10,7 +10,9 @@ use bytes::Bytes;
 
 use crate::error::CacheFault;
 
+#[cfg(feature = "memory")]
 pub mod memory;
+#[cfg(feature = "momento")]
 pub mod momento;
 
 /// A key-value store with per-item TTLs that a [`ModelCache`](crate::ModelCache) reads and writes.
@@ -33,6 +35,16 @@ pub trait CacheBackend: Send + Sync + std::fmt::Debug + 'static {
 
     /// Stores `value` under `key` for `ttl`.
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheFault>;
+
+    /// Stores every `(key, value)` of `items` for `ttl`, in one round trip where the store
+    /// allows. Generation bumps use it, so a write that touches several tables waits for the
+    /// cache once.
+    async fn set_many(&self, items: &[(&str, Vec<u8>)], ttl: Duration) -> Result<(), CacheFault> {
+        for (key, value) in items {
+            self.set(key, value.clone(), ttl).await?;
+        }
+        Ok(())
+    }
 
     /// Removes `key`; removing an absent key succeeds.
     async fn delete(&self, key: &str) -> Result<(), CacheFault>;

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use momento::cache::configurations::Laptop;
+use momento::cache::configurations::InRegion;
 use momento::cache::{
-    Configuration, GetResponse, SetIfAbsentRequest, SetIfAbsentResponse, SetRequest,
+    Configuration, GetResponse, SetBatchRequest, SetIfAbsentRequest, SetIfAbsentResponse,
+    SetRequest,
 };
 use momento::{CacheClient, CredentialProvider, MomentoError, MomentoErrorCode};
 
@@ -80,8 +81,13 @@ impl std::fmt::Debug for MomentoBackendBuilder {
 }
 
 impl MomentoBackend {
-    /// A builder: credentials from the environment, the `Laptop` configuration, cache
+    /// A builder: credentials from the environment, the SDK's `InRegion` configuration, cache
     /// `model-cache`, no cache creation, a 60-second TTL.
+    ///
+    /// `InRegion` (a 1.1 s deadline per attempt, keep-alives on) is the SDK's profile for a
+    /// service running in the same region as its cache; `Laptop`, the SDK's development profile,
+    /// waits 15 s. The cache's own deadline (200 ms by default) bounds every call anyway; the
+    /// SDK deadline only bounds the work the SDK keeps doing after that.
     pub fn builder() -> MomentoBackendBuilder {
         MomentoBackendBuilder {
             credential_provider: None,
@@ -110,7 +116,8 @@ impl MomentoBackendBuilder {
         self
     }
 
-    /// The SDK configuration (default: `Laptop::latest()`).
+    /// The SDK configuration (default: `InRegion::latest()`; pass `Laptop::latest()` for a
+    /// laptop far from its cache, `LowLatency::latest()` for the tightest deadlines).
     pub fn configuration(mut self, configuration: impl Into<Configuration>) -> Self {
         self.configuration = Some(configuration.into());
         self
@@ -149,7 +156,7 @@ impl MomentoBackendBuilder {
         };
         let configuration = self
             .configuration
-            .unwrap_or_else(|| Laptop::latest().into());
+            .unwrap_or_else(|| InRegion::latest().into());
         let client = CacheClient::builder()
             .default_ttl(self.default_ttl)
             .configuration(configuration)
@@ -314,6 +321,13 @@ impl CacheBackend for MomentoBackend {
 
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheFault> {
         let request = SetRequest::new(self.cache_name.as_str(), key, value).ttl(ttl);
+        self.client.send_request(request).await.map_err(fault)?;
+        Ok(())
+    }
+
+    async fn set_many(&self, items: &[(&str, Vec<u8>)], ttl: Duration) -> Result<(), CacheFault> {
+        let items = items.iter().map(|(key, value)| (*key, value.clone()));
+        let request = SetBatchRequest::new(self.cache_name.as_str(), items).ttl(ttl);
         self.client.send_request(request).await.map_err(fault)?;
         Ok(())
     }

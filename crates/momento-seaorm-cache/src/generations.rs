@@ -1,0 +1,437 @@
+//! Generations: how reads learn that a write happened.
+//!
+//! Every table has a generation key in the backend (`prefix:gen:<table>`), and every read also
+//! depends on the global one (`prefix:gen-all`). A write gives each table it wrote a new random
+//! generation; a value is stored with the stamp (a hash) of the generations its read saw, and
+//! served only while a read sees the same ones.
+//!
+//! ```text
+//! write (CachedConnection, after commit) ─► one batch set: gen:<t> = random, for every table
+//!            └─ not recorded (fault, deadline, breaker) ─► owed: reads of <t> here bypass the
+//!                                                          cache; retried until recorded
+//! read (strict)  ─► one batch get [value, gen-all, gen:<t1>, ...] ─► hit iff stamp matches
+//! read (bounded) ─► generations from an in-process copy at most `window` old, then one get
+//! miss with a generation absent ─► set-if-absent(random) before loading, else do not store
+//! ```
+//! Rules that keep this correct:
+//! * **Only a present generation stands in a stamp.** Absent (never written, expired, evicted)
+//!   matches no stamp, so no value outlives the generation it was stamped with. A read that
+//!   finds one absent creates it with set-if-absent *before* it loads, so a write that lands
+//!   after the load changes it; if it cannot create it, it does not store.
+//! * **Generations are random, never counters**, so one that expired and came back can never
+//!   match a stamp from before.
+//! * **A bump that cannot be recorded is owed, not forgotten**: see [`Generations::bump`].
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tracing::{debug, warn};
+
+use crate::breaker::Admission;
+use crate::guarded::GuardedBackend;
+use crate::key::KeyFormat;
+use crate::metrics::Counters;
+
+/// How long a generation key lives; stored values are clamped to it while invalidation is on.
+pub const GENERATION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How often a process retries the bumps it owes.
+pub const OWED_RETRY_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How reads stay consistent with writes made through a
+/// [`CachedConnection`](crate::CachedConnection) or [`ModelCache::invalidate_table`](crate::ModelCache::invalidate_table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consistency {
+    /// No read that starts after a write has returned sees data older than that write, in any
+    /// process sharing the backend, while the writer can reach the cache (see the README for
+    /// what a cache outage changes). Costs a batch get (the value plus its tables'
+    /// generations) instead of a get: still one round trip.
+    Strict,
+    /// Generations are held in-process for at most this long: a write in another process is
+    /// seen within the window (in this process at once). A hit is one plain get.
+    Bounded(Duration),
+    /// No generations: entries live until their TTL, as in the Node library.
+    TtlOnly,
+}
+
+/// The generation keys a read depends on: the global one, then one per table it reads.
+pub(crate) type GenerationKeys = Arc<[String]>;
+
+/// What a read saw of the generations it depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// All present: the stamp a current value carries.
+    Complete(u64),
+    /// At least one absent (`None`): no stored value is current.
+    Incomplete(Vec<Option<u64>>),
+}
+
+impl Seen {
+    /// The stamp, when every generation was present.
+    pub(crate) fn stamp(&self) -> Option<u64> {
+        match self {
+            Seen::Complete(stamp) => Some(*stamp),
+            Seen::Incomplete(_) => None,
+        }
+    }
+}
+
+/// A stored generation: eight bytes; anything else, or nothing, is absent.
+fn parse(bytes: Option<&Bytes>) -> Option<u64> {
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+        .map(u64::from_le_bytes)
+}
+
+/// Folds generations (global first, then tables in sorted order) into one stamp.
+pub(crate) fn stamp(generations: impl IntoIterator<Item = u64>) -> u64 {
+    let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
+    for g in generations {
+        h ^= g;
+        h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^= h >> 31;
+    }
+    h
+}
+
+/// Bumps this process could not record, each with the sequence number of its latest failure.
+#[derive(Debug, Default)]
+struct Owed {
+    keys: Mutex<HashMap<String, u64>>,
+    /// Fast path: false while nothing is owed (the hit path then takes no lock).
+    any: AtomicBool,
+    sequence: AtomicU64,
+    retrying: AtomicBool,
+}
+
+impl Owed {
+    fn add(&self, keys: &[String]) {
+        let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
+        let mut owed = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        for key in keys {
+            owed.insert(key.clone(), sequence);
+        }
+        self.any.store(true, Ordering::Release);
+    }
+
+    fn contains_any(&self, keys: &[String]) -> bool {
+        if !self.any.load(Ordering::Acquire) {
+            return false;
+        }
+        let owed = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.iter().any(|key| owed.contains_key(key))
+    }
+
+    fn snapshot(&self) -> Vec<(String, u64)> {
+        let owed = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        owed.iter().map(|(k, s)| (k.clone(), *s)).collect()
+    }
+
+    /// Forgets the keys of `recorded` not owed again since the snapshot was taken (a bump that
+    /// failed after the retry started needs a retry of its own).
+    fn settle(&self, recorded: &[(String, u64)]) {
+        let mut owed = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, sequence) in recorded {
+            if owed.get(key) == Some(sequence) {
+                owed.remove(key);
+            }
+        }
+        self.any.store(!owed.is_empty(), Ordering::Release);
+    }
+
+    fn len(&self) -> usize {
+        self.keys.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// Generation keys, the in-process copies bounded mode reads, and the bumps owed.
+#[derive(Debug)]
+pub(crate) struct Generations {
+    backend: Arc<GuardedBackend>,
+    keys: KeyFormat,
+    consistency: Consistency,
+    /// Bounded mode: generations seen recently, by key.
+    local: moka::sync::Cache<String, u64>,
+    /// Generation keys of primary-key reads, per entity type.
+    by_entity: RwLock<HashMap<TypeId, GenerationKeys>>,
+    owed: Owed,
+    counters: Arc<Counters>,
+}
+
+impl Generations {
+    pub(crate) fn new(
+        backend: Arc<GuardedBackend>,
+        keys: KeyFormat,
+        consistency: Consistency,
+        counters: Arc<Counters>,
+    ) -> Generations {
+        let keep = match consistency {
+            Consistency::Bounded(window) => window,
+            _ => Duration::from_millis(1),
+        };
+        Generations {
+            backend,
+            keys,
+            consistency,
+            local: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(keep.max(Duration::from_millis(1)))
+                .build(),
+            by_entity: RwLock::default(),
+            owed: Owed::default(),
+            counters,
+        }
+    }
+
+    /// Whether reads check generations at all.
+    pub(crate) fn enabled(&self) -> bool {
+        self.consistency != Consistency::TtlOnly
+    }
+
+    /// The generation keys a read of `tables` depends on; `None` with `TtlOnly`.
+    pub(crate) fn for_tables(&self, tables: &[String]) -> Option<GenerationKeys> {
+        if !self.enabled() {
+            return None;
+        }
+        let mut keys = Vec::with_capacity(tables.len() + 1);
+        keys.push(self.keys.global_generation().to_owned());
+        keys.extend(tables.iter().map(|t| self.keys.generation(t)));
+        Some(keys.into())
+    }
+
+    /// The generation keys a primary-key read of entity `E` depends on (its table, lowercased),
+    /// memoized per entity type.
+    pub(crate) fn for_entity<E: sea_orm::EntityTrait>(&self) -> Option<GenerationKeys> {
+        if !self.enabled() {
+            return None;
+        }
+        let id = TypeId::of::<E>();
+        if let Some(found) = self
+            .by_entity
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+        {
+            return Some(found.clone());
+        }
+        let keys = self.for_tables(&[E::default().table_name().to_lowercase()])?;
+        let mut memo = self.by_entity.write().unwrap_or_else(|e| e.into_inner());
+        Some(memo.entry(id).or_insert(keys).clone())
+    }
+
+    /// Whether this process owes a bump of any of `keys`: its reads must not use the cache.
+    pub(crate) fn owes_any(&self, keys: &[String]) -> bool {
+        self.owed.contains_any(keys)
+    }
+
+    /// How many generation keys this process owes a bump of.
+    pub(crate) fn owed_count(&self) -> usize {
+        self.owed.len()
+    }
+
+    /// Bounded mode: the stamp of `keys` from the in-process copy, if it holds them all.
+    pub(crate) fn local_stamp(&self, keys: &[String]) -> Option<u64> {
+        if !matches!(self.consistency, Consistency::Bounded(_)) {
+            return None;
+        }
+        let held: Option<Vec<u64>> = keys.iter().map(|k| self.local.get(k)).collect();
+        held.map(stamp)
+    }
+
+    /// What a batch get saw of `keys` (`values` in the same order); bounded mode remembers the
+    /// present ones.
+    pub(crate) fn observe(&self, keys: &[String], values: &[Option<Bytes>]) -> Seen {
+        let seen: Vec<Option<u64>> = values.iter().map(|v| parse(v.as_ref())).collect();
+        for (key, generation) in keys.iter().zip(&seen) {
+            if let Some(generation) = generation {
+                self.remember(key, *generation);
+            }
+        }
+        if seen.iter().all(Option::is_some) {
+            Seen::Complete(stamp(seen.into_iter().flatten()))
+        } else {
+            Seen::Incomplete(seen)
+        }
+    }
+
+    /// Makes `seen` complete by creating its absent generations with set-if-absent, before the
+    /// caller loads (so a write that lands after the load changes them). Where another reader
+    /// or a writer set one first, the generations are read again. Stays incomplete on a fault
+    /// (the caller then does not store).
+    pub(crate) async fn complete(&self, admission: Admission, keys: &[String], seen: Seen) -> Seen {
+        let Seen::Incomplete(mut generations) = seen else {
+            return seen;
+        };
+        let mut lost_a_race = false;
+        for (key, generation) in keys.iter().zip(generations.iter_mut()) {
+            if generation.is_some() {
+                continue;
+            }
+            let fresh = fastrand::u64(1..);
+            let value = fresh.to_le_bytes().to_vec();
+            match self
+                .backend
+                .set_if_absent(admission, key, value, GENERATION_TTL)
+                .await
+            {
+                Ok(true) => {
+                    *generation = Some(fresh);
+                    self.remember(key, fresh);
+                }
+                Ok(false) => lost_a_race = true,
+                Err(_) => return Seen::Incomplete(generations),
+            }
+        }
+        if !lost_a_race {
+            return Seen::Complete(stamp(generations.into_iter().flatten()));
+        }
+        let batch: Vec<&str> = keys.iter().map(String::as_str).collect();
+        match self.backend.get_many(admission, &batch).await {
+            Ok(values) => self.observe(keys, &values),
+            Err(_) => Seen::Incomplete(generations),
+        }
+    }
+
+    /// Bounded mode: keeps a generation this process saw or made.
+    fn remember(&self, key: &str, generation: u64) {
+        if matches!(self.consistency, Consistency::Bounded(_)) {
+            self.local.insert(key.to_owned(), generation);
+        }
+    }
+
+    /// Gives each of `tables` a new generation.
+    pub(crate) async fn bump_tables(self: &Arc<Self>, tables: &[String]) {
+        if !self.enabled() || tables.is_empty() {
+            return;
+        }
+        let keys: Vec<String> = tables.iter().map(|t| self.keys.generation(t)).collect();
+        self.bump(keys).await;
+    }
+
+    /// Gives the global generation a new value: every stored value becomes a miss.
+    pub(crate) async fn bump_all(self: &Arc<Self>) {
+        if !self.enabled() {
+            return;
+        }
+        self.bump(vec![self.keys.global_generation().to_owned()])
+            .await;
+    }
+
+    /// Gives each key a new random generation in one batch set under the deadline. What cannot
+    /// be recorded is owed: this process bypasses the cache for reads that depend on it and
+    /// retries every [`OWED_RETRY_INTERVAL`] in the background until it is recorded.
+    async fn bump(self: &Arc<Self>, keys: Vec<String>) {
+        let admission = self.backend.admit();
+        if self.record(admission, &keys).await {
+            return;
+        }
+        self.counters.invalidation_failure();
+        warn!(
+            keys = ?keys,
+            "could not record an invalidation: this process bypasses the cache for these tables \
+             and retries; other processes may read older values until it is recorded"
+        );
+        self.owed.add(&keys);
+        self.retry_owed();
+    }
+
+    /// Sets new generations for `keys`; `true` when recorded.
+    async fn record(&self, admission: Admission, keys: &[String]) -> bool {
+        let generations: Vec<u64> = keys.iter().map(|_| fastrand::u64(1..)).collect();
+        let items: Vec<(&str, Vec<u8>)> = keys
+            .iter()
+            .zip(&generations)
+            .map(|(key, g)| (key.as_str(), g.to_le_bytes().to_vec()))
+            .collect();
+        let recorded = self
+            .backend
+            .set_many(admission, &items, GENERATION_TTL)
+            .await
+            .is_ok();
+        if matches!(self.consistency, Consistency::Bounded(_)) {
+            for (key, generation) in keys.iter().zip(generations) {
+                if recorded {
+                    self.local.insert(key.clone(), generation);
+                } else {
+                    self.local.invalidate(key);
+                }
+            }
+        }
+        recorded
+    }
+
+    /// Starts the background retry of owed bumps unless it runs already.
+    fn retry_owed(self: &Arc<Self>) {
+        if self.owed.retrying.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let generations = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(OWED_RETRY_INTERVAL).await;
+                let owed = generations.owed.snapshot();
+                if !owed.is_empty() {
+                    let keys: Vec<String> = owed.iter().map(|(k, _)| k.clone()).collect();
+                    if generations.record(Admission::Use, &keys).await {
+                        generations.owed.settle(&owed);
+                        debug!(keys = ?keys, "owed invalidation recorded");
+                    }
+                    continue;
+                }
+                generations.owed.retrying.store(false, Ordering::Release);
+                // A bump owed between the snapshot and the store above found `retrying` set:
+                // take it over unless another retry task has started since.
+                if generations.owed.len() == 0
+                    || generations.owed.retrying.swap(true, Ordering::AcqRel)
+                {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_depend_on_every_generation_and_their_order() {
+        assert_ne!(stamp([1, 2]), stamp([2, 1]));
+        assert_ne!(stamp([0, 0]), stamp([0]));
+        assert_ne!(stamp([0, 5]), stamp([0, 6]));
+        assert_eq!(stamp([7, 9]), stamp([7, 9]));
+    }
+
+    #[test]
+    fn absent_or_malformed_generations_are_absent_not_zero() {
+        assert_eq!(parse(None), None);
+        assert_eq!(parse(Some(&Bytes::from_static(b"xx"))), None);
+        assert_eq!(
+            parse(Some(&Bytes::from(42u64.to_le_bytes().to_vec()))),
+            Some(42)
+        );
+    }
+
+    #[test]
+    fn owed_keys_settle_only_if_not_owed_again() {
+        let owed = Owed::default();
+        let keys = ["a".to_owned(), "b".to_owned()];
+        assert!(!owed.contains_any(&keys));
+        owed.add(&keys);
+        let snapshot = owed.snapshot();
+        owed.add(&keys[1..]); // b fails again after the retry took its snapshot
+        owed.settle(&snapshot);
+        assert!(!owed.contains_any(&keys[..1]));
+        assert!(owed.contains_any(&keys[1..]), "b is still owed");
+        owed.settle(&owed.snapshot());
+        assert!(!owed.contains_any(&keys));
+        assert!(!owed.any.load(Ordering::Acquire));
+    }
+}

@@ -1,0 +1,140 @@
+//! After a miss: take the lease, create absent generations, load from the database, encode
+//! under the storing policy and store — inline or in the background — and refresh stale values.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use sea_orm::DbErr;
+use serde::Serialize;
+
+use super::lease::LeaseOutcome;
+use super::lookup::Missed;
+use super::path::{ReadPath, Reading};
+use crate::breaker::Admission;
+use crate::codec::ValueMeta;
+use crate::connection::CacheableConnection;
+use crate::flight::Landing;
+use crate::generations::Seen;
+use crate::key::CacheKey;
+use crate::load::Loader;
+use crate::status::{CacheStatus, ReadResult};
+
+impl ReadPath {
+    /// Stores encoded bytes, in a background task when configured.
+    pub(super) async fn store(self: &Arc<Self>, key: &CacheKey, bytes: Bytes, ttl: Duration) {
+        if self.background_writes {
+            let path = Arc::clone(self);
+            let key = key.clone();
+            tokio::spawn(async move { path.set_now(&key, bytes, ttl).await });
+        } else {
+            self.set_now(key, bytes, ttl).await;
+        }
+    }
+
+    async fn set_now(&self, key: &CacheKey, bytes: Bytes, ttl: Duration) {
+        let value = bytes.to_vec();
+        let _ = self
+            .backend
+            .set(Admission::Use, key.as_str(), value, ttl)
+            .await;
+    }
+}
+
+impl<C: CacheableConnection> Reading<'_, C> {
+    /// After a miss: takes the lease if configured, loads from the database, stores. Returns
+    /// the caller's result and what waiters on the same flight may take.
+    pub(super) async fn fill<L: Loader>(
+        &self,
+        loader: L,
+        missed: Missed,
+    ) -> (Result<ReadResult<L::Output>, DbErr>, Landing) {
+        let Missed { mut store, seen } = missed;
+        let flights = self.path.flights.as_ref();
+        if store && flights.is_some_and(|f| f.landed_recently(&self.key)) {
+            // A flight stored this key a moment ago, perhaps after this caller looked.
+            if let Some((served, bytes)) = self.recheck::<L::Output>().await {
+                return (Ok(served), Landing::Hit(bytes));
+            }
+        }
+        let mut leased = false;
+        if let (true, Some(lease)) = (store, self.path.lease) {
+            match self.take_lease(lease).await {
+                LeaseOutcome::Acquired => leased = true,
+                LeaseOutcome::Absent => {}
+                LeaseOutcome::ValueAppeared => {
+                    if let Some((served, bytes)) = self.recheck::<L::Output>().await {
+                        return (Ok(served), Landing::Hit(bytes));
+                    }
+                }
+            }
+        }
+        // Only a present generation stands in a stamp: a read that saw one absent (and could
+        // not create it) does not store.
+        let stamp = seen.as_ref().and_then(Seen::stamp);
+        store &= seen.is_none() || stamp.is_some();
+        let loaded = self.path.load(self.db, loader).await;
+        let landing = match &loaded {
+            Ok(value) => self.keep(value, stamp, store).await,
+            Err(_) => Landing::Nothing,
+        };
+        if leased {
+            self.release_lease().await;
+        }
+        (loaded.map(|v| self.finish(v, CacheStatus::Miss)), landing)
+    }
+
+    /// Encodes a loaded value and stores it unless `store` is false (after a fault, or when
+    /// a generation could not be created) or the policy says not to; returns what waiters on
+    /// the same flight may take.
+    async fn keep<T: Serialize>(&self, value: &T, stamp: Option<u64>, store: bool) -> Landing {
+        let policy = &self.path.policy;
+        let Some(encoded) = policy.encode(&self.key, value, self.options, stamp).await else {
+            return Landing::Nothing;
+        };
+        let stored = match encoded.store_for {
+            Some(ttl) if store => {
+                self.path.store(&self.key, encoded.bytes.clone(), ttl).await;
+                true
+            }
+            _ => false,
+        };
+        Landing::Loaded(encoded.bytes, stored)
+    }
+
+    /// Refreshes a stale value once per stored version in this process, in a background task
+    /// on a detached connection. Gives the loader back when the connection has none (the
+    /// caller then refreshes in its own task and serves the fresh value).
+    pub(super) fn refresh_in_background<L: Loader>(
+        &self,
+        meta: &ValueMeta,
+        seen: Option<&Seen>,
+        loader: L,
+    ) -> Result<(), L> {
+        let Some(conn) = self.db.detached() else {
+            return Err(loader);
+        };
+        // One refresh per stale version of a value: later readers of the same version skip,
+        // even after the refresh has landed (they fetched before it did).
+        let version = (self.key.clone(), meta.fresh_until_ms.unwrap_or_default());
+        let claimed = self.path.refreshing.entry(version).or_insert(()).is_fresh();
+        if !claimed {
+            return Ok(());
+        }
+        let path = Arc::clone(self.path);
+        let key = self.key.clone();
+        let options = self.options;
+        let stamp = seen.and_then(Seen::stamp);
+        tokio::spawn(async move {
+            if let Ok(value) = path.load(&conn, loader).await {
+                let encoded = path.policy.encode(&key, &value, options, stamp).await;
+                if let Some(encoded) = encoded {
+                    if let Some(ttl) = encoded.store_for {
+                        path.set_now(&key, encoded.bytes, ttl).await;
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,53 @@
+//! What a cached read returns besides its value: where the answer came from ([`CacheStatus`])
+//! and under which key ([`ReadResult`]).
+
+use crate::key::CacheKey;
+
+/// Where a cached read's answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CacheStatus {
+    /// Decoded from the cache.
+    Hit,
+    /// Decoded from the cache after its TTL, within the stale-while-revalidate window; a
+    /// refresh was started.
+    Stale,
+    /// Read from the database (the cache missed, faulted, or its breaker is open).
+    Miss,
+    /// Read from the database without touching the cache: inside a transaction, or for a table
+    /// whose invalidation this process still owes.
+    Bypass,
+}
+
+impl CacheStatus {
+    /// `hit`, `stale`, `miss` or `bypass`.
+    ///
+    /// ```
+    /// assert_eq!(momento_seaorm_cache::CacheStatus::Hit.as_str(), "hit");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheStatus::Hit => "hit",
+            CacheStatus::Stale => "stale",
+            CacheStatus::Miss => "miss",
+            CacheStatus::Bypass => "bypass",
+        }
+    }
+}
+
+impl std::fmt::Display for CacheStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The result of a cached read: what the database would have returned, and how it was served.
+/// What the `*_with_status` methods return.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadResult<T> {
+    /// What the database would have returned.
+    pub value: T,
+    /// Hit, stale, miss or bypass.
+    pub status: CacheStatus,
+    /// The key read and written; `None` for a bypass.
+    pub key: Option<CacheKey>,
+}
