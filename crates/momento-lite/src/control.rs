@@ -27,7 +27,8 @@ impl ControlService {
     }
 }
 
-/// The limits `ListCaches` reports for every cache: only the item size is enforced.
+/// The limits `ListCaches` reports for every cache: only the item size is enforced among them
+/// (`CacheLimits` has no field for the memory limit, which `LiteServer::cache_stats` reports).
 fn cache_limits() -> pb::CacheLimits {
     pb::CacheLimits {
         max_item_size_kb: (MAX_ITEM_SIZE / 1024) as u32,

@@ -24,6 +24,17 @@ pub enum StoreError {
         /// The limit it exceeds.
         limit: usize,
     },
+    /// The item alone is charged more than its cache's memory limit, so evicting every other
+    /// item would not make room for it. Answered like [`ItemTooLarge`](Self::ItemTooLarge).
+    #[error(
+        "item of {size} bytes (overhead included) exceeds the cache memory limit of {limit} bytes"
+    )]
+    ExceedsMemoryLimit {
+        /// Bytes the item would be charged: key, value and the per-item overhead.
+        size: u64,
+        /// The cache's memory limit.
+        limit: u64,
+    },
     /// `Increment` found a stored value that is not a base-10 ASCII integer.
     #[error("the stored value is not an integer")]
     NotAnInteger,
@@ -50,7 +61,7 @@ impl From<StoreError> for Status {
             // No `err` metadata: the SDK reads a bare NOT_FOUND as CacheNotFoundError.
             StoreError::CacheNotFound(_) => Status::not_found(message),
             StoreError::CacheAlreadyExists(_) => Status::already_exists(message),
-            StoreError::ItemTooLarge { .. } => {
+            StoreError::ItemTooLarge { .. } | StoreError::ExceedsMemoryLimit { .. } => {
                 let mut status = Status::new(Code::ResourceExhausted, message);
                 status
                     .metadata_mut()
@@ -71,6 +82,14 @@ mod tests {
     #[test]
     fn an_oversized_item_carries_the_err_metadata_the_sdk_reads() {
         let status = Status::from(StoreError::ItemTooLarge { size: 10, limit: 5 });
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        let err = status.metadata().get("err").map(|v| v.to_str().ok());
+        assert_eq!(err, Some(Some(ITEM_SIZE_LIMIT_EXCEEDED)));
+    }
+
+    #[test]
+    fn an_item_over_the_memory_limit_is_refused_like_an_oversized_one() {
+        let status = Status::from(StoreError::ExceedsMemoryLimit { size: 10, limit: 5 });
         assert_eq!(status.code(), Code::ResourceExhausted);
         let err = status.metadata().get("err").map(|v| v.to_str().ok());
         assert_eq!(err, Some(Some(ITEM_SIZE_LIMIT_EXCEEDED)));

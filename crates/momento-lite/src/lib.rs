@@ -6,14 +6,17 @@
 //! as it does against the service, errors included.
 //!
 //! # Map of the crate
-//! - [`MomentoLite`] (this file) — the builder: host, port, auth token; `start()` binds and spawns
+//! - [`MomentoLite`] (this file) — the builder: host, port, auth token, memory limit per cache;
+//!   `start()` binds and spawns
 //!   the server on the current tokio runtime and returns a [`LiteServer`] handle with its
-//!   endpoint, a ready credential provider, its [`FaultController`], `stop()` / `start_again()` /
-//!   `restart()` on the same port, and a graceful `shutdown()`.
+//!   endpoint, a ready credential provider, its [`FaultController`], eviction counts and
+//!   [`CacheStats`], `stop()` / `start_again()` / `restart()` on the same port, and a graceful
+//!   `shutdown()`.
 //! - [`credential_provider`] (this file) — a `CredentialProvider` for any insecure
 //!   Momento-compatible endpoint, built from a disposable token and the SDK's insecure override.
 //! - `store` — the data: caches of items (byte values and sets of byte elements), millisecond
-//!   TTLs with lazy eviction, the 5 MiB item size limit.
+//!   TTLs, the 5 MiB item size limit, and per cache an optional memory limit with
+//!   least-recently-used eviction (see [`MomentoLite::max_memory_bytes`]).
 //! - `data` — the `Scs` data-plane service: scalar RPCs (`Get`, `Set`, the `SetIf` family,
 //!   `Increment`, TTLs, batches) and set RPCs (`SetUnion`, `SetDifference`, `SetFetch`).
 //! - `control` — the `ScsControl` control-plane service: create, list, flush, delete caches.
@@ -23,8 +26,8 @@
 //! - [`faults`] — fault injection: [`Fault`]s (latency, error statuses) on chosen [`Rpc`]s,
 //!   dropped connections and a request counter, driven by a [`FaultController`].
 //!
-//! The binary (`cargo run -p momento-lite -- --port 8080 [--auth-token T]`) runs the same
-//! server until ctrl-c.
+//! The binary (`cargo run -p momento-lite -- --port 8080 [--auth-token T] [--max-memory-mb N]`)
+//! runs the same server until ctrl-c.
 
 #![warn(missing_docs)]
 
@@ -60,7 +63,7 @@ use crate::faults::FaultLayer;
 use crate::store::Store;
 
 pub use crate::faults::{Fault, FaultController, ParseRpcError, Rpc, RpcFilter};
-pub use crate::store::MAX_ITEM_SIZE;
+pub use crate::store::{CacheStats, ITEM_OVERHEAD_BYTES, MAX_ITEM_SIZE};
 
 /// The API key a [`LiteServer`] without an auth token hands to clients (it accepts any key).
 const DUMMY_AUTH_TOKEN: &str = "momento-lite";
@@ -79,7 +82,8 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// Builds and starts a momento-lite server.
 ///
-/// Defaults: host 127.0.0.1, port 0 (an ephemeral port, see [`LiteServer::addr`]), no auth.
+/// Defaults: host 127.0.0.1, port 0 (an ephemeral port, see [`LiteServer::addr`]), no auth, no
+/// memory limit.
 ///
 /// ```
 /// use std::time::Duration;
@@ -111,15 +115,17 @@ pub struct MomentoLite {
     host: IpAddr,
     port: u16,
     auth_token: Option<String>,
+    max_memory_bytes: Option<u64>,
 }
 
 impl MomentoLite {
-    /// A builder with the defaults: 127.0.0.1, an ephemeral port, no auth.
+    /// A builder with the defaults: 127.0.0.1, an ephemeral port, no auth, no memory limit.
     pub fn builder() -> MomentoLite {
         MomentoLite {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             auth_token: None,
+            max_memory_bytes: None,
         }
     }
 
@@ -142,6 +148,32 @@ impl MomentoLite {
         self
     }
 
+    /// Gives every cache a memory limit of `bytes`, as a Momento cache has: a write that would
+    /// take a cache over it first drops the cache's expired items, then evicts its least recently
+    /// used items until the cache fits. The limit applies to each named cache on its own.
+    ///
+    /// - Each item is charged its key bytes plus its value bytes (a set: the sum of its elements)
+    ///   plus [`ITEM_OVERHEAD_BYTES`]; an overwrite replaces the old charge, a delete, an expiry or
+    ///   a flush frees it.
+    /// - A use, which makes an item the most recently used: a `Get`/`GetBatch` or `SetFetch` hit,
+    ///   and every write that stores or changes the item (`Set`, `SetBatch`, `Increment`, a
+    ///   `SetIf` that stores, `SetUnion`, `SetDifference`, an `UpdateTtl` that applies). Probes
+    ///   (`KeysExist`, `ItemGetTtl`) are not uses.
+    /// - An item charged more than the whole limit is refused as an item over Momento's item
+    ///   size limit is (the SDK's `LimitExceededError`), and nothing is evicted for it.
+    ///
+    /// Without this (the default) caches grow without limit. Evictions are counted by
+    /// [`LiteServer::evictions`] and [`LiteServer::cache_stats`] and logged at debug level.
+    pub fn max_memory_bytes(mut self, bytes: u64) -> Self {
+        self.max_memory_bytes = Some(bytes);
+        self
+    }
+
+    /// [`max_memory_bytes`](Self::max_memory_bytes) in mebibytes: `mb` × 1,048,576 bytes.
+    pub fn max_memory_mb(self, mb: u64) -> Self {
+        self.max_memory_bytes(mb.saturating_mul(1024 * 1024))
+    }
+
     /// Binds the port and spawns the server on the current tokio runtime; returns once the
     /// server is listening.
     ///
@@ -152,7 +184,7 @@ impl MomentoLite {
         let mut server = LiteServer {
             addr: listener.local_addr()?,
             auth_token: self.auth_token,
-            store: Arc::new(Store::new()),
+            store: Arc::new(Store::with_max_memory(self.max_memory_bytes)),
             faults: FaultController::new(),
             running: None,
         };
@@ -184,6 +216,7 @@ impl fmt::Debug for MomentoLite {
                 "auth_token",
                 &self.auth_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("max_memory_bytes", &self.max_memory_bytes)
             .finish()
     }
 }
@@ -237,6 +270,25 @@ impl LiteServer {
     /// and active faults stay active.
     pub fn faults(&self) -> FaultController {
         self.faults.clone()
+    }
+
+    /// The memory limit of each cache in bytes, or `None` when caches grow without limit (see
+    /// [`MomentoLite::max_memory_bytes`]).
+    pub fn max_memory_bytes(&self) -> Option<u64> {
+        self.store.max_memory_bytes()
+    }
+
+    /// How many items the server has evicted to keep its caches within their memory limit, over
+    /// all caches (deleted ones included) since it started. Expired and deleted items are not
+    /// evictions.
+    pub fn evictions(&self) -> u64 {
+        self.store.evictions()
+    }
+
+    /// The memory accounting of the named cache (its expired items dropped first), or `None` if
+    /// there is no such cache.
+    pub fn cache_stats(&self, cache: &str) -> Option<CacheStats> {
+        self.store.cache_stats(cache)
     }
 
     /// Whether the server is up (not [stopped](Self::stop)).

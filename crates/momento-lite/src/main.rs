@@ -1,7 +1,7 @@
 //! The momento-lite binary: runs a Momento-compatible cache server until ctrl-c.
 //!
 //! ```text
-//! cargo run -p momento-lite -- --port 8080 [--auth-token T] [--host 0.0.0.0]
+//! cargo run -p momento-lite -- --port 8080 [--auth-token T] [--host 0.0.0.0] [--max-memory-mb N]
 //!     [--latency-ms N] [--error-code unavailable|internal|resource-exhausted|deadline-exceeded]
 //!     [--fault-rpcs get,set] [--fault-fraction 0.3]
 //! ```
@@ -31,6 +31,10 @@ struct Args {
     /// Require this token in every request's `authorization` metadata.
     #[arg(long, env = "MOMENTO_LITE_AUTH_TOKEN")]
     auth_token: Option<String>,
+    /// Memory limit of each cache, in MiB: a full cache evicts its least recently used items
+    /// (unlimited by default).
+    #[arg(long, env = "MOMENTO_LITE_MAX_MEMORY_MB", value_name = "N")]
+    max_memory_mb: Option<u64>,
     /// Fault: delay the answer to each affected request by this many milliseconds.
     #[arg(long, env = "MOMENTO_LITE_LATENCY_MS", value_name = "N")]
     latency_ms: Option<u64>,
@@ -97,6 +101,18 @@ fn parse_fraction(text: &str) -> Result<f64, String> {
 }
 
 impl Args {
+    /// The server the flags ask for.
+    fn builder(&self) -> MomentoLite {
+        let mut builder = MomentoLite::builder().host(self.host).port(self.port);
+        if let Some(token) = &self.auth_token {
+            builder = builder.auth_token(token.clone());
+        }
+        if let Some(mb) = self.max_memory_mb {
+            builder = builder.max_memory_mb(mb);
+        }
+        builder
+    }
+
     /// The faults the flags ask for.
     fn faults(&self) -> Vec<Fault> {
         let latency = self
@@ -121,15 +137,14 @@ async fn main() -> std::io::Result<()> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
-    let mut builder = MomentoLite::builder().host(args.host).port(args.port);
-    if let Some(token) = &args.auth_token {
-        builder = builder.auth_token(token.clone());
-    }
-    let server = builder.start().await?;
+    let server = args.builder().start().await?;
     for fault in args.faults() {
         server.faults().inject(fault); // logged at info level
     }
     println!("momento-lite listening on {}", server.endpoint());
+    if let Some(bytes) = server.max_memory_bytes() {
+        println!("each cache holds at most {bytes} bytes, least recently used items evicted");
+    }
     println!(
         "connect with momento_lite::credential_provider({:?}, {:?})",
         server.endpoint(),
@@ -181,6 +196,21 @@ mod tests {
         );
         let none = Args::try_parse_from(["momento-lite"]).expect("no flags");
         assert!(none.faults().is_empty());
+    }
+
+    #[test]
+    fn max_memory_mb_limits_each_cache() {
+        let args = Args::try_parse_from(["momento-lite", "--max-memory-mb", "3"]).expect("valid");
+        assert_eq!(args.max_memory_mb, Some(3));
+        let limited = format!("{:?}", args.builder());
+        assert!(
+            limited.contains("max_memory_bytes: Some(3145728)"),
+            "{limited}"
+        );
+        let unlimited = Args::try_parse_from(["momento-lite"]).expect("no flags");
+        let unlimited = format!("{:?}", unlimited.builder());
+        assert!(unlimited.contains("max_memory_bytes: None"), "{unlimited}");
+        assert!(Args::try_parse_from(["momento-lite", "--max-memory-mb", "-1"]).is_err());
     }
 
     #[test]

@@ -1,39 +1,75 @@
-//! The in-memory data behind the server: named caches of items with millisecond TTLs.
+//! The in-memory data behind the server: named caches of items with millisecond TTLs and an
+//! optional memory limit per cache.
 //!
 //! A [`Store`] holds the caches; a [`Cache`] holds items, each a byte value or a set of byte
 //! elements with an expiry instant. An expired item reads as absent and is removed the next time
-//! its key is touched; a cache also sweeps its expired items whenever it has doubled in size since
-//! its last sweep, so keys that are never read again do not pile up.
+//! its key is touched, or by the next write that stores an item in its cache, whichever comes
+//! first.
+//!
+//! Each cache of a store built with a memory limit holds at most that many bytes, charged per
+//! item as [`entries`] describes, and evicts least recently used items to make room. A *use* is
+//! an operation that returns an item's value or changes the item: `Get`/`GetBatch` and `SetFetch`
+//! hits; `Set`, `SetBatch`, `Increment`, `SetUnion` and `SetDifference` on an existing set; a
+//! `SetIf`/`SetIfNotExists` that stores; an `UpdateTtl` that applies. Probes (`KeysExist`,
+//! `ItemGetTtl`), a conditional write that does not store, an `UpdateTtl` whose condition fails
+//! and a failed operation are not uses.
 //!
 //! The operations themselves live next to the item type they work on: [`scalar`] for byte values,
-//! [`set`] for sets. Everything here is synchronous and runs under one mutex that is never held
-//! across an `.await`.
+//! [`set`] for sets; the accounting and the recency order in [`entries`]. Everything here is
+//! synchronous and runs under one mutex that is never held across an `.await`.
 
+mod entries;
 pub mod scalar;
 pub mod set;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::error::StoreError;
+use entries::Entries;
+pub use entries::ITEM_OVERHEAD_BYTES;
 
 /// The largest item Momento accepts: key plus value (or key plus all elements), in bytes.
 pub const MAX_ITEM_SIZE: usize = 5 * 1024 * 1024;
 
-/// A cache stops sweeping expired items below this many items.
-const MIN_SWEEP_THRESHOLD: usize = 1024;
-
-/// All caches of one server, by name.
+/// All caches of one server, by name (`Store::default()`: no memory limit).
 #[derive(Debug, Default)]
 pub struct Store {
     caches: Mutex<BTreeMap<String, Cache>>,
+    /// The memory limit of each cache, in bytes; `None` for no limit.
+    max_memory_bytes: Option<u64>,
+    /// Items evicted to make room, in every cache ever created.
+    evictions: AtomicU64,
+}
+
+/// A snapshot of one cache's memory accounting, from [`LiteServer::cache_stats`].
+///
+/// [`LiteServer::cache_stats`]: crate::LiteServer::cache_stats
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Unexpired items held.
+    pub items: usize,
+    /// Bytes charged for them: per item, key plus value (a set: key plus every element) plus
+    /// [`ITEM_OVERHEAD_BYTES`].
+    pub used_bytes: u64,
+    /// The cache's memory limit in bytes, or `None` when it has none.
+    pub max_bytes: Option<u64>,
+    /// Items evicted from this cache to make room since it was created (a flush keeps the count;
+    /// expired and deleted items are not evictions).
+    pub evictions: u64,
 }
 
 impl Store {
-    /// Creates an empty store with no caches.
-    pub fn new() -> Self {
-        Self::default()
+    /// Creates an empty store whose caches each hold at most `max_memory_bytes` (`None`: no
+    /// limit).
+    pub fn with_max_memory(max_memory_bytes: Option<u64>) -> Self {
+        Self {
+            max_memory_bytes,
+            ..Self::default()
+        }
     }
 
     /// Creates an empty cache, or fails if one with this name exists.
@@ -42,7 +78,8 @@ impl Store {
         if caches.contains_key(name) {
             return Err(StoreError::CacheAlreadyExists(name.to_owned()));
         }
-        caches.insert(name.to_owned(), Cache::default());
+        let cache = Cache::new(name, self.max_memory_bytes);
+        caches.insert(name.to_owned(), cache);
         Ok(())
     }
 
@@ -54,10 +91,10 @@ impl Store {
         }
     }
 
-    /// Removes every item of a cache, keeping the cache.
+    /// Removes every item of a cache, keeping the cache (and its eviction count).
     pub fn flush_cache(&self, name: &str) -> Result<(), StoreError> {
         self.with_cache(name, |cache, _| {
-            *cache = Cache::default();
+            cache.entries.clear();
             Ok(())
         })
     }
@@ -65,6 +102,33 @@ impl Store {
     /// The names of all caches, in sorted order.
     pub fn cache_names(&self) -> Vec<String> {
         self.lock().keys().cloned().collect()
+    }
+
+    /// The memory limit of each cache, in bytes, if any.
+    pub fn max_memory_bytes(&self) -> Option<u64> {
+        self.max_memory_bytes
+    }
+
+    /// Items evicted to make room, over all caches since the store was created (deleted caches
+    /// included).
+    pub fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
+    }
+
+    /// The accounting of the named cache after dropping its expired items, or `None` if there is
+    /// no such cache.
+    pub fn cache_stats(&self, name: &str) -> Option<CacheStats> {
+        self.with_cache(name, |cache, now| {
+            let entries = &mut cache.entries;
+            entries.purge_expired(now);
+            Ok(CacheStats {
+                items: entries.len(),
+                used_bytes: entries.used_bytes(),
+                max_bytes: entries.max_bytes(),
+                evictions: entries.evictions(),
+            })
+        })
+        .ok()
     }
 
     /// Runs `op` on the named cache with the current instant, under the store's lock.
@@ -77,7 +141,13 @@ impl Store {
         let cache = caches
             .get_mut(name)
             .ok_or_else(|| StoreError::CacheNotFound(name.to_owned()))?;
-        op(cache, Instant::now())
+        let evictions_before = cache.entries.evictions();
+        let result = op(cache, Instant::now());
+        let evicted = cache.entries.evictions() - evictions_before;
+        if evicted > 0 {
+            self.evictions.fetch_add(evicted, Ordering::Relaxed);
+        }
+        result
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Cache>> {
@@ -143,26 +213,34 @@ fn expiry(now: Instant, ttl_ms: u64) -> Option<Instant> {
 /// The items of one cache.
 #[derive(Debug)]
 pub struct Cache {
-    items: HashMap<Vec<u8>, Item>,
-    sweep_at: usize,
+    entries: Entries,
 }
 
 impl Default for Cache {
+    /// An unnamed cache without a memory limit.
     fn default() -> Self {
-        Self {
-            items: HashMap::new(),
-            sweep_at: MIN_SWEEP_THRESHOLD,
-        }
+        Self::new("", None)
     }
 }
 
 impl Cache {
-    /// The unexpired item under `key`, removing it first if it has expired.
-    fn live(&mut self, key: &[u8], now: Instant) -> Option<&mut Item> {
-        if self.items.get(key).is_some_and(|item| item.is_expired(now)) {
-            self.items.remove(key);
+    /// An empty cache holding at most `max_bytes` charged bytes (`None`: no limit).
+    pub fn new(name: &str, max_bytes: Option<u64>) -> Self {
+        Self {
+            entries: Entries::new(name, max_bytes),
         }
-        self.items.get_mut(key)
+    }
+
+    /// The unexpired item under `key`, removing it first if it has expired. Not a use.
+    fn live(&mut self, key: &[u8], now: Instant) -> Option<&Item> {
+        if self
+            .entries
+            .get(key)
+            .is_some_and(|item| item.is_expired(now))
+        {
+            self.entries.remove(key);
+        }
+        self.entries.get(key)
     }
 
     /// Stores `value` under `key` with a fresh TTL, replacing whatever was there.
@@ -173,19 +251,16 @@ impl Cache {
         ttl_ms: u64,
         now: Instant,
     ) -> Result<(), StoreError> {
-        check_size(&key, value.size())?;
-        self.sweep_if_grown(now);
         let item = Item {
             value,
             expires_at: expiry(now, ttl_ms),
         };
-        self.items.insert(key, item);
-        Ok(())
+        self.entries.insert(key, item, now)
     }
 
     /// Removes the item under `key`, if any; true when an unexpired item was removed.
     pub fn delete(&mut self, key: &[u8], now: Instant) -> bool {
-        self.items
+        self.entries
             .remove(key)
             .is_some_and(|item| !item.is_expired(now))
     }
@@ -214,17 +289,10 @@ impl Cache {
         if !apply {
             return TtlOutcome::NotSet;
         }
-        item.expires_at = expiry(now, update.millis());
+        self.entries.update(key, now, |item| {
+            item.expires_at = expiry(now, update.millis());
+        });
         TtlOutcome::Set
-    }
-
-    /// Drops every expired item once the cache has doubled in size since the last sweep.
-    fn sweep_if_grown(&mut self, now: Instant) {
-        if self.items.len() < self.sweep_at {
-            return;
-        }
-        self.items.retain(|_, item| !item.is_expired(now));
-        self.sweep_at = (self.items.len() * 2).max(MIN_SWEEP_THRESHOLD);
     }
 }
 
@@ -276,7 +344,7 @@ mod tests {
 
     #[test]
     fn creating_a_cache_twice_fails_and_deleting_a_missing_one_fails() {
-        let store = Store::new();
+        let store = Store::default();
         assert_eq!(store.create_cache("a"), Ok(()));
         assert_eq!(
             store.create_cache("a"),
@@ -300,16 +368,16 @@ mod tests {
         let later = now + Duration::from_millis(10);
         assert!(!cache.exists(b"k", later));
         assert!(
-            cache.items.is_empty(),
+            cache.entries.len() == 0,
             "the expired item is removed on access"
         );
     }
 
     #[test]
-    fn a_grown_cache_sweeps_expired_items() {
+    fn a_write_drops_every_expired_item() {
         let mut cache = Cache::default();
         let now = Instant::now();
-        for i in 0..MIN_SWEEP_THRESHOLD as u32 {
+        for i in 0..100u32 {
             cache
                 .put(i.to_be_bytes().to_vec(), Value::Bytes(vec![]), 1, now)
                 .unwrap();
@@ -318,7 +386,34 @@ mod tests {
         cache
             .put(b"fresh".to_vec(), Value::Bytes(vec![]), 1000, later)
             .unwrap();
-        assert_eq!(cache.items.len(), 1);
+        assert_eq!(cache.entries.len(), 1);
+        assert_eq!(cache.entries.used_bytes(), entries::charge(b"fresh", 0));
+    }
+
+    #[test]
+    fn the_store_counts_evictions_of_every_cache_and_keeps_them() {
+        let one_item = entries::charge(b"k", 1);
+        let store = Store::with_max_memory(Some(one_item));
+        store.create_cache("a").unwrap();
+        store.create_cache("b").unwrap();
+        let set = |cache: &str, key: &[u8]| {
+            store.with_cache(cache, |items, now| {
+                items.set(key.to_vec(), b"v".to_vec(), 1000, now)
+            })
+        };
+        for key in [b"1", b"2", b"3"] {
+            set("a", key).unwrap();
+        }
+        set("b", b"1").unwrap();
+        let stats = store.cache_stats("a").unwrap();
+        assert_eq!((stats.items, stats.used_bytes), (1, one_item));
+        assert_eq!((stats.evictions, stats.max_bytes), (2, Some(one_item)));
+        store.flush_cache("a").unwrap();
+        let stats = store.cache_stats("a").unwrap();
+        assert_eq!((stats.items, stats.used_bytes, stats.evictions), (0, 0, 2));
+        store.delete_cache("a").unwrap();
+        assert_eq!(store.cache_stats("a"), None);
+        assert_eq!(store.evictions(), 2);
     }
 
     #[test]

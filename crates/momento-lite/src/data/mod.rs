@@ -207,7 +207,7 @@ mod tests {
 
     /// A data service over a store holding one empty cache, `c`.
     fn service() -> DataService {
-        let store = Arc::new(Store::new());
+        let store = Arc::new(Store::default());
         store.create_cache("c").expect("a new store has no caches");
         DataService::new(store)
     }

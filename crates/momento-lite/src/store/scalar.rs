@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use super::{check_size, Cache, Value};
+use super::{Cache, Value};
 use crate::error::StoreError;
 
 /// The condition of a conditional write, as the `SetIf` request's `condition` carries it.
@@ -40,9 +40,13 @@ impl SetCondition {
 }
 
 impl Cache {
-    /// The scalar value under `key`, or `None` if absent.
+    /// The scalar value under `key`, or `None` if absent. A hit is a use.
     pub fn get(&mut self, key: &[u8], now: Instant) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.scalar(key, now)?.map(<[u8]>::to_vec))
+        let value = self.scalar(key, now)?.map(<[u8]>::to_vec);
+        if value.is_some() {
+            self.entries.touch(key);
+        }
+        Ok(value)
     }
 
     /// Stores a scalar value with a TTL, replacing any item under `key`.
@@ -56,14 +60,15 @@ impl Cache {
         self.put(key, Value::Bytes(value), ttl_ms, now)
     }
 
-    /// Stores every `(key, value, ttl_ms)` write, or none of them if any is too large.
+    /// Stores every `(key, value, ttl_ms)` write in order, or none of them if any is too large.
+    /// Each write may evict items, earlier writes of the batch included.
     pub fn set_all(
         &mut self,
         writes: Vec<(Vec<u8>, Vec<u8>, u64)>,
         now: Instant,
     ) -> Result<(), StoreError> {
         for (key, value, _) in &writes {
-            check_size(key, value.len())?;
+            self.entries.admit(key, value.len())?;
         }
         for (key, value, ttl_ms) in writes {
             self.set(key, value, ttl_ms, now)?;
@@ -71,7 +76,8 @@ impl Cache {
         Ok(())
     }
 
-    /// Stores a scalar value if `condition` holds; returns whether it was stored.
+    /// Stores a scalar value if `condition` holds; returns whether it was stored. Only a write
+    /// that stores is a use.
     pub fn set_if(
         &mut self,
         key: Vec<u8>,
@@ -107,7 +113,7 @@ impl Cache {
         Ok(value)
     }
 
-    /// The live scalar under `key`; a set under `key` is a wrong-type error.
+    /// The live scalar under `key`; a set under `key` is a wrong-type error. Not a use.
     fn scalar(&mut self, key: &[u8], now: Instant) -> Result<Option<&[u8]>, StoreError> {
         match self.live(key, now).map(|item| &item.value) {
             None => Ok(None),

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use super::{check_size, expiry, Cache, Value};
+use super::{expiry, Cache, Value};
 use crate::error::StoreError;
 
 /// The TTL part of a collection write.
@@ -29,14 +29,13 @@ impl Cache {
         ttl: CollectionTtl,
         now: Instant,
     ) -> Result<(), StoreError> {
-        let Some(item) = self.live(&name, now) else {
+        let Some(set) = self.live_set(&name, now)? else {
             if elements.is_empty() {
                 return Ok(());
             }
             let set = Value::Set(elements.into_iter().collect());
             return self.put(name, set, ttl.ttl_ms, now);
         };
-        let set = as_set_mut(&mut item.value)?;
         let added: usize = elements
             .iter()
             .filter(|element| !set.contains(*element))
@@ -44,12 +43,16 @@ impl Cache {
             .into_iter()
             .map(Vec::len)
             .sum();
-        let current: usize = set.iter().map(Vec::len).sum();
-        check_size(&name, current.saturating_add(added))?;
-        set.extend(elements);
-        if ttl.refresh {
-            item.expires_at = expiry(now, ttl.ttl_ms);
-        }
+        let current = set_size(set);
+        self.entries.admit(&name, current.saturating_add(added))?;
+        self.entries.update(&name, now, |item| {
+            if let Value::Set(set) = &mut item.value {
+                set.extend(elements);
+            }
+            if ttl.refresh {
+                item.expires_at = expiry(now, ttl.ttl_ms);
+            }
+        });
         Ok(())
     }
 
@@ -60,7 +63,7 @@ impl Cache {
         elements: &[Vec<u8>],
         now: Instant,
     ) -> Result<bool, StoreError> {
-        self.rewrite_set(name, now, |set| {
+        self.shrink_set(name, now, |set| {
             for element in elements {
                 set.remove(element);
             }
@@ -68,67 +71,97 @@ impl Cache {
     }
 
     /// Replaces the set under `name` with `elements` minus its current elements; returns whether
-    /// the set existed (a missing set is left missing).
+    /// the set existed (a missing set is left missing). A result too large is refused and the set
+    /// left as it was.
     pub fn set_replace_with_difference(
         &mut self,
         name: &[u8],
         elements: Vec<Vec<u8>>,
         now: Instant,
     ) -> Result<bool, StoreError> {
-        self.rewrite_set(name, now, |set| {
-            let mut minuend: BTreeSet<Vec<u8>> = elements.into_iter().collect();
-            minuend.retain(|element| !set.contains(element));
-            *set = minuend;
-        })
+        let Some(set) = self.live_set(name, now)? else {
+            return Ok(false);
+        };
+        let mut minuend: BTreeSet<Vec<u8>> = elements.into_iter().collect();
+        minuend.retain(|element| !set.contains(element));
+        if minuend.is_empty() {
+            self.entries.remove(name);
+            return Ok(true);
+        }
+        self.entries.admit(name, set_size(&minuend))?;
+        self.entries.update(name, now, |item| {
+            item.value = Value::Set(minuend);
+        });
+        Ok(true)
     }
 
     /// Removes every element of the set under `name` (the set minus itself); returns whether the
     /// set existed.
     pub fn set_clear(&mut self, name: &[u8], now: Instant) -> Result<bool, StoreError> {
-        self.rewrite_set(name, now, BTreeSet::clear)
+        self.shrink_set(name, now, BTreeSet::clear)
     }
 
-    /// The elements of the set under `name`, or `None` if there is no such set.
+    /// The elements of the set under `name`, or `None` if there is no such set. A hit is a use.
     pub fn set_fetch(
         &mut self,
         name: &[u8],
         now: Instant,
     ) -> Result<Option<Vec<Vec<u8>>>, StoreError> {
-        match self.live(name, now) {
-            None => Ok(None),
-            Some(item) => Ok(Some(as_set_mut(&mut item.value)?.iter().cloned().collect())),
+        let elements = self
+            .live_set(name, now)?
+            .map(|set| set.iter().cloned().collect());
+        if elements.is_some() {
+            self.entries.touch(name);
         }
+        Ok(elements)
     }
 
-    /// Applies `change` to the live set under `name`, deleting the set if it ends up empty;
-    /// returns whether the set existed.
-    fn rewrite_set(
+    /// Applies `remove` (which only takes elements out) to the live set under `name`, deleting the
+    /// set if it ends up empty; returns whether the set existed.
+    fn shrink_set(
         &mut self,
         name: &[u8],
         now: Instant,
-        change: impl FnOnce(&mut BTreeSet<Vec<u8>>),
+        remove: impl FnOnce(&mut BTreeSet<Vec<u8>>),
     ) -> Result<bool, StoreError> {
-        let Some(item) = self.live(name, now) else {
+        if self.live_set(name, now)?.is_none() {
             return Ok(false);
-        };
-        let set = as_set_mut(&mut item.value)?;
-        change(set);
-        if set.is_empty() {
-            self.items.remove(name);
+        }
+        let emptied = self
+            .entries
+            .update(name, now, |item| match &mut item.value {
+                Value::Set(set) => {
+                    remove(set);
+                    set.is_empty()
+                }
+                Value::Bytes(_) => false,
+            });
+        if emptied == Some(true) {
+            self.entries.remove(name);
         }
         Ok(true)
     }
+
+    /// The live set under `name`; a scalar under `name` is a wrong-type error. Not a use.
+    fn live_set(
+        &mut self,
+        name: &[u8],
+        now: Instant,
+    ) -> Result<Option<&BTreeSet<Vec<u8>>>, StoreError> {
+        match self.live(name, now).map(|item| &item.value) {
+            None => Ok(None),
+            Some(Value::Set(set)) => Ok(Some(set)),
+            Some(other) => Err(StoreError::WrongType {
+                expected: "set",
+                found: other.kind(),
+            }),
+        }
+    }
 }
 
-/// The set inside `value`, or a wrong-type error for a scalar.
-fn as_set_mut(value: &mut Value) -> Result<&mut BTreeSet<Vec<u8>>, StoreError> {
-    match value {
-        Value::Set(set) => Ok(set),
-        other => Err(StoreError::WrongType {
-            expected: "set",
-            found: other.kind(),
-        }),
-    }
+/// The bytes of a set's elements.
+fn set_size(set: &BTreeSet<Vec<u8>>) -> usize {
+    set.iter().map(Vec::len).sum()
 }
 
 #[cfg(test)]
