@@ -248,6 +248,10 @@ impl Generations {
     /// present ones.
     pub(crate) fn observe(&self, keys: &[String], values: &[Option<Bytes>]) -> Seen {
         let seen: Vec<Option<u64>> = values.iter().map(|v| parse(v.as_ref())).collect();
+        let absent = seen.iter().filter(|g| g.is_none()).count() as u64;
+        if absent > 0 {
+            self.counters.generations_absent(absent);
+        }
         for (key, generation) in keys.iter().zip(&seen) {
             if let Some(generation) = generation {
                 self.remember(key, *generation);

@@ -46,6 +46,9 @@ pub struct CacheStats {
     /// Invalidations (generation bumps) that could not be recorded when they were made; each
     /// is then owed and retried in the background.
     pub invalidation_failures: u64,
+    /// Generations a read found absent (never written, expired or evicted): no stored value
+    /// was current for those reads, and the read created the generation before loading.
+    pub generations_absent: u64,
     /// Generation keys whose bump this process owes now: its reads of those tables bypass the
     /// cache until the bump is recorded.
     pub owed_invalidations: u64,
@@ -69,6 +72,7 @@ pub(crate) struct Counters {
     breaker_opens: AtomicU64,
     invalidated: AtomicU64,
     invalidation_failures: AtomicU64,
+    generations_absent: AtomicU64,
 }
 
 /// What a read ended as, for counting.
@@ -137,6 +141,11 @@ impl Counters {
         metrics::counter!("momento_seaorm_cache_invalidation_failures_total").increment(1);
     }
 
+    pub(crate) fn generations_absent(&self, count: u64) {
+        self.generations_absent.fetch_add(count, Ordering::Relaxed);
+        metrics::counter!("momento_seaorm_cache_generations_absent_total").increment(count);
+    }
+
     pub(crate) fn breaker_changed(&self, state: BreakerState, opened: bool) {
         if opened {
             bump(&self.breaker_opens);
@@ -170,6 +179,7 @@ impl Counters {
             breaker_opens: get(&self.breaker_opens),
             invalidated: get(&self.invalidated),
             invalidation_failures: get(&self.invalidation_failures),
+            generations_absent: get(&self.generations_absent),
             owed_invalidations,
             breaker_state,
         }
