@@ -14,6 +14,7 @@
 //!   and PostgreSQL.
 //! * [`miss`] — miss + query + set against the query alone.
 //! * [`codec`] — `Envelope` encode/decode time and stored size per format and compression.
+//! * [`offload`] — how long a multi-megabyte hit or miss blocks its runtime's worker.
 //! * [`memory`] — one-row hits on the in-process `MemoryBackend`: the library's own cost.
 //! * [`profile`] — a bare hit loop to run under callgrind or perf.
 //! * [`targets`] — the targets the figures are checked against.
@@ -31,6 +32,7 @@ pub mod hit;
 pub mod hit_target;
 pub mod memory;
 pub mod miss;
+pub mod offload;
 pub mod profile;
 pub mod stats;
 pub mod targets;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bench::fixtures::BenchResult;
 use bench::hit_target::Mode;
-use bench::{codec, expensive, hit, memory, miss, profile, targets, throughput};
+use bench::{codec, expensive, hit, memory, miss, offload, profile, targets, throughput};
 use clap::{Parser, ValueEnum};
 use serde_json::{json, Map, Value};
 
@@ -71,6 +71,7 @@ enum Scenario {
     Expensive,
     Miss,
     Codec,
+    Offload,
     Memory,
     /// A bare hit loop for profilers.
     HitLoop,
@@ -205,6 +206,15 @@ async fn run_latency_scenarios(
         let r = codec::run(&config)?;
         r.print();
         scenarios.insert("codec".into(), serde_json::to_value(r)?);
+    }
+    if cli.runs(Scenario::Offload) {
+        let r = offload::run(40_000, cli.rounds(5))?;
+        r.print();
+        top.insert("offload_hit_max_stall_ms".into(), json!(r.cached_hit_max_stall_ms));
+        top.insert("offload_miss_max_stall_ms".into(), json!(r.cached_miss_max_stall_ms));
+        top.insert("inline_decode_max_stall_ms".into(), json!(r.inline_decode_max_stall_ms));
+        top.insert("inline_encode_max_stall_ms".into(), json!(r.inline_encode_max_stall_ms));
+        scenarios.insert("offload".into(), serde_json::to_value(r)?);
     }
     if cli.runs(Scenario::Memory) {
         let config = memory::MemoryConfig {

@@ -247,21 +247,26 @@ impl Generations {
     /// What a batch get saw of `keys` (`values` in the same order); bounded mode remembers the
     /// present ones.
     pub(crate) fn observe(&self, keys: &[String], values: &[Option<Bytes>]) -> Seen {
-        let seen: Vec<Option<u64>> = values.iter().map(|v| parse(v.as_ref())).collect();
-        let absent = seen.iter().filter(|g| g.is_none()).count() as u64;
-        if absent > 0 {
-            self.counters.generations_absent(absent);
+        let bounded = matches!(self.consistency, Consistency::Bounded(_));
+        // The hit path: every generation present, folded without an allocation.
+        let present = values.iter().map(|v| parse(v.as_ref()));
+        if present.clone().all(|g| g.is_some()) {
+            if bounded {
+                for (key, generation) in keys.iter().zip(present.clone().flatten()) {
+                    self.remember(key, generation);
+                }
+            }
+            return Seen::Complete(stamp(present.flatten()));
         }
+        let seen: Vec<Option<u64>> = present.collect();
+        self.counters
+            .generations_absent(seen.iter().filter(|g| g.is_none()).count() as u64);
         for (key, generation) in keys.iter().zip(&seen) {
             if let Some(generation) = generation {
                 self.remember(key, *generation);
             }
         }
-        if seen.iter().all(Option::is_some) {
-            Seen::Complete(stamp(seen.into_iter().flatten()))
-        } else {
-            Seen::Incomplete(seen)
-        }
+        Seen::Incomplete(seen)
     }
 
     /// Makes `seen` complete by creating its absent generations with set-if-absent, before the

@@ -110,10 +110,12 @@ impl<C: CacheableConnection> Reading<'_, C> {
         match backend.get_many(self.admission, &batch).await {
             Ok(mut values) => {
                 let generations = &self.path.generations;
-                let seen = generations.observe(keys, &values[1..]);
-                // No stored value is current under an absent generation: create it now, so
-                // the load that follows is stamped with a generation any later write changes.
-                let seen = generations.complete(self.admission, keys, seen).await;
+                let mut seen = generations.observe(keys, &values[1..]);
+                if let Seen::Incomplete(_) = seen {
+                    // No stored value is current under an absent generation: create it now, so
+                    // the load that follows is stamped with a generation any later write changes.
+                    seen = generations.complete(self.admission, keys, seen).await;
+                }
                 let got = Ok(values.swap_remove(0));
                 Fetched {
                     got,
