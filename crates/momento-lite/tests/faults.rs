@@ -51,38 +51,75 @@ async fn get_eventually(
 async fn latency_delays_only_the_named_rpcs_until_cleared() {
     let (server, client) = server_with_cache().await;
     client.set(CACHE, "k", "v").await.expect("set");
+    // Long, so that everything this test expects to finish while the delayed get is pending
+    // does so on a loaded machine; below the SDK's 15 s deadline.
+    let latency = Duration::from_secs(5);
     server
         .faults()
-        .inject(Fault::latency(Duration::from_millis(200)).on([Rpc::Get]));
+        .inject(Fault::latency(latency).on([Rpc::Get]));
 
-    let (got, slow) = timed(client.get(CACHE, "k")).await;
-    assert_eq!(got.expect("a delayed get still succeeds"), "v".into());
-    assert!(slow >= Duration::from_millis(200), "get took {slow:?}");
+    let slow_client = client.clone();
+    let slow = tokio::spawn(timed(async move { slow_client.get(CACHE, "k").await }));
+    // Wait until the server has the delayed get.
+    let requests = server.faults().requests();
+    let started = Instant::now();
+    while server.faults().requests() == requests {
+        assert!(
+            started.elapsed() < latency,
+            "the get never reached the server"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 
-    let (set, fast) = timed(client.set(CACHE, "k", "w")).await;
-    set.expect("set");
-    assert!(fast < Duration::from_millis(100), "set took {fast:?}");
+    // A set is not delayed: it is done while the get still waits.
+    client.set(CACHE, "k", "w").await.expect("set");
+    assert!(
+        !slow.is_finished(),
+        "the set waited as long as the delayed get"
+    );
 
+    // Cleared, a get is not delayed either: it too is done while the first get still waits.
     server.faults().clear();
     assert!(server.faults().active().is_empty());
-    let (got, fast) = timed(client.get(CACHE, "k")).await;
-    assert_eq!(got.expect("get"), "w".into());
-    assert!(fast < Duration::from_millis(100), "get took {fast:?}");
+    assert_eq!(client.get(CACHE, "k").await.expect("get"), "w".into());
+    assert!(
+        !slow.is_finished(),
+        "the get after clear() waited as long as the delayed one"
+    );
+
+    // The delayed get waited its latency, then ran: it sees the set made meanwhile.
+    let (got, took) = slow.await.expect("the delayed get");
+    assert_eq!(got.expect("a delayed get still succeeds"), "w".into());
+    assert!(took >= latency, "get took {took:?}");
 }
 
 #[tokio::test]
 async fn latencies_of_several_faults_add_up() {
     let (server, client) = server_with_cache().await;
     let faults = server.faults();
-    faults.inject(Fault::latency(Duration::from_millis(150)));
-    faults.inject(Fault::latency(Duration::from_millis(150)).on([Rpc::Set]));
-    let (set, took) = timed(client.set(CACHE, "k", "v")).await;
-    set.expect("set");
-    assert!(took >= Duration::from_millis(300), "set took {took:?}");
+    let (everything, sets) = (Duration::from_millis(300), Duration::from_secs(3));
+    faults.inject(Fault::latency(everything));
+    faults.inject(Fault::latency(sets).on([Rpc::Set]));
+    let set_client = client.clone();
+    let set = tokio::spawn(timed(async move { set_client.set(CACHE, "k", "v").await }));
     let (get, took) = timed(client.get(CACHE, "k")).await;
-    get.expect("get");
-    assert!(took >= Duration::from_millis(150), "get took {took:?}");
-    assert!(took < Duration::from_millis(300), "get took {took:?}");
+    assert_eq!(
+        get.expect("get"),
+        GetResponse::Miss,
+        "the get ran before the delayed set"
+    );
+    assert!(took >= everything, "get took {took:?}");
+    assert!(
+        took < sets,
+        "the get was not delayed by the set's fault: {took:?}"
+    );
+    assert!(
+        !set.is_finished(),
+        "the get waited for the set's latency too ({took:?})"
+    );
+    let (set, took) = set.await.expect("the delayed set");
+    set.expect("set");
+    assert!(took >= everything + sets, "set took {took:?}");
 }
 
 #[tokio::test]
@@ -214,7 +251,10 @@ async fn dropping_connections_fails_a_request_in_flight() {
     let (result, took) = timed(client.get(CACHE, "k")).await;
     dropper.await.expect("dropper");
     let error = result.expect_err("the connection under the get was closed");
-    assert!(took < Duration::from_secs(2), "the get took {took:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "the get failed before its injected latency ended: {took:?}"
+    );
     // The SDK sees a broken pipe: tonic's UNKNOWN "transport error".
     assert_eq!(
         error.error_code,

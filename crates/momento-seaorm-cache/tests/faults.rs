@@ -39,47 +39,58 @@ async fn read_all_equal(cache: &ModelCache, db: &TestDb, n: usize) -> Vec<(Cache
 #[tokio::test]
 async fn latency_above_the_deadline_costs_at_most_the_deadline_then_nothing() {
     let (db, momento) = seeded().await;
-    let deadline = Duration::from_millis(50);
+    let deadline = Duration::from_millis(200);
+    // Far above the deadline, and below the SDK's own 15 s (Laptop): only the library's
+    // deadline can end a read before the injected latency does.
+    let latency = Duration::from_secs(8);
     let breaker = BreakerConfig {
         failure_threshold: 3,
-        cool_down: Duration::from_secs(60),
+        cool_down: Duration::from_secs(600),
     };
     let cache = momento
-        .model_cache(|b| b.cache_timeout(deadline).circuit_breaker(breaker))
+        .patient_model_cache(|b| b.cache_timeout(deadline).circuit_breaker(breaker))
         .await;
-    read_all_equal(&cache, &db, 1).await; // warm the connection
+    read_all_equal(&cache, &db, 1).await; // warm the connection, store the value
     momento
         .server
         .faults()
-        .inject(Fault::latency(Duration::from_millis(500)).on([Rpc::Get, Rpc::GetBatch]));
-
-    let closed = read_all_equal(&cache, &db, 3).await;
-    for (status, took) in &closed {
-        assert_eq!(*status, CacheStatus::Miss);
-        assert!(
-            *took < deadline + Duration::from_millis(60),
-            "within the deadline: {took:?}"
-        );
-        assert!(*took >= deadline, "it did wait for the cache: {took:?}");
-    }
-    assert_eq!(cache.stats().breaker_state, Some(BreakerState::Open));
-    assert_eq!(cache.stats().timeouts, 3);
+        .inject(Fault::latency(latency).on([Rpc::Get, Rpc::GetBatch]));
 
     let requests = momento.server.faults().requests();
-    let open = read_all_equal(&cache, &db, 20).await;
-    for (status, took) in &open {
-        assert_eq!(*status, CacheStatus::Miss);
+    let closed = read_all_equal(&cache, &db, 3).await;
+    for (status, took) in &closed {
+        assert_eq!(
+            *status,
+            CacheStatus::Miss,
+            "the stored value was not waited for"
+        );
+        assert!(*took >= deadline, "it did wait for the cache: {took:?}");
         assert!(
-            *took < Duration::from_millis(20),
-            "no cache latency while open: {took:?}"
+            *took < latency / 2,
+            "the deadline cut the read short, long before the injected latency: {took:?}"
         );
     }
+    assert_eq!(
+        momento.server.faults().requests(),
+        requests + 3,
+        "each read asked the cache once and stored nothing after the timeout"
+    );
+    let stats = cache.stats();
+    assert_eq!(stats.timeouts, 3);
+    assert_eq!(stats.breaker_state, Some(BreakerState::Open));
+
+    // Open: reads go straight to the database, and not one request reaches the server.
+    let requests = momento.server.faults().requests();
+    let open = read_all_equal(&cache, &db, 20).await;
+    assert!(open.iter().all(|(status, _)| *status == CacheStatus::Miss));
     assert_eq!(
         momento.server.faults().requests(),
         requests,
         "no cache call while open"
     );
-    assert_eq!(cache.stats().breaker_skips, 20);
+    let stats = cache.stats();
+    assert_eq!(stats.breaker_skips, 20);
+    assert_eq!(stats.timeouts, 3, "no read waited for the cache again");
 }
 
 #[tokio::test]

@@ -5,16 +5,18 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::entities::{product, user, user_group};
 use common::{Db, TestCache, TestDb};
+use momento_lite::{Fault, Rpc};
 use momento_seaorm_cache::{CacheQueryExt, CacheStatus, CachedConnection, Consistency, ModelCache};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, Set, Statement, TransactionSession, TransactionTrait,
 };
+use tonic::Code;
 
 async fn setup(kind: Db) -> Option<(TestDb, TestCache, ModelCache, CachedConnection)> {
     let db = TestDb::new(kind).await?;
@@ -336,41 +338,122 @@ per_database!(
     a_second_cache_never_reads_stale,
 );
 
+/// Reads user 1 through `cache`: its name and how it was served.
+async fn name_of(cache: &ModelCache, conn: &CachedConnection) -> (String, CacheStatus) {
+    let read = cache
+        .wrap(user::Entity)
+        .find_by_pk_with_status(conn, 1)
+        .await
+        .unwrap();
+    (read.value.unwrap().username, read.status)
+}
+
+/// Reads user 1 through `cache` with a query of its own, so under another key than
+/// [`name_of`]'s: its name and how it was served.
+async fn name_by_query(cache: &ModelCache, conn: &CachedConnection) -> (String, CacheStatus) {
+    let read = user::Entity::find_by_id(1)
+        .cached(cache)
+        .one_with_status(conn)
+        .await
+        .unwrap();
+    (read.value.unwrap().username, read.status)
+}
+
+/// Renames user 1 through `conn` (so the write invalidates through its cache).
+async fn rename(conn: &CachedConnection, name: &str) {
+    let mut u = user::Entity::find_by_id(1)
+        .one(conn)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_active_model();
+    u.username = Set(name.to_owned());
+    u.update(conn).await.unwrap();
+}
+
 #[tokio::test]
 async fn bounded_staleness_catches_up_within_its_window() {
-    let (db, momento, writer_cache, writer) = setup(Db::Sqlite).await.unwrap();
-    let window = Duration::from_millis(300);
-    let reader_cache = momento
-        .model_cache(|b| b.consistency(Consistency::Bounded(window)))
-        .await;
-    let wrapped = reader_cache.wrap(user::Entity);
-    let read = || wrapped.find_by_pk_with_status(&db.conn, 1);
-    read().await.unwrap();
-    assert_eq!(read().await.unwrap().status, CacheStatus::Hit);
-    let mut u = user::Entity::find_by_id(1)
-        .one(&writer)
-        .await
-        .unwrap()
-        .unwrap()
-        .into_active_model();
-    u.username = Set("later".to_owned());
-    u.update(&writer).await.unwrap();
-    tokio::time::sleep(window + Duration::from_millis(100)).await;
-    let after = read().await.unwrap();
-    assert_eq!(after.status, CacheStatus::Miss);
-    assert_eq!(after.value.unwrap().username, "later");
-    // A write in the reader's own process is seen at once.
-    let own = CachedConnection::new(db.conn.clone(), &reader_cache);
-    let mut u = user::Entity::find_by_id(1)
-        .one(&own)
-        .await
-        .unwrap()
-        .unwrap()
-        .into_active_model();
-    u.username = Set("mine".to_owned());
-    u.update(&own).await.unwrap();
-    assert_eq!(read().await.unwrap().value.unwrap().username, "mine");
-    let _ = writer_cache;
+    let (db, momento, strict, _) = setup(Db::Sqlite).await.unwrap();
+    // Long, so that "within the window" holds on a loaded machine: every step up to the stale
+    // read takes milliseconds.
+    let window = Duration::from_secs(4);
+    let bounded = || momento.model_cache(|b| b.consistency(Consistency::Bounded(window)));
+    // Two processes in bounded mode (two caches with their own in-process state) on one
+    // momento-lite, and a strict one.
+    let (reader_cache, writer_cache) = (bounded().await, bounded().await);
+    let reader = CachedConnection::new(db.conn.clone(), &reader_cache);
+    let writer = CachedConnection::new(db.conn.clone(), &writer_cache);
+    let strict_conn = CachedConnection::new(db.conn.clone(), &strict);
+    let faults = momento.server.faults();
+
+    // The reader's in-process generations are taken during this read: no earlier than it
+    // starts, no later than it returns.
+    let first_read_started = Instant::now();
+    assert_eq!(
+        name_of(&reader_cache, &reader).await,
+        ("user1".to_owned(), CacheStatus::Miss)
+    );
+    let first_read_returned = Instant::now();
+
+    // A bounded hit is one plain Get: with every GetBatch failing it is still a hit, no fault,
+    // and one request reaches the server. A strict read of the same row meets the fault.
+    faults.inject(Fault::error(Code::Internal).on([Rpc::GetBatch]));
+    let requests = faults.requests();
+    assert_eq!(
+        name_of(&reader_cache, &reader).await,
+        ("user1".to_owned(), CacheStatus::Hit)
+    );
+    assert_eq!(faults.requests(), requests + 1, "a bounded hit is one call");
+    assert_eq!(reader_cache.stats().faults, 0, "and not a GetBatch");
+    assert_eq!(name_of(&strict, &strict_conn).await.1, CacheStatus::Miss);
+    assert_eq!(strict.stats().faults, 1, "a strict read is a GetBatch");
+    faults.clear();
+
+    // The writer's process has fresh generations too, then writes. It reads under a key of
+    // its own, so that the reader's key keeps the value stamped before the write: only the
+    // reader's own generations decide what the reader sees.
+    assert_eq!(
+        name_by_query(&writer_cache, &writer).await,
+        ("user1".to_owned(), CacheStatus::Miss)
+    );
+    assert_eq!(
+        name_by_query(&writer_cache, &writer).await,
+        ("user1".to_owned(), CacheStatus::Hit)
+    );
+    rename(&writer, "later").await;
+
+    // Within the window the other process still serves what it had: stale, as bounded allows.
+    assert!(
+        first_read_started.elapsed() < window,
+        "the test itself outlasted the window"
+    );
+    assert_eq!(
+        name_of(&reader_cache, &reader).await,
+        ("user1".to_owned(), CacheStatus::Hit),
+        "another process's write is not seen within the window"
+    );
+    // The writer's own process sees its write at once.
+    assert_eq!(
+        name_by_query(&writer_cache, &writer).await,
+        ("later".to_owned(), CacheStatus::Miss),
+        "a process sees its own write at once"
+    );
+
+    // After the window the reader has caught up.
+    let caught_up = first_read_returned + window + Duration::from_millis(200);
+    tokio::time::sleep_until(caught_up.into()).await;
+    assert_eq!(
+        name_of(&reader_cache, &reader).await,
+        ("later".to_owned(), CacheStatus::Miss),
+        "another process's write is seen after the window"
+    );
+
+    // A write in the reader's own process is seen at once, though its generations are fresh.
+    rename(&reader, "mine").await;
+    assert_eq!(
+        name_of(&reader_cache, &reader).await,
+        ("mine".to_owned(), CacheStatus::Miss)
+    );
 }
 
 #[tokio::test]

@@ -10,13 +10,19 @@ use std::time::{Duration, Instant};
 use common::entities::user;
 use common::{Db, TestCache, TestDb};
 use momento::cache::ItemGetTtlResponse;
+use momento_lite::{Fault, Rpc};
 use momento_seaorm_cache::{CacheQueryExt, CacheStatus, ModelCache};
 use sea_orm::{
     ActiveModelTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Set, Statement,
 };
 
-/// A deadline no healthy call on a loaded test machine reaches, for tests that count queries.
-const PATIENT: Duration = Duration::from_secs(5);
+/// A deadline no healthy call on a loaded test machine reaches, for tests that count queries
+/// (a timeout would add one). Used with `patient_model_cache`: the SDK's default configuration
+/// gives up after 1.1 s on its own, which 1,000 concurrent calls on a loaded machine can reach.
+const PATIENT: Duration = Duration::from_secs(10);
+
+/// How long a test holds the Set of its first load in the server, below [`PATIENT`].
+const HOLD_THE_SET: Duration = Duration::from_secs(4);
 
 /// Counts the statements run on `db` whose SQL contains `marker`.
 fn count_queries(db: &mut DatabaseConnection, marker: &'static str) -> Arc<AtomicUsize> {
@@ -41,9 +47,26 @@ async fn a_thousand_concurrent_misses_run_one_query() {
     let (mut db, momento) = seeded().await;
     let queries = count_queries(&mut db.conn, "FROM \"users\"");
     // A generous deadline: this test counts queries, and a timeout would add one.
-    let cache = momento.model_cache(|b| b.cache_timeout(PATIENT)).await;
+    let cache = momento
+        .patient_model_cache(|b| b.cache_timeout(PATIENT))
+        .await;
+    // The table's generations exist already (another key of it was read), so each lookup is
+    // one batch get.
+    cache
+        .wrap(user::Entity)
+        .find_by_pk(&db.conn, 2)
+        .await
+        .unwrap();
     let expected = user::Entity::find_by_id(1).one(&db.conn).await.unwrap();
     queries.store(0, Ordering::SeqCst);
+    // The leader stores inline, so its flight lasts until its Set returns. Holding the Set
+    // makes the 1,000 reads concurrent misses however slowly the machine runs: every lookup
+    // is answered while the flight is in progress, and a caller that looked before the value
+    // was stored finds the flight, not a value it missed.
+    momento
+        .server
+        .faults()
+        .inject(Fault::latency(HOLD_THE_SET).on([Rpc::Set]));
 
     let tasks: Vec<_> = (0..1000)
         .map(|_| {
@@ -54,14 +77,15 @@ async fn a_thousand_concurrent_misses_run_one_query() {
     for task in tasks {
         assert_eq!(task.await.unwrap().unwrap(), expected);
     }
+    let stats = cache.stats();
     assert_eq!(
         queries.load(Ordering::SeqCst),
         1,
-        "one database query for 1,000 misses"
+        "one database query for 1,000 misses: {stats:?}"
     );
-    let stats = cache.stats();
-    assert_eq!(stats.database_loads, 1);
-    assert_eq!(stats.hits + stats.misses, 1000);
+    assert_eq!(stats.database_loads, 2, "the warm-up and the one load");
+    assert_eq!(stats.hits + stats.misses, 1001);
+    assert_eq!(stats.faults, 0);
 }
 
 #[derive(Debug, FromQueryResult, serde::Serialize, serde::Deserialize)]
@@ -85,10 +109,10 @@ async fn a_lease_makes_one_loader_across_processes() {
     // Two caches with their own in-process state stand for two processes sharing Momento.
     let lease = Duration::from_secs(10);
     let a = momento
-        .model_cache(|b| b.load_lease(lease).cache_timeout(PATIENT))
+        .patient_model_cache(|b| b.load_lease(lease).cache_timeout(PATIENT))
         .await;
     let b = momento
-        .model_cache(|b| b.load_lease(lease).cache_timeout(PATIENT))
+        .patient_model_cache(|b| b.load_lease(lease).cache_timeout(PATIENT))
         .await;
     let started = Instant::now();
     let tasks: Vec<_> = (0..40)
@@ -119,7 +143,7 @@ async fn stale_values_are_served_while_one_refresh_runs() {
     let (mut db, momento) = seeded().await;
     let queries = count_queries(&mut db.conn, "FROM \"users\"");
     let cache = momento
-        .model_cache(|b| b.ttl_jitter(0.0).cache_timeout(PATIENT))
+        .patient_model_cache(|b| b.ttl_jitter(0.0).cache_timeout(PATIENT))
         .await;
     let users = cache
         .wrap(user::Entity)
@@ -198,22 +222,61 @@ async fn stale_values_are_served_while_one_refresh_runs() {
 #[tokio::test]
 async fn background_writes_do_not_hold_up_the_caller() {
     let (db, momento) = seeded().await;
-    let cache = momento.model_cache(|b| b.background_writes(true)).await;
+    // Every Set waits this long in the server before it is applied. A caller that waited for
+    // its write could not return before it ends; the library's deadline and the SDK's are
+    // longer, so the write still lands.
+    const SET_DELAY: Duration = Duration::from_secs(4);
+    let cache = momento
+        .patient_model_cache(|b| {
+            b.background_writes(true)
+                .cache_timeout(SET_DELAY * 3)
+                .without_circuit_breaker()
+        })
+        .await;
+    momento
+        .server
+        .faults()
+        .inject(Fault::latency(SET_DELAY).on([Rpc::Set]));
+
+    let started = Instant::now();
     let miss = user::Entity::find()
         .cached(&cache)
         .all_with_status(&db.conn)
         .await
         .unwrap();
+    let returned = started.elapsed();
     assert_eq!(miss.status, CacheStatus::Miss);
+    assert_eq!(miss.value.len(), 2);
+    assert!(
+        returned < SET_DELAY,
+        "the read returned after {returned:?}: it waited for its {SET_DELAY:?} Set"
+    );
     let key = miss.key.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(2);
+    assert_eq!(
+        momento.raw(key.as_str()).await,
+        None,
+        "the read returned while its Set was still held by the server"
+    );
+
+    // The write does land, once the server lets it through.
+    let deadline = Instant::now() + SET_DELAY + Duration::from_secs(20);
     while momento.raw(key.as_str()).await.is_none() {
         assert!(
             Instant::now() < deadline,
             "the background write never landed"
         );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(
+        started.elapsed() >= SET_DELAY,
+        "the value landed only after the injected Set latency"
+    );
+    let stats = cache.stats();
+    assert_eq!(
+        (stats.faults, stats.timeouts),
+        (0, 0),
+        "the Set did not fail"
+    );
     let hit = user::Entity::find()
         .cached(&cache)
         .all_with_status(&db.conn)

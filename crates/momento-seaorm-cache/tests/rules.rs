@@ -235,51 +235,67 @@ async fn transactions_bypass_the_cache(kind: Db) {
     db.cleanup().await;
 }
 
+/// Long enough that checking what the server holds right after a store never races the expiry
+/// on a loaded machine; far below the default TTL, so only `.ttl()` can explain the expiry.
+const SHORT_TTL: Duration = Duration::from_secs(2);
+
+/// Checks that `key` is held with a TTL no longer than [`SHORT_TTL`], then waits until the
+/// server no longer holds it (at most a generous while after the TTL).
+async fn stored_for_the_short_ttl_then_gone(momento: &TestCache, key: &str) {
+    let left = momento
+        .raw_ttl(key)
+        .await
+        .unwrap_or_else(|| panic!("{key} was not stored"));
+    assert!(
+        left <= SHORT_TTL && left > Duration::ZERO,
+        "stored for the query's TTL, not the default: {left:?} left"
+    );
+    assert!(momento.raw(key).await.is_some(), "{key} holds a value");
+    tokio::time::sleep(SHORT_TTL).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while momento.raw(key).await.is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{key} outlived its TTL"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn ttl_expiry_makes_a_miss(kind: Db) {
     let Some((db, momento)) = setup(kind).await else {
         return;
     };
     let cache = momento.model_cache(|b| b).await;
-    let users = cache.wrap(user::Entity).ttl(Duration::from_millis(300));
-    assert_eq!(
-        users
-            .find_by_pk_with_status(&db.conn, 1)
-            .await
-            .unwrap()
-            .status,
-        CacheStatus::Miss
+    assert!(cache.ttl() > SHORT_TTL * 10, "the default TTL is long");
+
+    // A wrapped entity's TTL.
+    let users = cache.wrap(user::Entity).ttl(SHORT_TTL);
+    let first = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+    assert_eq!(first.status, CacheStatus::Miss);
+    let key = first.key.unwrap();
+    let stored: Option<user::Model> = Envelope::default()
+        .decode(&momento.raw(key.as_str()).await.expect("stored"))
+        .unwrap();
+    assert_eq!(stored, first.value, "the row itself was stored");
+    stored_for_the_short_ttl_then_gone(&momento, key.as_str()).await;
+    let expired = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+    assert_eq!(expired.status, CacheStatus::Miss, "expired: a miss");
+    assert_eq!(expired.value, first.value);
+    assert!(
+        momento.raw(key.as_str()).await.is_some(),
+        "the miss stored it again"
     );
-    assert_eq!(
-        users
-            .find_by_pk_with_status(&db.conn, 1)
-            .await
-            .unwrap()
-            .status,
-        CacheStatus::Hit
-    );
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(
-        users
-            .find_by_pk_with_status(&db.conn, 1)
-            .await
-            .unwrap()
-            .status,
-        CacheStatus::Miss
-    );
-    let query = || {
-        user::Entity::find()
-            .cached(&cache)
-            .ttl(Duration::from_millis(300))
-    };
-    assert_eq!(
-        query().all_with_status(&db.conn).await.unwrap().status,
-        CacheStatus::Miss
-    );
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(
-        query().all_with_status(&db.conn).await.unwrap().status,
-        CacheStatus::Miss
-    );
+
+    // A query's TTL.
+    let query = || user::Entity::find().cached(&cache).ttl(SHORT_TTL);
+    let first = query().all_with_status(&db.conn).await.unwrap();
+    assert_eq!(first.status, CacheStatus::Miss);
+    let key = first.key.unwrap();
+    stored_for_the_short_ttl_then_gone(&momento, key.as_str()).await;
+    let expired = query().all_with_status(&db.conn).await.unwrap();
+    assert_eq!(expired.status, CacheStatus::Miss, "expired: a miss");
+    assert_eq!(expired.value, first.value);
     db.cleanup().await;
 }
 

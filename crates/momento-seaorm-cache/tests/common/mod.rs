@@ -258,6 +258,40 @@ impl TestCache {
             .expect("ModelCache")
     }
 
+    /// A `ModelCache` on this server's cache whose SDK client waits up to 15 s per call (the
+    /// SDK's `Laptop` configuration) instead of `InRegion`'s 1.1 s, configured by `configure`.
+    /// For tests that inject latencies of seconds: only the library's own deadline
+    /// (`cache_timeout`) can then cut a slow call short.
+    pub async fn patient_model_cache(
+        &self,
+        configure: impl FnOnce(ModelCacheBuilder) -> ModelCacheBuilder,
+    ) -> ModelCache {
+        let backend = MomentoBackend::builder()
+            .credential_provider(self.server.credential_provider())
+            .configuration(Laptop::latest())
+            .cache_name(self.cache_name.as_str())
+            .build()
+            .await
+            .expect("MomentoBackend");
+        configure(ModelCache::builder(backend))
+            .build()
+            .expect("ModelCache")
+    }
+
+    /// The remaining TTL of `key` as the server holds it, or `None` when it holds no such item.
+    pub async fn raw_ttl(&self, key: &str) -> Option<Duration> {
+        use momento::cache::ItemGetTtlResponse;
+        match self
+            .client
+            .item_get_ttl(self.cache_name.as_str(), key)
+            .await
+            .expect("raw item_get_ttl")
+        {
+            ItemGetTtlResponse::Hit { remaining_ttl } => Some(remaining_ttl),
+            ItemGetTtlResponse::Miss => None,
+        }
+    }
+
     /// The raw bytes stored under `key`, read with the official SDK.
     pub async fn raw(&self, key: &str) -> Option<Vec<u8>> {
         use momento::cache::GetResponse;
