@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::OnceCell;
@@ -41,15 +41,16 @@ pub(crate) enum Landing {
 
 type Flight = Arc<OnceCell<Landing>>;
 
-/// How long after a flight stored its value a new leader for the same key looks the cache up
-/// again before querying (it may have looked before the value was stored).
-const RECENT_FOR: Duration = Duration::from_secs(1);
+/// How long the landing time of a flight that stored its value is remembered: a new leader for
+/// the same key whose own lookup started before that landing looks the cache up again before
+/// querying (it looked before the value was stored).
+const RECENT_FOR: Duration = Duration::from_secs(60);
 
 /// The flights in progress, by key, and the keys whose value a flight recently stored.
 #[derive(Debug)]
 pub(crate) struct Flights {
     in_progress: Mutex<HashMap<FlightKey, Flight>>,
-    recent: moka::sync::Cache<CacheKey, ()>,
+    recent: moka::sync::Cache<CacheKey, Instant>,
 }
 
 impl Default for Flights {
@@ -89,16 +90,16 @@ impl Flights {
             .clone();
         if led {
             if let Landing::Loaded(_, true) = landing {
-                self.recent.insert(key.key.clone(), ());
+                self.recent.insert(key.key.clone(), Instant::now());
             }
             self.finish(key, &flight);
         }
         (landing, led)
     }
 
-    /// Whether a flight stored the value of `cache_key` within the last second.
-    pub(crate) fn landed_recently(&self, key: &CacheKey) -> bool {
-        self.recent.contains_key(key)
+    /// Whether a flight stored the value of `key` at or after `since` (within the last minute).
+    pub(crate) fn landed_since(&self, key: &CacheKey, since: Instant) -> bool {
+        self.recent.get(key).is_some_and(|landed| landed >= since)
     }
 
     /// Removes a landed flight so later callers start afresh (from the cache, now filled).

@@ -1,6 +1,10 @@
 //! A concurrency check of strict mode: tasks read and write one row through the cache while a
 //! history of every operation's start, end and value is recorded; afterwards the history is
 //! checked: no read that began after a write returned may see a value older than that write.
+//! The second history adds failures in the middle: generation keys evicted (deleted with the
+//! raw SDK) again and again, and the cache stopped for a run of writes and started again; the
+//! only reads allowed to be older are the other process's, between the outage and the moment
+//! the writer's owed invalidation is recorded, as the README states.
 
 mod common;
 
@@ -10,13 +14,20 @@ use std::time::{Duration, Instant};
 
 use common::entities::user;
 use common::{Db, TestCache, TestDb};
-use momento_seaorm_cache::{CacheStatus, CachedConnection, ModelCache};
+use momento_seaorm_cache::{BreakerConfig, CacheStatus, CachedConnection, ModelCache};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 
 #[derive(Debug, Clone, Copy)]
 enum Op {
-    Write { value: i32 },
-    Read { value: i32, status: CacheStatus },
+    Write {
+        value: i32,
+    },
+    Read {
+        value: i32,
+        status: CacheStatus,
+        /// 0: the writer's process (cache `a`), 1: the other one.
+        process: u8,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -72,7 +83,7 @@ async fn writer(conn: CachedConnection, history: History, progress: Arc<Progress
 }
 
 async fn reader(
-    cache: ModelCache,
+    (cache, process): (ModelCache, u8),
     conn: CachedConnection,
     history: History,
     progress: Arc<Progress>,
@@ -89,7 +100,11 @@ async fn reader(
         history.lock().unwrap().push(Event {
             start,
             end,
-            op: Op::Read { value, status },
+            op: Op::Read {
+                value,
+                status,
+                process,
+            },
         });
         progress.reads.fetch_add(1, Ordering::SeqCst);
         after_the_writes += usize::from(writes_done);
@@ -107,8 +122,9 @@ struct Counts {
     hits_after: usize,
 }
 
-/// Every read sees at least the newest write that returned before the read began.
-fn check(history: &[Event]) -> Counts {
+/// Every read sees at least the newest write that returned before the read began, except the
+/// reads `exempt` says may be older.
+fn check(history: &[Event], exempt: impl Fn(&Event) -> bool) -> Counts {
     let mut writes: Vec<(Instant, i32)> = history
         .iter()
         .filter_map(|e| match e.op {
@@ -126,7 +142,7 @@ fn check(history: &[Event]) -> Counts {
         hits_after: 0,
     };
     for event in history {
-        if let Op::Read { value, status } = event.op {
+        if let Op::Read { value, status, .. } = event.op {
             let hit = usize::from(status == CacheStatus::Hit);
             counts.reads += 1;
             counts.hits += hit;
@@ -141,7 +157,7 @@ fn check(history: &[Event]) -> Counts {
                 .max()
                 .unwrap_or(29);
             assert!(
-                value >= newest_before,
+                value >= newest_before || exempt(event),
                 "a read that began after write {newest_before} returned saw {value}: {event:?}"
             );
         }
@@ -174,7 +190,7 @@ async fn strict_reads_never_go_back_in_time(kind: Db) {
         let cache = if i % 2 == 0 { a.clone() } else { b.clone() };
         let conn = CachedConnection::new(db.conn.clone(), &cache);
         tasks.push(tokio::spawn(reader(
-            cache,
+            (cache, (i % 2) as u8),
             conn,
             history.clone(),
             progress.clone(),
@@ -185,7 +201,7 @@ async fn strict_reads_never_go_back_in_time(kind: Db) {
         task.await.unwrap();
     }
     let history = history.lock().unwrap().clone();
-    let counts = check(&history);
+    let counts = check(&history, |_| false);
     assert_eq!(counts.writes, WRITES as usize, "{counts:?}");
     assert!(
         counts.reads >= WRITES as usize * READS_PER_WRITE + readers * READS_AFTER,
@@ -206,10 +222,155 @@ async fn strict_reads_never_go_back_in_time(kind: Db) {
     db.cleanup().await;
 }
 
+/// What the failures did, and when (and the server, kept running for the reads after).
+struct Chaos {
+    momento: TestCache,
+    evictions: usize,
+    stopped_at: Instant,
+    restarted_at: Instant,
+    /// When the writer's owed invalidation was recorded after the restart.
+    settled_at: Instant,
+}
+
+/// Deletes the row's generation keys again and again; stops the cache after a third of the
+/// writes and starts it again ten writes later; waits for the writer's owed bump.
+async fn chaos(momento: TestCache, writer: ModelCache, history: History) -> Chaos {
+    let mut momento = momento;
+    let writes = || {
+        let history = history.lock().unwrap();
+        history
+            .iter()
+            .filter(|e| matches!(e.op, Op::Write { .. }))
+            .count()
+    };
+    let mut evictions = 0;
+    let until = |n: usize| n as i32 >= WRITES / 3;
+    while !until(writes()) {
+        for key in ["model-cache:gen:users", "model-cache:gen-all"] {
+            momento
+                .client
+                .delete(momento.cache_name.as_str(), key)
+                .await
+                .unwrap();
+            evictions += 1;
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+    }
+    momento.server.stop().await;
+    let stopped_at = Instant::now();
+    let resume_after = writes() + 10;
+    while writes() < resume_after {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    momento.server.start_again().await.unwrap();
+    let restarted_at = Instant::now();
+    while writer.stats().owed_invalidations > 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let settled_at = Instant::now();
+    while writes() < WRITES as usize {
+        for key in ["model-cache:gen:users", "model-cache:gen-all"] {
+            momento
+                .client
+                .delete(momento.cache_name.as_str(), key)
+                .await
+                .unwrap();
+            evictions += 1;
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+    }
+    Chaos {
+        momento,
+        evictions,
+        stopped_at,
+        restarted_at,
+        settled_at,
+    }
+}
+
+async fn strict_reads_survive_evictions_and_an_outage(kind: Db) {
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
+    db.seed().await;
+    let momento = TestCache::start("model-cache").await;
+    // A short cool-down, so the breaker the outage opens lets the cache back in soon after.
+    let breaker = BreakerConfig {
+        failure_threshold: 5,
+        cool_down: Duration::from_millis(100),
+    };
+    let (a, b) = (
+        momento.model_cache(|b| b.circuit_breaker(breaker)).await,
+        momento.model_cache(|b| b.circuit_breaker(breaker)).await,
+    );
+    let history: History = Arc::default();
+    let progress = Arc::new(Progress::default());
+    let cap = Instant::now() + CAP;
+    let chaos = tokio::spawn(chaos(momento, a.clone(), history.clone()));
+    let mut tasks = vec![tokio::spawn(writer(
+        CachedConnection::new(db.conn.clone(), &a),
+        history.clone(),
+        progress.clone(),
+        cap,
+    ))];
+    let readers = 6;
+    for i in 0..readers {
+        let cache = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let conn = CachedConnection::new(db.conn.clone(), &cache);
+        let reader = reader(
+            (cache, (i % 2) as u8),
+            conn,
+            history.clone(),
+            progress.clone(),
+            cap,
+        );
+        tasks.push(tokio::spawn(reader));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let chaos = chaos.await.unwrap();
+    let history = history.lock().unwrap().clone();
+    // The other process may read older values from the outage until the writer's owed bump
+    // is recorded; the writer's process never does.
+    let window = chaos.stopped_at..chaos.settled_at;
+    let counts = check(&history, |event| {
+        matches!(event.op, Op::Read { process: 1, .. }) && window.contains(&event.start)
+    });
+    let failures = a.stats().invalidation_failures;
+    println!(
+        "{kind:?}: {counts:?}; {} generation deletions; {failures} bumps owed during the \
+         outage; recorded {:?} after the restart",
+        chaos.evictions,
+        chaos.settled_at - chaos.restarted_at
+    );
+    assert_eq!(counts.writes, WRITES as usize, "{counts:?}");
+    assert!(chaos.evictions > 20, "{} deletions", chaos.evictions);
+    assert!(
+        failures >= 10,
+        "the writes during the outage owed their bumps ({failures})"
+    );
+    assert!(
+        chaos.settled_at - chaos.restarted_at <= Duration::from_secs(3),
+        "the owed bump was recorded within 3 s of the restart"
+    );
+    assert!(
+        counts.hits_after > 0,
+        "the cache served reads again: {counts:?}"
+    );
+    drop(chaos.momento);
+    db.cleanup().await;
+}
+
 mod sqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn strict_reads_never_go_back_in_time() {
         super::strict_reads_never_go_back_in_time(super::Db::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn strict_reads_survive_evictions_and_an_outage() {
+        super::strict_reads_survive_evictions_and_an_outage(super::Db::Sqlite).await
     }
 }
 
@@ -217,5 +378,17 @@ mod postgres {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn strict_reads_never_go_back_in_time() {
         super::strict_reads_never_go_back_in_time(super::Db::Postgres).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn strict_reads_survive_evictions_and_an_outage() {
+        super::strict_reads_survive_evictions_and_an_outage(super::Db::Postgres).await
+    }
+}
+
+mod mysql {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn strict_reads_survive_evictions_and_an_outage() {
+        super::strict_reads_survive_evictions_and_an_outage(super::Db::MySql).await
     }
 }

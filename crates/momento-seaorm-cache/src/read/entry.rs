@@ -69,6 +69,7 @@ impl ReadPath {
             options: plan.options,
             admission,
             db,
+            started: std::time::Instant::now(),
         };
         // Each caller looks the cache up itself (checking generations when there are any);
         // only a miss joins a flight, shared with callers that saw the same generations, so

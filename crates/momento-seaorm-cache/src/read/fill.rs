@@ -51,8 +51,8 @@ impl<C: CacheableConnection> Reading<'_, C> {
     ) -> (Result<ReadResult<L::Output>, DbErr>, Landing) {
         let Missed { mut store, seen } = missed;
         let flights = self.path.flights.as_ref();
-        if store && flights.is_some_and(|f| f.landed_recently(&self.key)) {
-            // A flight stored this key a moment ago, perhaps after this caller looked.
+        if store && flights.is_some_and(|f| f.landed_since(&self.key, self.started)) {
+            // A flight stored this key after this caller's lookup began: look again.
             if let Some((served, bytes)) = self.recheck::<L::Output>().await {
                 return (Ok(served), Landing::Hit(bytes));
             }

@@ -56,6 +56,8 @@ pub(super) struct Reading<'r, C> {
     pub options: StoreOptions,
     pub admission: Admission,
     pub db: &'r C,
+    /// When this read's lookup started.
+    pub started: Instant,
 }
 
 impl ReadPath {
