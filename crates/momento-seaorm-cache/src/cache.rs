@@ -75,9 +75,11 @@ impl ModelCache {
     /// per key, up to 10% TTL jitter and [`Consistency::Strict`].
     ///
     /// ```
-    /// use momento_seaorm_cache::{MemoryBackend, ModelCache};
+    /// use momento_seaorm_cache::{MemoryBackend, ModelCache, FALLBACK_TTL};
     /// let cache = ModelCache::builder(MemoryBackend::new()).build().unwrap();
-    /// # let _ = cache;
+    /// assert_eq!(cache.prefix(), "model-cache");
+    /// // MemoryBackend has no default TTL of its own, so the cache uses the fallback (60 s).
+    /// assert_eq!(cache.ttl(), FALLBACK_TTL);
     /// ```
     pub fn builder(backend: impl CacheBackend) -> ModelCacheBuilder {
         ModelCacheBuilder {
@@ -86,7 +88,7 @@ impl ModelCache {
         }
     }
 
-    /// The key prefix.
+    /// The key prefix: the first segment of every key this cache reads and writes.
     ///
     /// ```
     /// # use momento_seaorm_cache::{MemoryBackend, ModelCache};
@@ -97,7 +99,8 @@ impl ModelCache {
         self.parts.keys.prefix()
     }
 
-    /// The default TTL of stored results.
+    /// The default TTL of stored results: the builder's, else the backend's, else
+    /// [`FALLBACK_TTL`](crate::FALLBACK_TTL).
     ///
     /// ```
     /// # use momento_seaorm_cache::{MemoryBackend, ModelCache};
@@ -115,9 +118,38 @@ impl ModelCache {
     /// The backend, for direct reads and writes (e.g. to inspect a stored value).
     ///
     /// ```
-    /// # use momento_seaorm_cache::{MemoryBackend, ModelCache};
-    /// let cache = ModelCache::builder(MemoryBackend::new()).build().unwrap();
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::Envelope;
     /// assert_eq!(cache.backend().name(), "memory");
+    /// let read = cache.wrap(user::Entity).find_by_pk_with_status(&db, 1).await?;
+    /// let stored = cache.backend().get(read.key.unwrap().as_str()).await?.unwrap();
+    /// let alice: Option<user::Model> = Envelope::default().decode(&stored)?;
+    /// assert_eq!(alice.unwrap().name, "alice");
+    /// # Ok(()) }
     /// ```
     pub fn backend(&self) -> &dyn CacheBackend {
         self.parts.backend.inner()
@@ -126,11 +158,39 @@ impl ModelCache {
     /// A snapshot of this cache's counters (shared by its clones) since it was built.
     ///
     /// ```
-    /// # use momento_seaorm_cache::{MemoryBackend, ModelCache, BreakerState};
-    /// let cache = ModelCache::builder(MemoryBackend::new()).build().unwrap();
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::BreakerState;
+    /// let users = cache.wrap(user::Entity);
+    /// users.find_by_pk(&db, 1).await?; // a miss: loaded from the database and stored
+    /// users.find_by_pk(&db, 1).await?; // a hit
     /// let stats = cache.stats();
-    /// assert_eq!((stats.hits, stats.misses), (0, 0));
+    /// assert_eq!((stats.hits, stats.misses, stats.database_loads), (1, 1, 1));
     /// assert_eq!(stats.breaker_state, Some(BreakerState::Closed));
+    /// # Ok(()) }
     /// ```
     pub fn stats(&self) -> CacheStats {
         let owed = self.parts.generations.owed_count() as u64;
@@ -144,17 +204,42 @@ impl ModelCache {
     /// not understood as a read, or a read on a connection in a transaction, bypasses the
     /// cache). Every front end of this crate ends here or in the primary-key path beside it.
     ///
-    /// ```no_run
-    /// # async fn run(db: sea_orm::DatabaseConnection, cache: momento_seaorm_cache::ModelCache)
-    /// # -> Result<(), sea_orm::DbErr> {
-    /// use momento_seaorm_cache::{LoadAll, Operation, ReadRequest};
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::{CacheStatus, LoadAll, Operation, ReadRequest};
     /// use sea_orm::{DbBackend, JsonValue, SelectModel, Statement};
-    /// let statement = Statement::from_string(DbBackend::Sqlite, "SELECT id FROM users");
-    /// let request = ReadRequest::new(Operation::All, statement);
-    /// let rows = cache
-    ///     .read_statement(&db, request, LoadAll::<SelectModel<JsonValue>>::new)
-    ///     .await?;
-    /// # let _ = rows;
+    /// let sql = "SELECT id, name FROM users ORDER BY id";
+    /// let statement = Statement::from_string(DbBackend::Sqlite, sql);
+    /// let request = || ReadRequest::new(Operation::All, statement.clone());
+    /// let load = LoadAll::<SelectModel<JsonValue>>::new;
+    /// let first = cache.read_statement(&db, request(), load).await?;
+    /// assert_eq!((first.status, first.value.len()), (CacheStatus::Miss, 2));
+    /// let again = cache.read_statement(&db, request(), load).await?;
+    /// assert_eq!((again.status, again.value), (CacheStatus::Hit, first.value));
     /// # Ok(()) }
     /// ```
     pub async fn read_statement<C, L>(
@@ -191,41 +276,125 @@ impl ModelCache {
     /// Invalidates every cached read of entity `E`'s table, in every process sharing the
     /// backend. For writes that do not go through a [`CachedConnection`](crate::CachedConnection).
     ///
-    /// ```no_run
+    /// ```
     /// # mod user {
     /// #     use sea_orm::entity::prelude::*;
-    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
     /// #     #[sea_orm(table_name = "users")]
-    /// #     pub struct Model { #[sea_orm(primary_key)] pub id: i32, pub name: String }
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
     /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     /// #     pub enum Relation {}
     /// #     impl ActiveModelBehavior for ActiveModel {}
     /// # }
-    /// # async fn run(cache: momento_seaorm_cache::ModelCache) {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::CacheStatus;
+    /// use sea_orm::ConnectionTrait;
+    /// let users = cache.wrap(user::Entity);
+    /// users.find_by_pk(&db, 1).await?; // now cached
+    /// db.execute_unprepared("UPDATE users SET name = 'alicia' WHERE id = 1").await?;
     /// cache.invalidate::<user::Entity>().await;
-    /// # }
+    /// let read = users.find_by_pk_with_status(&db, 1).await?;
+    /// assert_eq!((read.status, read.value.unwrap().name), (CacheStatus::Miss, "alicia".into()));
+    /// # Ok(()) }
     /// ```
     pub async fn invalidate<E: sea_orm::EntityTrait>(&self) {
         self.invalidate_table(E::default().table_name()).await;
     }
 
-    /// Invalidates every cached read of `table` (any case, schema ignored).
+    /// Invalidates every cached read of `table`, in every process sharing the backend: for
+    /// tables written by other programs, or read by raw SQL. Any case; pass the unqualified
+    /// name (`users`, not `public.users`).
     ///
-    /// ```no_run
-    /// # async fn run(cache: momento_seaorm_cache::ModelCache) {
-    /// cache.invalidate_table("users").await;
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
     /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::{CacheQueryExt, CacheStatus};
+    /// use sea_orm::EntityTrait;
+    /// let count = || user::Entity::find().cached(&cache).count_with_status(&db);
+    /// assert_eq!(count().await?.status, CacheStatus::Miss);
+    /// assert_eq!(count().await?.status, CacheStatus::Hit);
+    /// cache.invalidate_table("USERS").await; // case does not matter
+    /// assert_eq!(count().await?.status, CacheStatus::Miss);
+    /// # Ok(()) }
     /// ```
     pub async fn invalidate_table(&self, table: &str) {
         self.invalidate_tables(&[table.to_lowercase()]).await;
     }
 
-    /// Invalidates every cached read of every table.
+    /// Invalidates every cached read of every table, in every process sharing the backend
+    /// (one write: the global generation every read depends on).
     ///
-    /// ```no_run
-    /// # async fn run(cache: momento_seaorm_cache::ModelCache) {
-    /// cache.invalidate_all().await;
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
     /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::CacheStatus;
+    /// let users = cache.wrap(user::Entity);
+    /// users.find_by_pk(&db, 1).await?;
+    /// assert_eq!(users.find_by_pk_with_status(&db, 1).await?.status, CacheStatus::Hit);
+    /// cache.invalidate_all().await;
+    /// assert_eq!(users.find_by_pk_with_status(&db, 1).await?.status, CacheStatus::Miss);
+    /// # Ok(()) }
     /// ```
     pub async fn invalidate_all(&self) {
         self.parts.generations.bump_all().await;
@@ -316,31 +485,161 @@ impl std::fmt::Debug for ModelCacheBuilder {
 }
 
 impl ModelCacheBuilder {
-    /// The first part of every key (default `model-cache`); must not contain `:`.
+    /// The first part of every key (default `model-cache`); must not contain `:`. Caches with
+    /// different prefixes share a backend without sharing entries.
+    ///
+    /// ```
+    /// use momento_seaorm_cache::{ConfigError, MemoryBackend, ModelCache};
+    /// let cache = ModelCache::builder(MemoryBackend::new()).key_prefix("app").build()?;
+    /// assert_eq!(cache.prefix(), "app");
+    /// let err = ModelCache::builder(MemoryBackend::new()).key_prefix("a:b").build().unwrap_err();
+    /// assert!(matches!(err, ConfigError::InvalidKeyPrefix { .. }));
+    /// # Ok::<(), ConfigError>(())
+    /// ```
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.settings.prefix = prefix.into();
         self
     }
 
-    /// The default TTL of stored results (default: the backend's, else 60 s).
+    /// The default TTL of stored results (default: the backend's, else 60 s); a query or a
+    /// wrapped entity can set its own.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use momento_seaorm_cache::{MemoryBackend, ModelCache};
+    /// let cache = ModelCache::builder(MemoryBackend::new())
+    ///     .default_ttl(Duration::from_secs(300))
+    ///     .build()?;
+    /// assert_eq!(cache.ttl(), Duration::from_secs(300));
+    /// # Ok::<(), momento_seaorm_cache::ConfigError>(())
+    /// ```
     pub fn default_ttl(mut self, ttl: Duration) -> Self {
         self.settings.ttl = Some(ttl);
         self
     }
 
-    /// How values are compressed when written (any compression is read).
+    /// How values are compressed when written (default none). Every value records its
+    /// compression, so readers with any setting read it.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// use momento_seaorm_cache::{Compression, Envelope, MemoryBackend, ModelCache};
+    /// let cache = ModelCache::builder(MemoryBackend::new())
+    ///     .compression(Compression::Zstd)
+    ///     .build()?;
+    /// let key = cache.wrap(user::Entity).find_by_pk_with_status(&db, 1).await?.key.unwrap();
+    /// let stored = cache.backend().get(key.as_str()).await?.unwrap(); // zstd-compressed
+    /// let alice: Option<user::Model> = Envelope::default().decode(&stored)?;
+    /// assert_eq!(alice.unwrap().name, "alice");
+    /// # Ok(()) }
+    /// ```
     pub fn compression(mut self, compression: Compression) -> Self {
         self.settings.envelope.compression = compression;
         self
     }
 
-    /// How rows are serialized when written (any format is read).
+    /// How rows are serialized when written (default JSON; postcard is smaller and faster).
+    /// Every value records its format, so readers with any setting read it.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// use momento_seaorm_cache::{CacheStatus, MemoryBackend, ModelCache, SerdeFormat};
+    /// let cache = ModelCache::builder(MemoryBackend::new())
+    ///     .serde_format(SerdeFormat::Postcard)
+    ///     .build()?;
+    /// let users = cache.wrap(user::Entity);
+    /// let miss = users.find_by_pk_with_status(&db, 1).await?;
+    /// let hit = users.find_by_pk_with_status(&db, 1).await?; // decoded from postcard
+    /// assert_eq!((hit.status, hit.value), (CacheStatus::Hit, miss.value));
+    /// # Ok(()) }
+    /// ```
     pub fn serde_format(mut self, format: SerdeFormat) -> Self {
         self.settings.envelope.format = format;
         self
     }
 
-    /// Keys longer than this many bytes are stored under a hash of their query (default 1024).
+    /// Keys longer than this many bytes are stored under a hash of their query (default 1024;
+    /// at least the prefix's length plus 96): the key keeps its readable head, and the query
+    /// becomes `#sha256:` and its hash.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// use momento_seaorm_cache::{CacheQueryExt, MemoryBackend, ModelCache};
+    /// use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    /// let cache = ModelCache::builder(MemoryBackend::new()).max_key_len(128).build()?;
+    /// let long_name = user::Entity::find().filter(user::Column::Name.eq("x".repeat(200)));
+    /// let read = long_name.cached(&cache).all_with_status(&db).await?;
+    /// let key = read.key.unwrap(); // model-cache:all:users@<fingerprint>:#sha256:<64 hex>
+    /// assert!(key.as_str().starts_with("model-cache:all:users@"));
+    /// assert!(key.as_str().contains(":#sha256:") && key.as_str().len() <= 128);
+    /// # Ok(()) }
+    /// ```
     pub fn max_key_len(mut self, len: usize) -> Self {
         self.settings.max_key_len = len;
         self
@@ -348,18 +647,47 @@ impl ModelCacheBuilder {
 
     /// The deadline of each cache call, separate from the SDK's own (default 200 ms). A call
     /// that takes longer counts as a fault and the read goes to the database.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use momento_seaorm_cache::{ConfigError, MemoryBackend, ModelCache};
+    /// let fast = ModelCache::builder(MemoryBackend::new())
+    ///     .cache_timeout(Duration::from_millis(50))
+    ///     .build();
+    /// assert!(fast.is_ok());
+    /// let never = ModelCache::builder(MemoryBackend::new()).cache_timeout(Duration::ZERO).build();
+    /// assert_eq!(never.unwrap_err(), ConfigError::ZeroTimeout);
+    /// ```
     pub fn cache_timeout(mut self, timeout: Duration) -> Self {
         self.settings.timeout = timeout;
         self
     }
 
-    /// The circuit breaker's thresholds (on by default with [`BreakerConfig::default`]).
+    /// The circuit breaker's thresholds (on by default with [`BreakerConfig::default`]): after
+    /// `failure_threshold` consecutive faults the cache is skipped for `cool_down`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use momento_seaorm_cache::{BreakerConfig, BreakerState, MemoryBackend, ModelCache};
+    /// let breaker = BreakerConfig { failure_threshold: 3, cool_down: Duration::from_secs(10) };
+    /// let cache = ModelCache::builder(MemoryBackend::new()).circuit_breaker(breaker).build()?;
+    /// assert_eq!(cache.stats().breaker_state, Some(BreakerState::Closed));
+    /// # Ok::<(), momento_seaorm_cache::ConfigError>(())
+    /// ```
     pub fn circuit_breaker(mut self, config: BreakerConfig) -> Self {
         self.settings.breaker = Some(config);
         self
     }
 
-    /// Never skip the cache, however often it faults.
+    /// Never skip the cache, however often it faults (each faulting call still falls through
+    /// to the database within the deadline).
+    ///
+    /// ```
+    /// use momento_seaorm_cache::{MemoryBackend, ModelCache};
+    /// let cache = ModelCache::builder(MemoryBackend::new()).without_circuit_breaker().build()?;
+    /// assert_eq!(cache.stats().breaker_state, None); // no breaker to report
+    /// # Ok::<(), momento_seaorm_cache::ConfigError>(())
+    /// ```
     pub fn without_circuit_breaker(mut self) -> Self {
         self.settings.breaker = None;
         self
@@ -367,6 +695,39 @@ impl ModelCacheBuilder {
 
     /// Whether concurrent reads of one key in this process share one database query
     /// (default `true`).
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// use momento_seaorm_cache::{MemoryBackend, ModelCache};
+    /// let cache = ModelCache::builder(MemoryBackend::new()).single_flight(true).build()?;
+    /// let users = cache.wrap(user::Entity);
+    /// let (a, b) = futures::join!(users.find_by_pk(&db, 1), users.find_by_pk(&db, 1));
+    /// assert_eq!(a?, b?);
+    /// assert_eq!(cache.stats().database_loads, 1); // one query answered both
+    /// # Ok(()) }
+    /// ```
     pub fn single_flight(mut self, enabled: bool) -> Self {
         self.settings.single_flight = enabled;
         self
@@ -375,6 +736,41 @@ impl ModelCacheBuilder {
     /// Across processes, let one loader per key run the query: a miss first takes a lease (a
     /// set-if-absent key living `lease`); others wait up to `lease` for the value to appear,
     /// then query themselves. Off by default; needs a backend with `set_if_absent`.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// use std::time::Duration;
+    /// use momento_seaorm_cache::{CacheStatus, MemoryBackend, ModelCache};
+    /// let cache = ModelCache::builder(MemoryBackend::new())
+    ///     .load_lease(Duration::from_secs(2))
+    ///     .build()?;
+    /// let users = cache.wrap(user::Entity);
+    /// assert_eq!(users.find_by_pk_with_status(&db, 1).await?.status, CacheStatus::Miss);
+    /// assert_eq!(users.find_by_pk_with_status(&db, 1).await?.status, CacheStatus::Hit);
+    /// # Ok(()) }
+    /// ```
     pub fn load_lease(mut self, lease: Duration) -> Self {
         self.settings.lease = Some(lease);
         self
@@ -382,6 +778,14 @@ impl ModelCacheBuilder {
 
     /// Shorten each stored TTL by a random fraction up to `jitter` (0.0 to 1.0, default 0.1),
     /// so entries written together do not expire together.
+    ///
+    /// ```
+    /// use momento_seaorm_cache::{ConfigError, MemoryBackend, ModelCache};
+    /// let exact = ModelCache::builder(MemoryBackend::new()).ttl_jitter(0.0).build();
+    /// assert!(exact.is_ok()); // every value lives exactly its TTL
+    /// let err = ModelCache::builder(MemoryBackend::new()).ttl_jitter(1.5).build().unwrap_err();
+    /// assert!(matches!(err, ConfigError::InvalidJitter { .. }));
+    /// ```
     pub fn ttl_jitter(mut self, jitter: f64) -> Self {
         self.settings.ttl_jitter = jitter;
         self
@@ -389,6 +793,41 @@ impl ModelCacheBuilder {
 
     /// Write the cache in a background task on a miss, so the caller does not wait for the
     /// set (default `false`).
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// use std::time::Duration;
+    /// use momento_seaorm_cache::{CacheStatus, MemoryBackend, ModelCache};
+    /// let cache = ModelCache::builder(MemoryBackend::new()).background_writes(true).build()?;
+    /// let users = cache.wrap(user::Entity);
+    /// let miss = users.find_by_pk_with_status(&db, 1).await?; // returns before the set
+    /// assert_eq!(miss.status, CacheStatus::Miss);
+    /// tokio::time::sleep(Duration::from_millis(50)).await; // the background set lands
+    /// assert_eq!(users.find_by_pk_with_status(&db, 1).await?.status, CacheStatus::Hit);
+    /// # Ok(()) }
+    /// ```
     pub fn background_writes(mut self, enabled: bool) -> Self {
         self.settings.background_writes = enabled;
         self
@@ -396,12 +835,49 @@ impl ModelCacheBuilder {
 
     /// How reads stay consistent with writes (default [`Consistency::Strict`]); see the
     /// README's invalidation section for what each costs.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// use momento_seaorm_cache::{CacheStatus, Consistency, MemoryBackend, ModelCache};
+    /// // TtlOnly: no generations, as in the Node library; entries live until their TTL.
+    /// let cache = ModelCache::builder(MemoryBackend::new())
+    ///     .consistency(Consistency::TtlOnly)
+    ///     .build()?;
+    /// let users = cache.wrap(user::Entity);
+    /// users.find_by_pk(&db, 1).await?;
+    /// cache.invalidate_table("users").await; // nothing to invalidate
+    /// assert_eq!(users.find_by_pk_with_status(&db, 1).await?.status, CacheStatus::Hit);
+    /// # Ok(()) }
+    /// ```
     pub fn consistency(mut self, consistency: Consistency) -> Self {
         self.settings.consistency = consistency;
         self
     }
 
-    /// Checks the settings and builds the cache.
+    /// Checks the settings and builds the cache. Every mistake is a [`ConfigError`] that says
+    /// what to change.
     ///
     /// ```
     /// use std::time::Duration;
@@ -411,6 +887,7 @@ impl ModelCacheBuilder {
     ///     .build()
     ///     .unwrap_err();
     /// assert!(matches!(err, ConfigError::ZeroTtl { .. }));
+    /// assert!(err.to_string().contains("at least one millisecond"));
     /// ```
     pub fn build(self) -> Result<ModelCache, ConfigError> {
         let ModelCacheBuilder { backend, settings } = self;

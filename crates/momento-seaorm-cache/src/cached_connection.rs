@@ -65,13 +65,47 @@ impl Written {
 /// A [`DatabaseConnection`] that invalidates cached reads of the tables it writes, in every
 /// process sharing the cache backend. Pass it wherever the connection went.
 ///
-/// ```no_run
-/// # async fn run(db: sea_orm::DatabaseConnection, cache: momento_seaorm_cache::ModelCache)
-/// # -> Result<(), sea_orm::DbErr> {
-/// use momento_seaorm_cache::CachedConnection;
-/// use sea_orm::ConnectionTrait;
+/// A write invalidates once it has run; in a transaction, once the outermost commit has:
+/// ```
+/// # mod user {
+/// #     use sea_orm::entity::prelude::*;
+/// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// #     #[derive(serde::Serialize, serde::Deserialize)]
+/// #     #[sea_orm(table_name = "users")]
+/// #     pub struct Model {
+/// #         #[sea_orm(primary_key)]
+/// #         pub id: i32,
+/// #         pub name: String,
+/// #     }
+/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// #     pub enum Relation {}
+/// #     impl ActiveModelBehavior for ActiveModel {}
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+/// # sea_orm::ConnectionTrait::execute_unprepared(
+/// #     &db,
+/// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+/// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+/// # )
+/// # .await?;
+/// # let backend = momento_seaorm_cache::MemoryBackend::new();
+/// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+/// use momento_seaorm_cache::{CacheStatus, CachedConnection};
+/// use sea_orm::{ConnectionTrait, TransactionSession, TransactionTrait};
 /// let db = CachedConnection::new(db, &cache);
-/// db.execute_unprepared("UPDATE users SET age = age + 1").await?; // invalidates `users`
+/// let users = cache.wrap(user::Entity);
+/// users.find_by_pk(&db, 1).await?;
+/// assert_eq!(users.find_by_pk_with_status(&db, 1).await?.status, CacheStatus::Hit);
+/// db.execute_unprepared("UPDATE users SET name = 'alicia' WHERE id = 1").await?;
+/// assert_eq!(users.find_by_pk_with_status(&db, 1).await?.status, CacheStatus::Miss);
+///
+/// let txn = db.begin().await?;
+/// txn.execute_unprepared("UPDATE users SET name = 'ally' WHERE id = 1").await?;
+/// txn.commit().await?; // invalidates `users` now
+/// let read = users.find_by_pk_with_status(&db, 1).await?;
+/// assert_eq!((read.status, read.value.unwrap().name), (CacheStatus::Miss, "ally".into()));
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -81,7 +115,45 @@ pub struct CachedConnection {
 }
 
 impl CachedConnection {
-    /// Wraps `db`; writes through the result invalidate reads cached in `cache`.
+    /// Wraps `db`; writes through the result invalidate reads cached in `cache`. Reads through
+    /// it are cached as on `db`.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::{CacheStatus, CachedConnection};
+    /// use sea_orm::{ConnectionTrait, EntityTrait};
+    /// let db = CachedConnection::new(db, &cache);
+    /// let users = cache.wrap(user::Entity);
+    /// assert_eq!(users.count(&db, user::Entity::find()).await?, 2);
+    /// db.execute_unprepared("INSERT INTO users VALUES (3, 'carol')").await?;
+    /// let read = users.count_with_status(&db, user::Entity::find()).await?;
+    /// assert_eq!((read.status, read.value), (CacheStatus::Miss, 3));
+    /// # Ok(()) }
+    /// ```
     pub fn new(db: DatabaseConnection, cache: &ModelCache) -> CachedConnection {
         CachedConnection {
             inner: db,
@@ -89,12 +161,85 @@ impl CachedConnection {
         }
     }
 
-    /// The wrapped connection (writes through it invalidate nothing).
+    /// The wrapped connection. Writes through it invalidate nothing, so cached reads of what
+    /// they change stay served until their TTL.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::{CacheStatus, CachedConnection};
+    /// use sea_orm::ConnectionTrait;
+    /// let db = CachedConnection::new(db, &cache);
+    /// let users = cache.wrap(user::Entity);
+    /// users.find_by_pk(&db, 1).await?;
+    /// db.inner().execute_unprepared("UPDATE users SET name = 'alicia' WHERE id = 1").await?;
+    /// let read = users.find_by_pk_with_status(&db, 1).await?; // the cached row, now outdated
+    /// assert_eq!((read.status, read.value.unwrap().name), (CacheStatus::Hit, "alice".into()));
+    /// # Ok(()) }
+    /// ```
     pub fn inner(&self) -> &DatabaseConnection {
         &self.inner
     }
 
-    /// The cache this connection invalidates.
+    /// The cache this connection invalidates (a clone of the one it was made with: both share
+    /// their entries and counters).
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::CachedConnection;
+    /// let db = CachedConnection::new(db, &cache);
+    /// let alice = db.cache().wrap(user::Entity).find_by_pk(&db, 1).await?;
+    /// assert_eq!(alice.unwrap().name, "alice");
+    /// assert_eq!(cache.stats().misses, 1); // counted by the cache it was made with
+    /// # Ok(()) }
+    /// ```
     pub fn cache(&self) -> &ModelCache {
         &self.cache
     }

@@ -177,6 +177,17 @@ impl Envelope {
 
     /// Reads a value written by any envelope. The receiver's own settings play no part: the
     /// header decides. Any malformed input is a [`DecodeError`].
+    ///
+    /// ```
+    /// use momento_seaorm_cache::{Compression, DecodeError, Envelope, SerdeFormat};
+    /// let writer = Envelope { format: SerdeFormat::Postcard, compression: Compression::Zlib };
+    /// let bytes = writer.encode(&("alice", 1)).unwrap();
+    /// let back: (String, i32) = Envelope::default().decode(&bytes)?;
+    /// assert_eq!(back, ("alice".to_owned(), 1));
+    /// let garbage = Envelope::default().decode::<(String, i32)>(b"not a value");
+    /// assert!(matches!(garbage, Err(DecodeError::NotAnEnvelope)));
+    /// # Ok::<(), DecodeError>(())
+    /// ```
     pub fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, DecodeError> {
         decode(bytes)
     }

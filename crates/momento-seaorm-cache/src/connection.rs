@@ -14,14 +14,38 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTra
 /// [`CachedTransaction`](crate::CachedTransaction).
 ///
 /// ```
-/// use momento_seaorm_cache::CacheableConnection;
+/// # mod user {
+/// #     use sea_orm::entity::prelude::*;
+/// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// #     #[derive(serde::Serialize, serde::Deserialize)]
+/// #     #[sea_orm(table_name = "users")]
+/// #     pub struct Model {
+/// #         #[sea_orm(primary_key)]
+/// #         pub id: i32,
+/// #         pub name: String,
+/// #     }
+/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// #     pub enum Relation {}
+/// #     impl ActiveModelBehavior for ActiveModel {}
+/// # }
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), sea_orm::DbErr> {
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+/// # sea_orm::ConnectionTrait::execute_unprepared(
+/// #     &db,
+/// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+/// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+/// # )
+/// # .await?;
+/// # let backend = momento_seaorm_cache::MemoryBackend::new();
+/// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+/// use momento_seaorm_cache::{CacheStatus, CacheableConnection};
 /// use sea_orm::TransactionTrait;
-/// let db = sea_orm::Database::connect("sqlite::memory:").await?;
 /// assert!(!db.in_transaction());
 /// let txn = db.begin().await?;
 /// assert!(txn.in_transaction());
+/// let read = cache.wrap(user::Entity).find_by_pk_with_status(&txn, 1).await?;
+/// assert_eq!((read.status, read.key), (CacheStatus::Bypass, None));
 /// # Ok(()) }
 /// ```
 pub trait CacheableConnection: ConnectionTrait {

@@ -111,7 +111,13 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    /// The name used in logs and metric labels.
+    /// The name used in logs and metric labels (the same text as its `Display`).
+    ///
+    /// ```
+    /// use momento_seaorm_cache::FaultKind;
+    /// assert_eq!(FaultKind::Timeout.as_str(), "timeout");
+    /// assert_eq!(FaultKind::LimitExceeded.to_string(), "limit_exceeded");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             FaultKind::Unavailable => "unavailable",
@@ -141,7 +147,15 @@ pub struct CacheFault {
 }
 
 impl CacheFault {
-    /// A fault of `kind` with a message.
+    /// A fault of `kind` with a message; what a [`CacheBackend`](crate::CacheBackend) returns
+    /// when a call fails.
+    ///
+    /// ```
+    /// use momento_seaorm_cache::{CacheFault, FaultKind};
+    /// let fault = CacheFault::new(FaultKind::Unavailable, "connection refused");
+    /// assert_eq!(fault.kind, FaultKind::Unavailable);
+    /// assert_eq!(fault.to_string(), "cache fault (unavailable): connection refused");
+    /// ```
     pub fn new(kind: FaultKind, message: impl Into<String>) -> Self {
         CacheFault {
             kind,

@@ -20,7 +20,9 @@
 //!   after the load changes it; if it cannot create it, it does not store.
 //! * **Generations are random, never counters**, so one that expired and came back can never
 //!   match a stamp from before.
-//! * **A bump that cannot be recorded is owed, not forgotten**: see [`Generations::bump`].
+//! * **A bump that cannot be recorded is owed, not forgotten**: this process bypasses the cache
+//!   for reads that depend on it, and retries it every [`OWED_RETRY_INTERVAL`] in the
+//!   background until it is recorded.
 
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -43,7 +45,8 @@ pub const GENERATION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 pub const OWED_RETRY_INTERVAL: Duration = Duration::from_millis(250);
 
 /// How reads stay consistent with writes made through a
-/// [`CachedConnection`](crate::CachedConnection) or [`ModelCache::invalidate_table`](crate::ModelCache::invalidate_table).
+/// [`CachedConnection`](crate::CachedConnection) or
+/// [`ModelCache::invalidate_table`](crate::ModelCache::invalidate_table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Consistency {
     /// No read that starts after a write has returned sees data older than that write, in any

@@ -37,7 +37,43 @@ pub const DEFAULT_MAX_KEY_LEN: usize = 1024;
 pub struct CacheKey(String);
 
 impl CacheKey {
-    /// The key as stored in the backend.
+    /// The key as stored in the backend (the same text as its `Display`).
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::key::schema_fingerprint;
+    /// let read = cache.wrap(user::Entity).find_by_pk_with_status(&db, 1).await?;
+    /// let key = read.key.unwrap();
+    /// let fingerprint = schema_fingerprint::<user::Entity>();
+    /// let expected = format!(r#"model-cache:find_by_pk:users@{fingerprint}:{{"id":1}}"#);
+    /// assert_eq!(key.as_str(), expected);
+    /// assert!(cache.backend().get(key.as_str()).await?.is_some()); // the stored value
+    /// # Ok(()) }
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -230,7 +266,13 @@ pub enum Operation {
 }
 
 impl Operation {
-    /// The name used in keys and logs.
+    /// The name used in keys and logs (the same text as its `Display`).
+    ///
+    /// ```
+    /// use momento_seaorm_cache::Operation;
+    /// assert_eq!(Operation::FindByPk.as_str(), "find_by_pk");
+    /// assert_eq!(Operation::All.to_string(), "all");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Operation::FindByPk => "find_by_pk",
@@ -274,6 +316,28 @@ pub(crate) fn statement_label(statement: &Statement) -> std::borrow::Cow<'static
 /// A fingerprint of an entity's columns (names, types, nullability), 8 hex digits: a key
 /// includes it, so after a deploy that changes a Model no old value is decoded into the new
 /// shape.
+///
+/// ```
+/// # mod user {
+/// #     use sea_orm::entity::prelude::*;
+/// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// #     #[derive(serde::Serialize, serde::Deserialize)]
+/// #     #[sea_orm(table_name = "users")]
+/// #     pub struct Model {
+/// #         #[sea_orm(primary_key)]
+/// #         pub id: i32,
+/// #         pub name: String,
+/// #     }
+/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// #     pub enum Relation {}
+/// #     impl ActiveModelBehavior for ActiveModel {}
+/// # }
+/// use momento_seaorm_cache::key::schema_fingerprint;
+/// let fingerprint = schema_fingerprint::<user::Entity>();
+/// assert_eq!(fingerprint.len(), 8);
+/// assert!(fingerprint.chars().all(|c| c.is_ascii_hexdigit()));
+/// assert_eq!(fingerprint, schema_fingerprint::<user::Entity>()); // stable
+/// ```
 pub fn schema_fingerprint<E: EntityTrait>() -> &'static str {
     memoized::<E>(|| {
         let mut hasher = Sha256::new();

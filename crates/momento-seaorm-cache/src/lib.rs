@@ -51,30 +51,66 @@
 //! runtime and TLS flavour by enabling them on its own `sea-orm` dependency.
 //!
 //! # Example
-//! ```no_run
+//! Offline, on the in-process [`MemoryBackend`] over SQLite in memory:
+//! ```
 //! # mod user {
 //! #     use sea_orm::entity::prelude::*;
-//! #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
+//! #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+//! #     #[derive(serde::Serialize, serde::Deserialize)]
 //! #     #[sea_orm(table_name = "users")]
-//! #     pub struct Model { #[sea_orm(primary_key)] pub id: i32, pub role: String }
+//! #     pub struct Model {
+//! #         #[sea_orm(primary_key)]
+//! #         pub id: i32,
+//! #         pub name: String,
+//! #         pub role: String,
+//! #     }
 //! #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 //! #     pub enum Relation {}
 //! #     impl ActiveModelBehavior for ActiveModel {}
 //! # }
-//! # async fn run(db: sea_orm::DatabaseConnection) -> Result<(), Box<dyn std::error::Error>> {
-//! use momento_seaorm_cache::{CacheQueryExt, ModelCache, MomentoBackend};
-//! use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use momento_seaorm_cache::{CacheQueryExt, CacheStatus, CachedConnection};
+//! use momento_seaorm_cache::{MemoryBackend, ModelCache};
+//! use sea_orm::{ColumnTrait, ConnectionTrait, Database, EntityTrait, QueryFilter};
 //!
-//! // MOMENTO_API_KEY (and MOMENTO_ENDPOINT for a v2 key) from the environment.
-//! let backend = MomentoBackend::builder().create_cache_if_missing(true).build().await?;
-//! let cache = ModelCache::builder(backend).build()?;
-//! let alice: Option<user::Model> = cache.wrap(user::Entity).find_by_pk(&db, 1).await?;
+//! let db = Database::connect("sqlite::memory:").await?;
+//! # db.execute_unprepared(
+//! #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL);
+//! #      INSERT INTO users VALUES (1, 'alice', 'admin'), (2, 'bob', 'member')",
+//! # )
+//! # .await?;
+//! let cache = ModelCache::builder(MemoryBackend::new()).build()?;
+//!
+//! // The Node library's four operations...
+//! let users = cache.wrap(user::Entity);
+//! let alice: Option<user::Model> = users.find_by_pk(&db, 1).await?;
+//! assert_eq!(alice.unwrap().name, "alice");
+//! // ...and every SeaORM selector, as a drop-in returning Result<_, DbErr>.
 //! let admins: Vec<user::Model> = user::Entity::find()
 //!     .filter(user::Column::Role.eq("admin"))
 //!     .cached(&cache)
 //!     .all(&db)
 //!     .await?;
+//! assert_eq!(admins.len(), 1);
+//!
+//! // The second read is served from the cache.
+//! assert_eq!(users.find_by_pk_with_status(&db, 1).await?.status, CacheStatus::Hit);
+//! // A write through a CachedConnection invalidates every cached read of `users`.
+//! let db = CachedConnection::new(db, &cache);
+//! db.execute_unprepared("UPDATE users SET name = 'alicia' WHERE id = 1").await?;
+//! let read = users.find_by_pk_with_status(&db, 1).await?;
+//! assert_eq!((read.status, read.value.unwrap().name), (CacheStatus::Miss, "alicia".into()));
 //! # Ok(()) }
+//! ```
+//! In production, [`MomentoBackend`] takes its place:
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use momento_seaorm_cache::{ModelCache, MomentoBackend};
+//! // MOMENTO_API_KEY (and MOMENTO_ENDPOINT for a v2 key) from the environment.
+//! let backend = MomentoBackend::builder().create_cache_if_missing(true).build().await?;
+//! let cache = ModelCache::builder(backend).build()?;
+//! # let _ = cache; Ok(()) }
 //! ```
 //! `examples/quickstart.rs` runs the whole flow offline.
 

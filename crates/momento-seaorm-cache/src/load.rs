@@ -67,7 +67,40 @@ pub struct LoadCount {
 }
 
 impl<S> LoadAll<S> {
-    /// Loads every row of `statement`.
+    /// Loads every row of `statement`, decoded by the selector `S`.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// use momento_seaorm_cache::{LoadAll, Loader};
+    /// use sea_orm::{DbBackend, JsonValue, SelectModel, Statement};
+    /// let statement = Statement::from_string(DbBackend::Sqlite, "SELECT name FROM users");
+    /// let rows = LoadAll::<SelectModel<JsonValue>>::new(statement).load(&db).await?;
+    /// assert_eq!(rows.len(), 2);
+    /// assert_eq!(rows[0]["name"], "alice");
+    /// # Ok(()) }
+    /// ```
     pub fn new(statement: Statement) -> Self {
         LoadAll {
             statement,
@@ -77,7 +110,40 @@ impl<S> LoadAll<S> {
 }
 
 impl<S> LoadOne<S> {
-    /// Loads the first row of `statement`.
+    /// Loads the first row of `statement`, decoded by the selector `S`.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// use momento_seaorm_cache::{LoadOne, Loader};
+    /// use sea_orm::{DbBackend, SelectModel, Statement};
+    /// let sql = "SELECT id, name FROM users WHERE id = 2 LIMIT 1";
+    /// let statement = Statement::from_string(DbBackend::Sqlite, sql);
+    /// let bob = LoadOne::<SelectModel<user::Model>>::new(statement).load(&db).await?;
+    /// assert_eq!(bob.map(|u| u.name), Some("bob".to_owned()));
+    /// # Ok(()) }
+    /// ```
     pub fn new(statement: Statement) -> Self {
         LoadOne {
             statement,
@@ -88,6 +154,37 @@ impl<S> LoadOne<S> {
 
 impl LoadCount {
     /// Counts the rows of `statement`.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// use momento_seaorm_cache::{LoadCount, Loader};
+    /// use sea_orm::{DbBackend, Statement};
+    /// let statement = Statement::from_string(DbBackend::Sqlite, "SELECT id FROM users");
+    /// assert_eq!(LoadCount::new(statement).load(&db).await?, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn new(statement: Statement) -> Self {
         LoadCount { statement }
     }

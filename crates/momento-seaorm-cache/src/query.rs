@@ -1,17 +1,31 @@
 //! `.cached(&cache)`: caching for every SeaORM selector, as a drop-in.
 //!
-//! ```no_run
+//! ```
 //! # mod user {
 //! #     use sea_orm::entity::prelude::*;
-//! #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
+//! #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+//! #     #[derive(serde::Serialize, serde::Deserialize)]
 //! #     #[sea_orm(table_name = "users")]
-//! #     pub struct Model { #[sea_orm(primary_key)] pub id: i32, pub name: String }
+//! #     pub struct Model {
+//! #         #[sea_orm(primary_key)]
+//! #         pub id: i32,
+//! #         pub name: String,
+//! #     }
 //! #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 //! #     pub enum Relation {}
 //! #     impl ActiveModelBehavior for ActiveModel {}
 //! # }
-//! # async fn run(db: sea_orm::DatabaseConnection, cache: momento_seaorm_cache::ModelCache)
-//! # -> Result<(), sea_orm::DbErr> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+//! # sea_orm::ConnectionTrait::execute_unprepared(
+//! #     &db,
+//! #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+//! #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+//! # )
+//! # .await?;
+//! # let backend = momento_seaorm_cache::MemoryBackend::new();
+//! # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
 //! use momento_seaorm_cache::CacheQueryExt;
 //! use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 //! let alices: Vec<user::Model> = user::Entity::find()
@@ -19,6 +33,7 @@
 //!     .cached(&cache)
 //!     .all(&db)
 //!     .await?; // Result<Vec<user::Model>, DbErr>, exactly as `.all(&db)` returns
+//! assert_eq!(alices.len(), 1);
 //! # Ok(()) }
 //! ```
 
@@ -74,6 +89,41 @@ pub trait CacheableSelect: Sized + Send {
 /// Adds `.cached(&cache)` to every [`CacheableSelect`] query.
 pub trait CacheQueryExt: CacheableSelect {
     /// This query, read through `cache`. Finish with `.one(&db)`, `.all(&db)` or `.count(&db)`.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::{CacheQueryExt, CacheStatus};
+    /// use sea_orm::{EntityTrait, QueryOrder};
+    /// let newest = || user::Entity::find().order_by_desc(user::Column::Id).cached(&cache);
+    /// assert_eq!(newest().one_with_status(&db).await?.status, CacheStatus::Miss);
+    /// let hit = newest().one_with_status(&db).await?;
+    /// assert_eq!((hit.status, hit.value.unwrap().name), (CacheStatus::Hit, "bob".into()));
+    /// # Ok(()) }
+    /// ```
     fn cached(self, cache: &ModelCache) -> CachedQuery<Self> {
         CachedQuery {
             query: self,
@@ -85,7 +135,45 @@ pub trait CacheQueryExt: CacheableSelect {
 
 impl<Q: CacheableSelect> CacheQueryExt for Q {}
 
-/// A query bound to a cache; made by [`CacheQueryExt::cached`].
+/// A query bound to a cache; made by [`CacheQueryExt::cached`]. Its `.all`, `.one` and
+/// `.count` return what SeaORM's return; the `_with_status` variants also say how the read was
+/// served.
+///
+/// ```
+/// # mod user {
+/// #     use sea_orm::entity::prelude::*;
+/// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// #     #[derive(serde::Serialize, serde::Deserialize)]
+/// #     #[sea_orm(table_name = "users")]
+/// #     pub struct Model {
+/// #         #[sea_orm(primary_key)]
+/// #         pub id: i32,
+/// #         pub name: String,
+/// #     }
+/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// #     pub enum Relation {}
+/// #     impl ActiveModelBehavior for ActiveModel {}
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+/// # sea_orm::ConnectionTrait::execute_unprepared(
+/// #     &db,
+/// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+/// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+/// # )
+/// # .await?;
+/// # let backend = momento_seaorm_cache::MemoryBackend::new();
+/// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+/// use momento_seaorm_cache::{CacheQueryExt, CacheStatus};
+/// use sea_orm::{FromQueryResult, EntityTrait, QuerySelect};
+/// #[derive(Debug, PartialEq, FromQueryResult, serde::Serialize, serde::Deserialize)]
+/// struct Name { name: String }
+/// let names = || user::Entity::find().select_only().column(user::Column::Name);
+/// let read = names().into_model::<Name>().cached(&cache).all_with_status(&db).await?;
+/// assert_eq!((read.status, read.value.len()), (CacheStatus::Miss, 2));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct CachedQuery<Q> {
     query: Q,
@@ -96,6 +184,43 @@ pub struct CachedQuery<Q> {
 impl<Q: CacheableSelect> CachedQuery<Q> {
     /// Store this query's result for `ttl` instead of the cache's default (clamped to the
     /// backend's maximum; zero means do not store).
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use std::time::Duration;
+    /// use momento_seaorm_cache::{CacheQueryExt, CacheStatus};
+    /// use sea_orm::EntityTrait;
+    /// let never_stored = || user::Entity::find().cached(&cache).ttl(Duration::ZERO);
+    /// assert_eq!(never_stored().all_with_status(&db).await?.status, CacheStatus::Miss);
+    /// assert_eq!(never_stored().all_with_status(&db).await?.status, CacheStatus::Miss);
+    /// let stored = user::Entity::find().cached(&cache).ttl(Duration::from_secs(300));
+    /// assert_eq!(stored.all(&db).await?.len(), 2);
+    /// # Ok(()) }
+    /// ```
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.options.ttl = Some(ttl);
         self
@@ -103,12 +228,90 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
 
     /// After the TTL, keep serving the stored value for up to `window` while one background
     /// task refreshes it (status [`Stale`](crate::CacheStatus::Stale)).
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use std::time::Duration;
+    /// use momento_seaorm_cache::{CacheQueryExt, CacheStatus};
+    /// use sea_orm::EntityTrait;
+    /// let query = || {
+    ///     let swr = user::Entity::find().cached(&cache).ttl(Duration::from_millis(50));
+    ///     swr.stale_while_revalidate(Duration::from_secs(60))
+    /// };
+    /// query().count(&db).await?;
+    /// tokio::time::sleep(Duration::from_millis(100)).await; // past the TTL
+    /// let read = query().count_with_status(&db).await?; // served at once, refreshed behind
+    /// assert_eq!((read.status, read.value), (CacheStatus::Stale, 2));
+    /// # Ok(()) }
+    /// ```
     pub fn stale_while_revalidate(mut self, window: Duration) -> Self {
         self.options.stale = Some(window);
         self
     }
 
-    /// Removes this query's cached results (of `.all`, `.one` and `.count`) from the cache.
+    /// Removes this query's cached results (of `.all`, `.one` and `.count`) from the cache;
+    /// other queries of its tables stay cached.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::{CacheQueryExt, CacheStatus};
+    /// use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    /// let bob = || user::Entity::find().filter(user::Column::Name.eq("bob")).cached(&cache);
+    /// bob().all(&db).await?;
+    /// bob().count(&db).await?;
+    /// bob().invalidate(&db).await;
+    /// assert_eq!(bob().all_with_status(&db).await?.status, CacheStatus::Miss);
+    /// assert_eq!(bob().count_with_status(&db).await?.status, CacheStatus::Miss);
+    /// # Ok(()) }
+    /// ```
     pub async fn invalidate<C: sea_orm::ConnectionTrait>(self, db: &C)
     where
         Q: Clone,
@@ -129,21 +332,160 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
     }
 
     /// All rows, from the cache or the database: what SeaORM's `.all(db)` returns.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::CacheQueryExt;
+    /// use sea_orm::{EntityTrait, QueryOrder};
+    /// let query = user::Entity::find().order_by_asc(user::Column::Name);
+    /// let users = query.clone().cached(&cache).all(&db).await?;
+    /// assert_eq!(users, query.all(&db).await?); // exactly what SeaORM returns
+    /// assert_eq!(users[0].name, "alice");
+    /// # Ok(()) }
+    /// ```
     pub async fn all<C: CacheableConnection>(self, db: &C) -> Result<Vec<Q::Row>, DbErr> {
         Ok(self.all_with_status(db).await?.value)
     }
 
     /// The first row, from the cache or the database: what SeaORM's `.one(db)` returns.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::CacheQueryExt;
+    /// use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    /// let bob = user::Entity::find().filter(user::Column::Name.eq("bob"));
+    /// assert_eq!(bob.cached(&cache).one(&db).await?.map(|u| u.id), Some(2));
+    /// let nobody = user::Entity::find().filter(user::Column::Name.eq("zoe"));
+    /// assert_eq!(nobody.cached(&cache).one(&db).await?, None); // cached as None
+    /// # Ok(()) }
+    /// ```
     pub async fn one<C: CacheableConnection>(self, db: &C) -> Result<Option<Q::Row>, DbErr> {
         Ok(self.one_with_status(db).await?.value)
     }
 
     /// The number of rows, from the cache or the database: what SeaORM's `.count(db)` returns.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::CacheQueryExt;
+    /// use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    /// let not_bob = user::Entity::find().filter(user::Column::Name.ne("bob"));
+    /// assert_eq!(not_bob.cached(&cache).count(&db).await?, 1);
+    /// # Ok(()) }
+    /// ```
     pub async fn count<C: CacheableConnection>(self, db: &C) -> Result<u64, DbErr> {
         Ok(self.count_with_status(db).await?.value)
     }
 
     /// Like [`all`](Self::all), also saying whether it was a hit and under which key.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::{CacheQueryExt, CacheStatus};
+    /// use sea_orm::EntityTrait;
+    /// let miss = user::Entity::find().cached(&cache).all_with_status(&db).await?;
+    /// let hit = user::Entity::find().cached(&cache).all_with_status(&db).await?;
+    /// assert_eq!((miss.status, hit.status), (CacheStatus::Miss, CacheStatus::Hit));
+    /// assert_eq!(hit.value, miss.value);
+    /// assert!(hit.key.unwrap().as_str().starts_with("model-cache:all:users@"));
+    /// # Ok(()) }
+    /// ```
     pub async fn all_with_status<C: CacheableConnection>(
         self,
         db: &C,
@@ -155,6 +497,42 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
     }
 
     /// Like [`one`](Self::one), also saying whether it was a hit and under which key.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::{CacheQueryExt, CacheStatus};
+    /// use sea_orm::EntityTrait;
+    /// let first = || user::Entity::find().cached(&cache).one_with_status(&db);
+    /// assert_eq!(first().await?.status, CacheStatus::Miss);
+    /// let hit = first().await?;
+    /// assert_eq!((hit.status, hit.value.map(|u| u.id)), (CacheStatus::Hit, Some(1)));
+    /// assert!(hit.key.unwrap().as_str().starts_with("model-cache:one:users@"));
+    /// # Ok(()) }
+    /// ```
     pub async fn one_with_status<C: CacheableConnection>(
         self,
         db: &C,
@@ -166,6 +544,42 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
     }
 
     /// Like [`count`](Self::count), also saying whether it was a hit and under which key.
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::{CacheQueryExt, CacheStatus};
+    /// use sea_orm::EntityTrait;
+    /// let count = || user::Entity::find().cached(&cache).count_with_status(&db);
+    /// assert_eq!(count().await?.status, CacheStatus::Miss);
+    /// let hit = count().await?;
+    /// assert_eq!((hit.status, hit.value), (CacheStatus::Hit, 2));
+    /// assert!(hit.key.unwrap().as_str().starts_with("model-cache:count:users@"));
+    /// # Ok(()) }
+    /// ```
     pub async fn count_with_status<C: CacheableConnection>(
         self,
         db: &C,

@@ -19,10 +19,12 @@ pub enum CacheStatus {
 }
 
 impl CacheStatus {
-    /// `hit`, `stale`, `miss` or `bypass`.
+    /// `hit`, `stale`, `miss` or `bypass`: the name used in logs, metric labels and `Display`.
     ///
     /// ```
-    /// assert_eq!(momento_seaorm_cache::CacheStatus::Hit.as_str(), "hit");
+    /// use momento_seaorm_cache::CacheStatus;
+    /// assert_eq!(CacheStatus::Hit.as_str(), "hit");
+    /// assert_eq!(CacheStatus::Bypass.to_string(), "bypass");
     /// ```
     pub fn as_str(self) -> &'static str {
         match self {

@@ -40,9 +40,36 @@ impl moka::Expiry<String, Item> for PerItemTtl {
 /// keys and values, honouring each item's TTL.
 ///
 /// ```
-/// use momento_seaorm_cache::MemoryBackend;
-/// let backend = MemoryBackend::builder().max_capacity_bytes(8 * 1024 * 1024).build().unwrap();
-/// # let _ = backend;
+/// # mod user {
+/// #     use sea_orm::entity::prelude::*;
+/// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// #     #[derive(serde::Serialize, serde::Deserialize)]
+/// #     #[sea_orm(table_name = "users")]
+/// #     pub struct Model {
+/// #         #[sea_orm(primary_key)]
+/// #         pub id: i32,
+/// #         pub name: String,
+/// #     }
+/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// #     pub enum Relation {}
+/// #     impl ActiveModelBehavior for ActiveModel {}
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+/// # sea_orm::ConnectionTrait::execute_unprepared(
+/// #     &db,
+/// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+/// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+/// # )
+/// # .await?;
+/// use momento_seaorm_cache::{CacheStatus, MemoryBackend, ModelCache};
+/// let backend = MemoryBackend::builder().max_capacity_bytes(8 * 1024 * 1024).build()?;
+/// let cache = ModelCache::builder(backend).build()?;
+/// let users = cache.wrap(user::Entity);
+/// users.find_by_pk(&db, 1).await?;
+/// assert_eq!(users.find_by_pk_with_status(&db, 1).await?.status, CacheStatus::Hit);
+/// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct MemoryBackend {
@@ -66,14 +93,32 @@ pub struct MemoryBackendBuilder {
 }
 
 impl MemoryBackend {
-    /// A builder with a capacity of [`DEFAULT_MEMORY_CAPACITY_BYTES`].
+    /// A builder with a capacity of [`DEFAULT_MEMORY_CAPACITY_BYTES`] (64 MiB).
+    ///
+    /// ```
+    /// use momento_seaorm_cache::MemoryBackend;
+    /// let backend = MemoryBackend::builder().build()?;
+    /// assert!(format!("{backend:?}").contains("capacity_bytes: 67108864"));
+    /// # Ok::<(), momento_seaorm_cache::ConfigError>(())
+    /// ```
     pub fn builder() -> MemoryBackendBuilder {
         MemoryBackendBuilder {
             capacity: DEFAULT_MEMORY_CAPACITY_BYTES,
         }
     }
 
-    /// A backend with the default capacity.
+    /// A backend with the default capacity (64 MiB).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), momento_seaorm_cache::CacheFault> {
+    /// use std::time::Duration;
+    /// use momento_seaorm_cache::{CacheBackend, MemoryBackend};
+    /// let backend = MemoryBackend::new();
+    /// backend.set("greeting", b"hello".to_vec(), Duration::from_secs(60)).await?;
+    /// assert_eq!(backend.get("greeting").await?.as_deref(), Some(&b"hello"[..]));
+    /// # Ok(()) }
+    /// ```
     pub fn new() -> MemoryBackend {
         MemoryBackend::builder()
             .build()
@@ -89,12 +134,26 @@ impl Default for MemoryBackend {
 
 impl MemoryBackendBuilder {
     /// The most bytes of keys plus values to keep; least valuable items are evicted beyond it.
+    ///
+    /// ```
+    /// use momento_seaorm_cache::MemoryBackend;
+    /// let backend = MemoryBackend::builder().max_capacity_bytes(1024 * 1024).build()?;
+    /// assert!(format!("{backend:?}").contains("capacity_bytes: 1048576"));
+    /// # Ok::<(), momento_seaorm_cache::ConfigError>(())
+    /// ```
     pub fn max_capacity_bytes(mut self, bytes: u64) -> Self {
         self.capacity = bytes;
         self
     }
 
     /// Builds the backend; a zero capacity is a [`ConfigError::ZeroCapacity`].
+    ///
+    /// ```
+    /// use momento_seaorm_cache::{ConfigError, MemoryBackend};
+    /// assert!(MemoryBackend::builder().max_capacity_bytes(1 << 20).build().is_ok());
+    /// let err = MemoryBackend::builder().max_capacity_bytes(0).build().unwrap_err();
+    /// assert_eq!(err, ConfigError::ZeroCapacity);
+    /// ```
     pub fn build(self) -> Result<MemoryBackend, ConfigError> {
         if self.capacity == 0 {
             return Err(ConfigError::ZeroCapacity);

@@ -28,18 +28,26 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
 ///
 /// Its `Debug` output names the cache and TTL, never the credentials.
 ///
-/// ```no_run
-/// # async fn run() -> Result<(), momento_seaorm_cache::ConfigError> {
+/// In production the builder reads `MOMENTO_API_KEY` (and `MOMENTO_ENDPOINT` for a v2 key);
+/// here [momento-lite](https://docs.rs/momento-lite), a local stand-in, gives the credentials:
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
-/// use momento_seaorm_cache::MomentoBackend;
-/// // Reads MOMENTO_API_KEY (and MOMENTO_ENDPOINT for a v2 key).
+/// use momento_seaorm_cache::{ModelCache, MomentoBackend};
+/// let server = momento_lite::MomentoLite::builder().start().await?;
 /// let backend = MomentoBackend::builder()
+///     .credential_provider(server.credential_provider()) // leave out in production
 ///     .cache_name("model-cache")
 ///     .create_cache_if_missing(true)
 ///     .default_ttl(Duration::from_secs(300))
 ///     .build()
 ///     .await?;
-/// # let _ = backend; Ok(()) }
+/// let shown = r#"MomentoBackend { cache_name: "model-cache", default_ttl: 300s, .. }"#;
+/// assert_eq!(format!("{backend:?}"), shown);
+/// let cache = ModelCache::builder(backend).build()?;
+/// assert_eq!(cache.ttl(), Duration::from_secs(300)); // the backend's TTL
+/// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct MomentoBackend {
@@ -88,6 +96,20 @@ impl MomentoBackend {
     /// service running in the same region as its cache; `Laptop`, the SDK's development profile,
     /// waits 15 s. The cache's own deadline (200 ms by default) bounds every call anyway; the
     /// SDK deadline only bounds the work the SDK keeps doing after that.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = momento_lite::MomentoLite::builder().start().await?;
+    /// use momento_seaorm_cache::MomentoBackend;
+    /// let backend = MomentoBackend::builder()
+    ///     .credential_provider(server.credential_provider())
+    ///     .create_cache_if_missing(true)
+    ///     .build()
+    ///     .await?;
+    /// assert_eq!(backend.cache_name(), "model-cache");
+    /// # Ok(()) }
+    /// ```
     pub fn builder() -> MomentoBackendBuilder {
         MomentoBackendBuilder {
             credential_provider: None,
@@ -99,11 +121,40 @@ impl MomentoBackend {
     }
 
     /// The Momento cache this backend reads and writes.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = momento_lite::MomentoLite::builder().start().await?;
+    /// use momento_seaorm_cache::MomentoBackend;
+    /// let backend = MomentoBackend::builder()
+    /// #   .credential_provider(server.credential_provider())
+    ///     .cache_name("orders-cache")
+    ///     .build()
+    ///     .await?;
+    /// assert_eq!(backend.cache_name(), "orders-cache");
+    /// # Ok(()) }
+    /// ```
     pub fn cache_name(&self) -> &str {
         &self.cache_name
     }
 
     /// The SDK client, for operations this crate does not wrap.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = momento_lite::MomentoLite::builder().start().await?;
+    /// use momento_seaorm_cache::{CacheBackend, MomentoBackend};
+    /// let backend = MomentoBackend::builder()
+    ///     .credential_provider(server.credential_provider())
+    ///     .create_cache_if_missing(true)
+    ///     .build()
+    ///     .await?;
+    /// backend.client().set(backend.cache_name(), "greeting", "hello").await?;
+    /// assert_eq!(backend.get("greeting").await?.as_deref(), Some(&b"hello"[..]));
+    /// # Ok(()) }
+    /// ```
     pub fn client(&self) -> &CacheClient {
         &self.client
     }
@@ -111,6 +162,20 @@ impl MomentoBackend {
 
 impl MomentoBackendBuilder {
     /// Credentials to use instead of `MOMENTO_API_KEY`/`MOMENTO_ENDPOINT`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use momento_seaorm_cache::MomentoBackend;
+    /// let server = momento_lite::MomentoLite::builder().start().await?;
+    /// let backend = MomentoBackend::builder()
+    ///     .credential_provider(server.credential_provider()) // a local momento-lite
+    ///     .create_cache_if_missing(true)
+    ///     .build()
+    ///     .await?;
+    /// # let _ = backend;
+    /// # Ok(()) }
+    /// ```
     pub fn credential_provider(mut self, provider: CredentialProvider) -> Self {
         self.credential_provider = Some(provider);
         self
@@ -118,19 +183,60 @@ impl MomentoBackendBuilder {
 
     /// The SDK configuration (default: `InRegion::latest()`; pass `Laptop::latest()` for a
     /// laptop far from its cache, `LowLatency::latest()` for the tightest deadlines).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = momento_lite::MomentoLite::builder().start().await?;
+    /// use momento::cache::configurations::Laptop;
+    /// use momento_seaorm_cache::MomentoBackend;
+    /// let backend = MomentoBackend::builder()
+    ///     .configuration(Laptop::latest())
+    /// #   .credential_provider(server.credential_provider())
+    ///     .create_cache_if_missing(true)
+    ///     .build()
+    ///     .await?;
+    /// # let _ = backend;
+    /// # Ok(()) }
+    /// ```
     pub fn configuration(mut self, configuration: impl Into<Configuration>) -> Self {
         self.configuration = Some(configuration.into());
         self
     }
 
-    /// The Momento cache to use (default `model-cache`).
+    /// The Momento cache to use (default `model-cache`): 1 to 255 ASCII letters, digits, `-`,
+    /// `_` or `.`, checked by [`build`](Self::build).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use momento_seaorm_cache::{ConfigError, MomentoBackend};
+    /// let err = MomentoBackend::builder().cache_name("my cache").build().await.unwrap_err();
+    /// assert!(matches!(err, ConfigError::InvalidCacheName { .. }));
+    /// # }
+    /// ```
     pub fn cache_name(mut self, name: impl Into<String>) -> Self {
         self.cache_name = name.into();
         self
     }
 
     /// Create the cache at `build()` when it does not exist (the Node library's
-    /// `forceCreateCache`).
+    /// `forceCreateCache`; default `false`). Without it, calls to a missing cache fault, and
+    /// every read goes to the database.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = momento_lite::MomentoLite::builder().start().await?;
+    /// use momento_seaorm_cache::{CacheBackend, FaultKind, MomentoBackend};
+    /// let lite = server.credential_provider();
+    /// let builder = || MomentoBackend::builder().credential_provider(lite.clone());
+    /// let missing = builder().cache_name("never-created").build().await?;
+    /// assert_eq!(missing.get("k").await.unwrap_err().kind, FaultKind::NotFound);
+    /// let created = builder().cache_name("created").create_cache_if_missing(true).build().await?;
+    /// assert_eq!(created.get("k").await?, None); // a plain miss
+    /// # Ok(()) }
+    /// ```
     pub fn create_cache_if_missing(mut self, create: bool) -> Self {
         self.create_cache_if_missing = create;
         self
@@ -138,6 +244,17 @@ impl MomentoBackendBuilder {
 
     /// The TTL used when the [`ModelCache`](crate::ModelCache) sets none (default 60 s; at
     /// most 24 hours).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use momento_seaorm_cache::{ConfigError, MomentoBackend};
+    /// let day_and_more = Duration::from_secs(25 * 60 * 60);
+    /// let err = MomentoBackend::builder().default_ttl(day_and_more).build().await.unwrap_err();
+    /// assert!(matches!(err, ConfigError::TtlTooLong { .. }));
+    /// # Ok(()) }
+    /// ```
     pub fn default_ttl(mut self, ttl: Duration) -> Self {
         self.default_ttl = ttl;
         self
@@ -147,6 +264,23 @@ impl MomentoBackendBuilder {
     ///
     /// Fails with a [`ConfigError`] that says what to fix: a missing, empty or malformed API key,
     /// an empty or invalid cache name, a zero TTL or one over 24 hours.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = momento_lite::MomentoLite::builder().start().await?;
+    /// use momento_seaorm_cache::{ConfigError, ModelCache, MomentoBackend};
+    /// let err = MomentoBackend::builder().cache_name("").build().await.unwrap_err();
+    /// assert_eq!(err, ConfigError::EmptyCacheName);
+    /// let backend = MomentoBackend::builder()
+    ///     .credential_provider(server.credential_provider())
+    ///     .create_cache_if_missing(true)
+    ///     .build()
+    ///     .await?;
+    /// let cache = ModelCache::builder(backend).build()?;
+    /// # let _ = cache;
+    /// # Ok(()) }
+    /// ```
     pub async fn build(self) -> Result<MomentoBackend, ConfigError> {
         validate_cache_name(&self.cache_name)?;
         validate_ttl("the default TTL", self.default_ttl, MOMENTO_MAX_TTL)?;
