@@ -317,8 +317,8 @@ impl ModelCache {
     }
 
     /// Invalidates every cached read of `table`, in every process sharing the backend: for
-    /// tables written by other programs, or read by raw SQL. Any case; pass the unqualified
-    /// name (`users`, not `public.users`).
+    /// tables written by other programs, or read by raw SQL. Case, quotes and schema are
+    /// ignored, as when statements are read (`"App"."Users"` is `users`).
     ///
     /// ```
     /// # mod user {
@@ -351,12 +351,15 @@ impl ModelCache {
     /// let count = || user::Entity::find().cached(&cache).count_with_status(&db);
     /// assert_eq!(count().await?.status, CacheStatus::Miss);
     /// assert_eq!(count().await?.status, CacheStatus::Hit);
-    /// cache.invalidate_table("USERS").await; // case does not matter
+    /// cache.invalidate_table("\"App\".\"USERS\"").await; // case, quotes and schema do not matter
     /// assert_eq!(count().await?.status, CacheStatus::Miss);
     /// # Ok(()) }
     /// ```
     pub async fn invalidate_table(&self, table: &str) {
-        self.invalidate_tables(&[table.to_lowercase()]).await;
+        // As statements name tables: the last part, unquoted, lower-cased.
+        let name = table.rsplit('.').next().unwrap_or(table);
+        let name = name.trim_matches(|c| matches!(c, '"' | '`' | '[' | ']'));
+        self.invalidate_tables(&[name.to_lowercase()]).await;
     }
 
     /// Invalidates every cached read of every table, in every process sharing the backend

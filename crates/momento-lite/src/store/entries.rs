@@ -87,8 +87,12 @@ impl Entries {
         self.map.get(key).map(|entry| &entry.item)
     }
 
-    /// Makes the item under `key`, if any, the most recently used.
+    /// Makes the item under `key`, if any, the most recently used. Without a memory limit
+    /// nothing is ever evicted, so the order is not kept (a read then costs no index update).
     pub fn touch(&mut self, key: &[u8]) {
+        if self.max_bytes.is_none() {
+            return;
+        }
         let Some(entry) = self.map.get_mut(key) else {
             return;
         };

@@ -135,9 +135,9 @@ impl<C: CacheableConnection> Reading<'_, C> {
         &self,
         loader: L,
     ) -> Result<Served<L::Output>, (L, Missed)> {
-        let started = std::time::Instant::now();
         let Fetched { got, seen } = self.fetch().await;
-        tracing::Span::current().record("cache_us", started.elapsed().as_micros() as u64);
+        let cache_us = self.started.elapsed().as_micros() as u64;
+        tracing::Span::current().record("cache_us", cache_us);
         let store = got.is_ok();
         if let Ok(Some(bytes)) = got {
             match examine::<L::Output>(&bytes, seen.as_ref()).await {
