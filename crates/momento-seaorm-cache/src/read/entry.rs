@@ -75,7 +75,10 @@ impl ReadPath {
         // only a miss joins a flight, shared with callers that saw the same generations, so
         // none takes a value older than a write it follows.
         let (loader, missed) = match reading.look(loader).await {
-            Ok((served, _)) => return Ok(served),
+            Ok((mut served, _)) => {
+                served.key = Some(reading.key);
+                return Ok(served);
+            }
             Err(missed) => missed,
         };
         match &self.flights {

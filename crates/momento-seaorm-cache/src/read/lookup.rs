@@ -129,8 +129,8 @@ impl<C: CacheableConnection> Reading<'_, C> {
         }
     }
 
-    /// Looks the value up: serves it (a hit, or a stale value while one refresh starts), or
-    /// gives the loader back with what the lookup learned.
+    /// Looks the value up: serves it (a hit, or a stale value while one refresh starts; the
+    /// caller sets the result's key), or gives the loader back with what the lookup learned.
     pub(super) async fn look<L: Loader>(
         &self,
         loader: L,
@@ -144,7 +144,7 @@ impl<C: CacheableConnection> Reading<'_, C> {
                 Found::Current(value, meta) if is_stale(&meta) => {
                     match self.refresh_in_background(&meta, seen.as_ref(), loader) {
                         Ok(()) => {
-                            let served = self.finish(value, CacheStatus::Stale);
+                            let served = self.finish_unkeyed(value, CacheStatus::Stale);
                             return Ok((served, bytes));
                         }
                         // No connection a background task could own: refresh in this task.
@@ -152,7 +152,7 @@ impl<C: CacheableConnection> Reading<'_, C> {
                     }
                 }
                 Found::Current(value, _) => {
-                    return Ok((self.finish(value, CacheStatus::Hit), bytes));
+                    return Ok((self.finish_unkeyed(value, CacheStatus::Hit), bytes));
                 }
                 Found::Outdated => {
                     self.path.counters.invalidated();

@@ -93,13 +93,19 @@ impl ReadPath {
 impl<C: CacheableConnection> Reading<'_, C> {
     /// A result under this read's key.
     pub(super) fn finish<T>(&self, value: T, status: CacheStatus) -> ReadResult<T> {
+        let mut result = self.finish_unkeyed(value, status);
+        result.key = Some(self.key.clone());
+        result
+    }
+
+    /// A result whose key the caller sets (the hit path moves the key in rather than copy it).
+    pub(super) fn finish_unkeyed<T>(&self, value: T, status: CacheStatus) -> ReadResult<T> {
         let outcome = match status {
             CacheStatus::Hit => ReadOutcome::Hit,
             CacheStatus::Stale => ReadOutcome::Stale,
             CacheStatus::Miss => ReadOutcome::Miss,
             CacheStatus::Bypass => ReadOutcome::Bypass,
         };
-        self.path
-            .finish(value, status, Some(self.key.clone()), outcome)
+        self.path.finish(value, status, None, outcome)
     }
 }
