@@ -309,7 +309,7 @@ where
         let plan = ReadPlan {
             operation: Operation::FindByPk,
             label,
-            key: Some(self.primary_key(&values)),
+            key: Some(self.primary_key(label, &values)),
             depends_on: self.cache.entity_dependencies::<E>(),
             options: self.options,
         };
@@ -361,12 +361,13 @@ where
         K: Into<<E::PrimaryKey as PrimaryKeyTrait>::ValueType>,
     {
         let values: Vec<Value> = pk.into().into_value_tuple().into_iter().collect();
-        self.cache.delete_key(&self.primary_key(&values)).await;
+        let label = key::entity_label::<E>();
+        self.cache.delete_key(&self.primary_key(label, &values)).await;
     }
 
-    fn primary_key(&self, values: &[Value]) -> CacheKey {
+    /// The key of the primary-key read of `values`, under the entity's `label`.
+    fn primary_key(&self, label: &str, values: &[Value]) -> CacheKey {
         let columns = E::PrimaryKey::iter().map(|k| k.into_column().as_str());
-        let label = key::entity_label::<E>();
         self.cache.keys().primary_key(label, columns.zip(values))
     }
 
