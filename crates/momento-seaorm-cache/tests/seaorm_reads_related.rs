@@ -1,0 +1,203 @@
+//! Relations through `.cached(&cache)`, on SQLite, PostgreSQL and MariaDB:
+//! `find_with_related` / `find_with_linked` (`SelectTwoMany`), chained `find_also_related`
+//! (`SelectThree`, star and chain, and their `consolidate()`), `find_both_related`
+//! (`SelectTwoRequired`). Each misses then hits with SeaORM's own value after running SeaORM's
+//! statement, is invalidated by a write to each table it joins, and bypasses in a transaction.
+
+mod common;
+mod seaorm_reads_support;
+
+use common::entities::{user, user_group};
+use common::Db;
+use momento_seaorm_cache::{CacheQueryExt, CacheStatus};
+use sea_orm::{
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionSession,
+    TransactionTrait,
+};
+use seaorm_reads_support::{tag, user_tag, write_user, Fixture, GroupUsers};
+
+async fn find_with_related_and_linked(kind: Db) {
+    let Some(fx) = Fixture::new(kind).await else {
+        return;
+    };
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
+    let groups = || {
+        user_group::Entity::find()
+            .find_with_related(user::Entity)
+            .filter(user::Column::Id.lt(12))
+            .order_by_asc(user::Column::Id)
+    };
+    let value = fx
+        .miss_then_hit("find_with_related", groups().all(plain), || {
+            groups().cached(cache).all_with_status(conn)
+        })
+        .await;
+    assert_eq!(value.len(), 2);
+    assert_eq!(
+        value[0].1.iter().map(|u| u.id).collect::<Vec<_>>(),
+        [1, 4, 6, 8]
+    );
+    let linked = || {
+        user_group::Entity::find()
+            .find_with_linked(GroupUsers)
+            .order_by_asc(user_group::Column::Id)
+    };
+    fx.miss_then_hit("find_with_linked", linked().all(plain), || {
+        linked().cached(cache).all_with_status(conn)
+    })
+    .await;
+
+    fx.invalidated_by(
+        "find_with_related after a write to users",
+        || groups().cached(cache).all_with_status(conn),
+        fx.write_users("late"),
+        groups().all(plain),
+    )
+    .await;
+    fx.invalidated_by(
+        "find_with_related after a write to user_groups",
+        || groups().cached(cache).all_with_status(conn),
+        fx.write_groups("renamed"),
+        groups().all(plain),
+    )
+    .await;
+    fx.invalidated_by(
+        "find_with_linked after a write to users",
+        || linked().cached(cache).all_with_status(conn),
+        fx.write_users("later"),
+        linked().all(plain),
+    )
+    .await;
+
+    let txn = conn.begin().await.unwrap();
+    let added = write_user(&txn, "in_txn", Some(2)).await;
+    let read = linked().cached(cache).all_with_status(&txn).await.unwrap();
+    assert_eq!(read.status, CacheStatus::Bypass, "a transaction bypasses");
+    assert!(read.value[1].1.contains(&added), "sees its own write");
+    txn.rollback().await.unwrap();
+    fx.cleanup().await;
+}
+
+/// Users with their group and their tags: a star of three entities.
+fn star(
+) -> sea_orm::SelectThree<user::Entity, user_group::Entity, tag::Entity, sea_orm::TopologyStar> {
+    user::Entity::find()
+        .find_also_related(user_group::Entity)
+        .find_also(user::Entity, tag::Entity)
+        .filter(user::Column::Id.lte(8))
+        .order_by_asc(user::Column::Id)
+        .order_by_asc(tag::Column::Id)
+}
+
+async fn joins_of_three(kind: Db) {
+    let Some(fx) = Fixture::new(kind).await else {
+        return;
+    };
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
+    let rows = fx
+        .miss_then_hit("SelectThree::all", star().all(plain), || {
+            star().cached(cache).all_with_status(conn)
+        })
+        .await;
+    assert!(rows.len() > 8, "a user with two tags is two rows");
+    fx.miss_then_hit("SelectThree::one", star().one(plain), || {
+        star().cached(cache).one_with_status(conn)
+    })
+    .await;
+    fx.miss_then_hit("SelectThree::count", star().count(plain), || {
+        star().cached(cache).count_with_status(conn)
+    })
+    .await;
+    let gathered = fx
+        .miss_then_hit(
+            "SelectThree::consolidate (star)",
+            star().consolidate().all(plain),
+            || star().consolidate().cached(cache).all_with_status(conn),
+        )
+        .await;
+    assert_eq!(gathered.len(), 8);
+    assert_eq!(
+        gathered[0].2.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [1, 2]
+    );
+
+    let chain = || {
+        user_tag::Entity::find()
+            .find_also_related(user::Entity)
+            .and_also_related(user_group::Entity)
+            .order_by_asc(user_tag::Column::UserId)
+            .order_by_asc(user_tag::Column::TagId)
+    };
+    fx.miss_then_hit(
+        "SelectThree::consolidate (chain)",
+        chain().consolidate().all(plain),
+        || chain().consolidate().cached(cache).all_with_status(conn),
+    )
+    .await;
+    let both = || {
+        user::Entity::find()
+            .find_both_related(user_group::Entity)
+            .order_by_asc(user::Column::Id)
+    };
+    let pairs = fx
+        .miss_then_hit("find_both_related::all", both().all(plain), || {
+            both().cached(cache).all_with_status(conn)
+        })
+        .await;
+    assert!(pairs.iter().all(|(u, g)| u.group_id == Some(g.id)));
+    fx.miss_then_hit("find_both_related::one", both().one(plain), || {
+        both().cached(cache).one_with_status(conn)
+    })
+    .await;
+
+    let all = || star().cached(cache).all_with_status(conn);
+    fx.invalidated_by(
+        "star after users",
+        all,
+        fx.write_users("late"),
+        star().all(plain),
+    )
+    .await;
+    fx.invalidated_by(
+        "star after user_groups",
+        all,
+        fx.write_groups("g"),
+        star().all(plain),
+    )
+    .await;
+    let tagged = fx.write_user_tags(5, 1);
+    fx.invalidated_by("star after user_tags", all, tagged, star().all(plain))
+        .await;
+    fx.invalidated_by(
+        "star after tags",
+        all,
+        fx.write_tags(1, "crimson"),
+        star().all(plain),
+    )
+    .await;
+    let gathered = || chain().consolidate().cached(cache).all_with_status(conn);
+    let (write, truth) = (fx.write_groups("chained"), chain().consolidate().all(plain));
+    fx.invalidated_by("chain after user_groups", gathered, write, truth)
+        .await;
+
+    let txn = conn.begin().await.unwrap();
+    write_user(&txn, "in_txn", Some(1)).await;
+    let read = both().cached(cache).all_with_status(&txn).await.unwrap();
+    assert_eq!(read.status, CacheStatus::Bypass, "a transaction bypasses");
+    assert_eq!(
+        read.value,
+        both().all(&txn).await.unwrap(),
+        "sees its own write"
+    );
+    assert_eq!(read.value.last().unwrap().0.username, "in_txn");
+    let read = star()
+        .consolidate()
+        .cached(cache)
+        .all_with_status(&txn)
+        .await;
+    assert_eq!(read.unwrap().status, CacheStatus::Bypass);
+    txn.rollback().await.unwrap();
+    fx.cleanup().await;
+}
+
+per_database!(find_with_related_and_linked, joins_of_three);
