@@ -1,4 +1,4 @@
-//! `.cached(&cache)` on a `Vec` or slice of models: SeaORM's loader API (`load_one`,
+//! `.cached(&cache)` on a `Vec` or slice of models (borrowed, as SeaORM's loader borrows them): SeaORM's loader API (`load_one`,
 //! `load_many`, `load_many_to_many`), each batch read through the cache.
 //!
 //! One call is one batch: SeaORM's query of the related rows of every model given (with a
@@ -41,7 +41,8 @@ use crate::query::{CacheQueryExt, CachedQuery};
 use crate::shape::{joined, Shape};
 use crate::status::ReadResult;
 
-impl<M: ModelTrait> CacheQueryExt for Vec<M> {}
+/// `models.cached(&cache)` borrows the models, as SeaORM's loader does.
+impl<M: ModelTrait> CacheQueryExt for &Vec<M> {}
 
 impl<M: ModelTrait> CacheQueryExt for &[M] {}
 
@@ -197,14 +198,18 @@ where
 
 /// The loader methods on models held as `$models`.
 macro_rules! loader_methods {
-    ([$($life:lifetime)?] $models:ty) => {
-        impl<$($life,)? M> CachedQuery<$models>
+    ([$life:lifetime] $models:ty) => {
+        impl<$life, M> CachedQuery<$models>
         where
             M: ModelTrait + Clone + Send + Sync + 'static,
         {
             /// The related row of each model (a `has_one` or `belongs_to` relation), like
             /// SeaORM's `load_one(stmt, db)`: one batch, from the cache or the database.
-            pub async fn load_one<R, S, C>(&self, stmt: S, db: &C) -> Result<Vec<Option<R::Model>>, DbErr>
+            pub async fn load_one<R, S, C>(
+                self,
+                stmt: S,
+                db: &C,
+            ) -> Result<Vec<Option<R::Model>>, DbErr>
             where
                 C: CacheableConnection,
                 R: EntityTrait,
@@ -218,7 +223,7 @@ macro_rules! loader_methods {
             /// Like [`load_one`](Self::load_one), also saying whether it was a hit and the
             /// key.
             pub async fn load_one_with_status<R, S, C>(
-                &self,
+                self,
                 stmt: S,
                 db: &C,
             ) -> Result<ReadResult<Vec<Option<R::Model>>>, DbErr>
@@ -229,12 +234,16 @@ macro_rules! loader_methods {
                 S: EntityOrSelect<R>,
                 M::Entity: Related<R>,
             {
-                read_batch(self, One, stmt.select(), db).await
+                read_batch(&self, One, stmt.select(), db).await
             }
 
             /// The related rows of each model (a `has_many` relation, or one `via` a junction),
             /// like SeaORM's `load_many(stmt, db)`: one batch, from the cache or the database.
-            pub async fn load_many<R, S, C>(&self, stmt: S, db: &C) -> Result<Vec<Vec<R::Model>>, DbErr>
+            pub async fn load_many<R, S, C>(
+                self,
+                stmt: S,
+                db: &C,
+            ) -> Result<Vec<Vec<R::Model>>, DbErr>
             where
                 C: CacheableConnection,
                 R: EntityTrait,
@@ -248,7 +257,7 @@ macro_rules! loader_methods {
             /// Like [`load_many`](Self::load_many), also saying whether it was a hit and the
             /// key.
             pub async fn load_many_with_status<R, S, C>(
-                &self,
+                self,
                 stmt: S,
                 db: &C,
             ) -> Result<ReadResult<Vec<Vec<R::Model>>>, DbErr>
@@ -259,14 +268,14 @@ macro_rules! loader_methods {
                 S: EntityOrSelect<R>,
                 M::Entity: Related<R>,
             {
-                read_batch(self, Many, stmt.select(), db).await
+                read_batch(&self, Many, stmt.select(), db).await
             }
 
             /// The related rows of each model through the junction entity `via`, like SeaORM's
             /// `load_many_to_many(stmt, via, db)`: one batch (both of SeaORM's queries), from
             /// the cache or the database.
             pub async fn load_many_to_many<R, S, V, C>(
-                &self,
+                self,
                 stmt: S,
                 via: V,
                 db: &C,
@@ -280,13 +289,16 @@ macro_rules! loader_methods {
                 V::Model: Send + Sync,
                 M::Entity: Related<R>,
             {
-                Ok(self.load_many_to_many_with_status(stmt, via, db).await?.value)
+                Ok(self
+                    .load_many_to_many_with_status(stmt, via, db)
+                    .await?
+                    .value)
             }
 
             /// Like [`load_many_to_many`](Self::load_many_to_many), also saying whether it was
             /// a hit and the key.
             pub async fn load_many_to_many_with_status<R, S, V, C>(
-                &self,
+                self,
                 stmt: S,
                 via: V,
                 db: &C,
@@ -300,11 +312,11 @@ macro_rules! loader_methods {
                 V::Model: Send + Sync,
                 M::Entity: Related<R>,
             {
-                read_batch(self, ManyToMany(via), stmt.select(), db).await
+                read_batch(&self, ManyToMany(via), stmt.select(), db).await
             }
         }
     };
 }
 
-loader_methods!([] Vec<M>);
+loader_methods!(['a] &'a Vec<M>);
 loader_methods!(['a] &'a [M]);

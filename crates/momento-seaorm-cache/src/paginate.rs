@@ -31,9 +31,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::pin::Pin;
-
-use futures::Stream;
 use sea_orm::{DbErr, ItemsAndPagesNumber, Paginator, PaginatorTrait, SelectorTrait};
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -46,6 +43,7 @@ use crate::policy::StoreOptions;
 use crate::query::{CacheableSelect, CachedQuery};
 use crate::shape::{single, Shape};
 use crate::status::ReadResult;
+use crate::stream::RowsStream;
 
 /// SeaORM's `Paginator` over a query bound to a cache: the same methods, each page and count
 /// a cached read. Made by [`CachedQuery::paginate`].
@@ -166,7 +164,7 @@ where
     }
 
     fn pages(&self, items: u64) -> u64 {
-        items / self.page_size + u64::from(items % self.page_size > 0)
+        items / self.page_size + u64::from(!items.is_multiple_of(self.page_size))
     }
 
     /// Moves to the next page, like SeaORM's `next`.
@@ -193,9 +191,7 @@ where
     }
 
     /// The pages from the current one on, as a stream, like SeaORM's `into_stream`.
-    pub fn into_stream(
-        self,
-    ) -> Pin<Box<dyn Stream<Item = Result<Vec<S::Item>, DbErr>> + Send + 'db>>
+    pub fn into_stream(self) -> RowsStream<'db, Vec<S::Item>>
     where
         C: Send,
         S::Item: Sync,

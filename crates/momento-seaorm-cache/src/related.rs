@@ -13,8 +13,8 @@
 //! # where
 //! #     E: sea_orm::EntityTrait + sea_orm::Related<F>,
 //! #     F: sea_orm::EntityTrait,
-//! #     E::Model: serde::Serialize + serde::de::DeserializeOwned,
-//! #     F::Model: serde::Serialize + serde::de::DeserializeOwned,
+//! #     E::Model: serde::Serialize + serde::de::DeserializeOwned + Send + Sync,
+//! #     F::Model: serde::Serialize + serde::de::DeserializeOwned + Send + Sync,
 //! # {
 //! // Each group with its users, like `.find_with_related(F).all(&db)`.
 //! let groups = E::find().find_with_related(F::default()).cached(&cache).all(&db).await?;
