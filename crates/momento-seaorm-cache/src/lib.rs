@@ -9,7 +9,8 @@
 //! Layers, each depending only on the layers below it (a test checks this):
 //! ```text
 //! front ends   wrap (cache.wrap(E)) · query (.cached(&cache)) · cached_connection (writes) ·
-//!              selectors · exists · stream · paginate · cursor · related · loader · shape
+//!              selectors · convert · exists · stream · paginate · cursor · related · loader ·
+//!              self_loader · shape
 //!                  │ describe a read (ReadRequest / ReadPlan) and hand it down
 //! the cache    cache (ModelCache: owns the parts; read_statement, invalidation) · config
 //!                  │
@@ -28,8 +29,10 @@
 //! * [`wrap`] — `cache.wrap(Entity)`: `find_by_pk`, `find_one`, `find_all`, `count`.
 //! * [`query`] — `.cached(&cache)` on SeaORM selectors ([`CacheQueryExt`]); beside it, the
 //!   rest of SeaORM's read API: [`selectors`] (`into_tuple`, `find_both_related`,
-//!   `SelectThree`+), `exists`, [`stream`], [`paginate`], [`cursor`], [`related`]
-//!   (`find_with_related`), [`loader`] (`load_one`/`load_many`/`load_many_to_many`).
+//!   `SelectThree`+), [`convert`] (`.cached(&c).into_tuple()`), `exists`, [`stream`],
+//!   [`paginate`], [`cursor`], [`related`] (`find_with_related`), [`loader`] (`load_one`,
+//!   `load_many`, `load_many_to_many`), [`self_loader`] (`load_self`, `load_self_many`,
+//!   `load_self_via`, `load_self_via_rev`).
 //! * [`cached_connection`] — [`CachedConnection`]: writes through it invalidate cached reads.
 //! * `read` — the read path: lookup, flights, leases, loading, storing, stale refreshes.
 //! * [`generations`] — invalidation state: generation keys, stamps, [`Consistency`], owed bumps.
@@ -94,6 +97,7 @@ pub mod capture;
 pub mod codec;
 mod config;
 pub mod connection;
+pub mod convert;
 pub mod cursor;
 pub mod error;
 mod exists;
@@ -112,6 +116,7 @@ mod read;
 pub mod related;
 pub mod request;
 pub mod selectors;
+pub mod self_loader;
 mod shape;
 pub mod status;
 pub mod stream;

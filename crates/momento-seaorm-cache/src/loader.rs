@@ -47,7 +47,7 @@ impl<M: ModelTrait> CacheQueryExt for &Vec<M> {}
 impl<M: ModelTrait> CacheQueryExt for &[M] {}
 
 /// One of SeaORM's loader calls, on models of type `M`, loading rows of `R`.
-trait Batch<M, R: EntityTrait>: Send + Sized + 'static {
+pub(crate) trait Batch<M, R: EntityTrait>: Send + Sized + 'static {
     /// What SeaORM's call returns.
     type Output: Serialize + DeserializeOwned + Send + 'static;
     /// The operation its key is made under.
@@ -136,7 +136,7 @@ where
 
 /// Reads one loader batch through the cache: SeaORM's statements on a recorder make the key;
 /// a batch that runs none (no models) is SeaORM's answer as it is.
-async fn read_batch<M, R, B, C>(
+pub(crate) async fn read_batch<M, R, B, C>(
     cached: &CachedQuery<impl AsRef<[M]>>,
     batch: B,
     select: Select<R>,

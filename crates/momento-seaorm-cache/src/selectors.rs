@@ -1,8 +1,8 @@
 //! `.cached(&cache)` on the rest of SeaORM's selectors: `find_both_related`
 //! (`SelectTwoRequired`), chained `find_also_related` / `find_also` (`SelectThree` to
 //! `SelectSix`), and the `Selector`s that `into_tuple`, `into_values`, `into_model`,
-//! `into_partial_model` and `into_json` make of each; and those conversions on a query already
-//! bound to a cache (`.cached(&cache).into_tuple::<T>()`).
+//! `into_partial_model` and `into_json` make of each (the conversions themselves, after
+//! `.cached()`, are in [`convert`](crate::convert)).
 //!
 //! Each reads like the `Select` it comes from: `.one` runs SeaORM's `LIMIT 1` statement, `.all`
 //! and `.count` the query's own.
@@ -12,18 +12,17 @@ use std::borrow::Cow;
 use sea_orm::sea_query::Iden;
 use sea_orm::strum::IntoEnumIterator;
 use sea_orm::{
-    DbBackend, EntityTrait, FromQueryResult, PartialModelTrait, QuerySelect, QueryTrait, Select,
-    SelectFive, SelectFiveModel, SelectFour, SelectFourModel, SelectGetableTuple,
-    SelectGetableValue, SelectModel, SelectSix, SelectSixModel, SelectThree, SelectThreeModel,
-    SelectTwo, SelectTwoModel, SelectTwoRequired, SelectTwoRequiredModel, Selector, SelectorTrait,
-    Statement, Topology, TryGetableMany,
+    DbBackend, EntityTrait, FromQueryResult, QuerySelect, QueryTrait, SelectFive, SelectFiveModel,
+    SelectFour, SelectFourModel, SelectGetableTuple, SelectGetableValue, SelectSix, SelectSixModel,
+    SelectThree, SelectThreeModel, SelectTwoRequired, SelectTwoRequiredModel, Selector,
+    SelectorTrait, Statement, Topology, TryGetableMany,
 };
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::codec::SerdeFormat;
 use crate::key;
 use crate::limit;
-use crate::query::{CacheableSelect, CachedQuery};
+use crate::query::CacheableSelect;
 use crate::shape::json_format;
 
 /// A row type that can be stored: what a cached read of it needs.
@@ -173,72 +172,3 @@ cacheable_selector!(
            O: FromQueryResult + Storable, P: FromQueryResult + Storable,
            Q: FromQueryResult + Storable, R: FromQueryResult + Storable]
 );
-
-impl<Q> CachedQuery<Q> {
-    /// The same cache and settings over another query.
-    pub(crate) fn map<R>(self, f: impl FnOnce(Q) -> R) -> CachedQuery<R> {
-        CachedQuery {
-            query: f(self.query),
-            cache: self.cache,
-            options: self.options,
-        }
-    }
-}
-
-impl<E: EntityTrait> CachedQuery<Select<E>> {
-    /// SeaORM's `into_model::<M>()`, still bound to the cache.
-    pub fn into_model<M: FromQueryResult>(self) -> CachedQuery<Selector<SelectModel<M>>> {
-        self.map(Select::into_model)
-    }
-
-    /// SeaORM's `into_partial_model::<M>()`, still bound to the cache.
-    pub fn into_partial_model<M: PartialModelTrait>(self) -> CachedQuery<Selector<SelectModel<M>>> {
-        self.map(Select::into_partial_model)
-    }
-
-    /// SeaORM's `into_json()`, still bound to the cache.
-    pub fn into_json(self) -> CachedQuery<Selector<SelectModel<sea_orm::JsonValue>>> {
-        self.map(Select::into_json)
-    }
-
-    /// SeaORM's `into_tuple::<T>()`, still bound to the cache.
-    pub fn into_tuple<T: TryGetableMany>(self) -> CachedQuery<Selector<SelectGetableTuple<T>>> {
-        self.map(Select::into_tuple)
-    }
-
-    /// SeaORM's `into_values::<T, C>()`, still bound to the cache.
-    pub fn into_values<T, C>(self) -> CachedQuery<Selector<SelectGetableValue<T, C>>>
-    where
-        T: TryGetableMany,
-        C: IntoEnumIterator + Iden,
-    {
-        self.map(Select::into_values)
-    }
-}
-
-impl<E: EntityTrait, F: EntityTrait> CachedQuery<SelectTwo<E, F>> {
-    /// SeaORM's `into_model::<M, N>()`, still bound to the cache.
-    pub fn into_model<M, N>(self) -> CachedQuery<Selector<SelectTwoModel<M, N>>>
-    where
-        M: FromQueryResult,
-        N: FromQueryResult,
-    {
-        self.map(SelectTwo::into_model)
-    }
-
-    /// SeaORM's `into_partial_model::<M, N>()`, still bound to the cache.
-    pub fn into_partial_model<M, N>(self) -> CachedQuery<Selector<SelectTwoModel<M, N>>>
-    where
-        M: PartialModelTrait,
-        N: PartialModelTrait,
-    {
-        self.map(SelectTwo::into_partial_model)
-    }
-
-    /// SeaORM's `into_json()`, still bound to the cache.
-    pub fn into_json(
-        self,
-    ) -> CachedQuery<Selector<SelectTwoModel<sea_orm::JsonValue, sea_orm::JsonValue>>> {
-        self.map(SelectTwo::into_json)
-    }
-}

@@ -32,8 +32,9 @@ use std::pin::Pin;
 
 use futures::{Stream, TryStreamExt};
 use sea_orm::{
-    ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PartialModelTrait, Select, SelectTwo,
-    SelectorTrait, StreamTrait,
+    ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PartialModelTrait, Select, SelectFour,
+    SelectFourModel, SelectThree, SelectThreeModel, SelectTwo, SelectTwoModel, SelectTwoRequired,
+    SelectTwoRequiredModel, SelectorTrait, StreamTrait, Topology,
 };
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -83,18 +84,27 @@ impl<E: EntityTrait> CachedQuery<Select<E>> {
     }
 }
 
-impl<E: EntityTrait, F: EntityTrait> CachedQuery<SelectTwo<E, F>> {
-    /// The rows as the partial models `(M, Option<N>)`, as a stream, like SeaORM's
-    /// `stream_partial_model`.
-    pub async fn stream_partial_model<'a: 'b, 'b, C, M, N>(
-        self,
-        db: &'a C,
-    ) -> Result<RowsStream<'b, (M, Option<N>)>, DbErr>
-    where
-        C: CacheableConnection + StreamTrait + Send,
-        M: PartialModelTrait + Serialize + DeserializeOwned + Send + Sync + 'static,
-        N: PartialModelTrait + Serialize + DeserializeOwned + Send + Sync + 'static,
-    {
-        self.into_partial_model::<M, N>().stream(db).await
-    }
+/// `stream_partial_model` on a join, as SeaORM has it.
+macro_rules! stream_partial {
+    ([$($entity:ident),+ $(; $top:ident)?] $select:ty => $selector:ident<$($model:ident),+>) => {
+        impl<$($entity: EntityTrait,)+ $($top: Topology)?> CachedQuery<$select> {
+            /// The rows as the partial models, as a stream, like SeaORM's
+            /// `stream_partial_model`.
+            pub async fn stream_partial_model<'a: 'b, 'b, C, $($model),+>(
+                self,
+                db: &'a C,
+            ) -> Result<RowsStream<'b, <$selector<$($model),+> as SelectorTrait>::Item>, DbErr>
+            where
+                C: CacheableConnection + StreamTrait + Send,
+                $($model: PartialModelTrait + Serialize + DeserializeOwned + Send + Sync + 'static,)+
+            {
+                self.into_partial_model::<$($model),+>().stream(db).await
+            }
+        }
+    };
 }
+
+stream_partial!([E, F] SelectTwo<E, F> => SelectTwoModel<M, N>);
+stream_partial!([E, F] SelectTwoRequired<E, F> => SelectTwoRequiredModel<M, N>);
+stream_partial!([E, F, G; TOP] SelectThree<E, F, G, TOP> => SelectThreeModel<M, N, O>);
+stream_partial!([E, F, G, H; TOP] SelectFour<E, F, G, H, TOP> => SelectFourModel<M, N, O, P>);

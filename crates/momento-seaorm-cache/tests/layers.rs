@@ -38,12 +38,14 @@ const LAYERS: &[(&str, u8)] = &[
     ("cached_connection", 5),
     ("shape", 5),
     ("selectors", 5),
+    ("convert", 5),
     ("exists", 5),
     ("stream", 5),
     ("paginate", 5),
     ("cursor", 5),
     ("related", 5),
     ("loader", 5),
+    ("self_loader", 5),
 ];
 
 fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {

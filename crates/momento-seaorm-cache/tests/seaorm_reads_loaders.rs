@@ -14,7 +14,7 @@ use sea_orm::{
     ColumnTrait, EntityTrait, LoaderTrait, QueryFilter, QueryOrder, TransactionSession,
     TransactionTrait,
 };
-use seaorm_reads_support::{tag, user_tag, write_user, Fixture};
+use seaorm_reads_support::{follow, staff, tag, user_tag, write_user, Fixture};
 
 async fn load_one_and_many(kind: Db) {
     let Some(fx) = Fixture::new(kind).await else {
@@ -248,4 +248,127 @@ async fn user_tag_in<C: sea_orm::ConnectionTrait>(db: &C, user_id: i32, tag_id: 
     row.insert(db).await.unwrap();
 }
 
-per_database!(load_one_and_many, many_to_many);
+async fn self_referencing(kind: Db) {
+    let Some(fx) = Fixture::new(kind).await else {
+        return;
+    };
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
+    let people = staff::Entity::find()
+        .order_by_asc(staff::Column::Id)
+        .all(plain)
+        .await
+        .unwrap();
+    let by_id = || staff::Entity::find().order_by_asc(staff::Column::Id);
+    let bosses = fx
+        .miss_then_hit(
+            "load_self",
+            people.load_self(staff::Entity, staff::Relation::ReportsTo, plain),
+            || async {
+                let cached = people.cached(cache);
+                cached
+                    .load_self_with_status(staff::Entity, staff::Relation::ReportsTo, conn)
+                    .await
+            },
+        )
+        .await;
+    assert_eq!(bosses[1].as_ref().map(|b| b.name.as_str()), Some("Alan"));
+    let reports = fx
+        .miss_then_hit(
+            "load_self_many",
+            people.load_self_many(by_id(), staff::Relation::Manages, plain),
+            || async {
+                let cached = people.cached(cache);
+                cached
+                    .load_self_many_with_status(by_id(), staff::Relation::Manages, conn)
+                    .await
+            },
+        )
+        .await;
+    assert_eq!(reports[0].len(), 2);
+    let followers = fx
+        .miss_then_hit(
+            "load_self_via",
+            people.load_self_via(follow::Entity, plain),
+            || async {
+                people
+                    .cached(cache)
+                    .load_self_via_with_status(follow::Entity, conn)
+                    .await
+            },
+        )
+        .await;
+    assert_eq!(
+        followers[0].iter().map(|f| f.id).collect::<Vec<_>>(),
+        [2, 3]
+    );
+    fx.miss_then_hit(
+        "load_self_via_rev",
+        people.load_self_via_rev(follow::Entity, plain),
+        || async {
+            people
+                .as_slice()
+                .cached(cache)
+                .load_self_via_rev_with_status(follow::Entity, conn)
+                .await
+        },
+    )
+    .await;
+
+    fx.invalidated_by(
+        "load_self after a write to staff",
+        || async {
+            let cached = people.cached(cache);
+            cached
+                .load_self_with_status(staff::Entity, staff::Relation::ReportsTo, conn)
+                .await
+        },
+        async {
+            let renamed = staff::ActiveModel {
+                id: sea_orm::Set(1),
+                name: sea_orm::Set("Alan T.".to_owned()),
+                ..Default::default()
+            };
+            sea_orm::ActiveModelTrait::update(renamed, conn)
+                .await
+                .unwrap();
+        },
+        people.load_self(staff::Entity, staff::Relation::ReportsTo, plain),
+    )
+    .await;
+    fx.invalidated_by(
+        "load_self_via after a write to follows",
+        || async {
+            people
+                .cached(cache)
+                .load_self_via_with_status(follow::Entity, conn)
+                .await
+        },
+        async {
+            let row = follow::ActiveModel {
+                staff_id: sea_orm::Set(4),
+                follower_id: sea_orm::Set(1),
+            };
+            sea_orm::ActiveModelTrait::insert(row, conn).await.unwrap();
+        },
+        people.load_self_via(follow::Entity, plain),
+    )
+    .await;
+
+    let txn = conn.begin().await.unwrap();
+    let row = follow::ActiveModel {
+        staff_id: sea_orm::Set(3),
+        follower_id: sea_orm::Set(4),
+    };
+    sea_orm::ActiveModelTrait::insert(row, &txn).await.unwrap();
+    let read = people
+        .cached(cache)
+        .load_self_via_with_status(follow::Entity, &txn)
+        .await;
+    let read = read.unwrap();
+    assert_eq!(read.status, CacheStatus::Bypass, "a transaction bypasses");
+    assert_eq!(read.value[2].len(), 1, "sees its own write");
+    txn.rollback().await.unwrap();
+    fx.cleanup().await;
+}
+
+per_database!(load_one_and_many, many_to_many, self_referencing);

@@ -121,6 +121,12 @@ async fn joins_of_three(kind: Db) {
         [1, 2]
     );
 
+    fx.miss_then_hit(
+        "SelectThree .cached().into_json()",
+        star().into_json().all(plain),
+        || star().cached(cache).into_json().all_with_status(conn),
+    )
+    .await;
     let chain = || {
         user_tag::Entity::find()
             .find_also_related(user::Entity)
@@ -145,6 +151,18 @@ async fn joins_of_three(kind: Db) {
         })
         .await;
     assert!(pairs.iter().all(|(u, g)| u.group_id == Some(g.id)));
+    let models = || both().into_model::<user::Model, user_group::Model>();
+    fx.miss_then_hit(
+        "find_both_related .cached().into_model()",
+        models().all(plain),
+        || {
+            both()
+                .cached(cache)
+                .into_model::<user::Model, user_group::Model>()
+                .all_with_status(conn)
+        },
+    )
+    .await;
     fx.miss_then_hit("find_both_related::one", both().one(plain), || {
         both().cached(cache).one_with_status(conn)
     })

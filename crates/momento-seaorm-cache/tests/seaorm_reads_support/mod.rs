@@ -114,6 +114,73 @@ impl sea_orm::Related<user_tag::Entity> for user::Entity {
     }
 }
 
+/// `staff`: a self-referencing entity (who reports to whom).
+pub mod staff {
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
+    #[sea_orm(table_name = "staff")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub name: String,
+        pub reports_to_id: Option<i32>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(belongs_to = "Entity", from = "Column::ReportsToId", to = "Column::Id")]
+        ReportsTo,
+        #[sea_orm(has_many = "Entity", via_rel = "Relation::ReportsTo")]
+        Manages,
+    }
+
+    impl sea_orm::RelatedSelfVia<super::follow::Entity> for Entity {
+        fn to() -> RelationDef {
+            super::follow::Relation::Follower.def()
+        }
+        fn via() -> RelationDef {
+            super::follow::Relation::Staff.def().rev()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `follows`: staff following staff, a self-referencing junction.
+pub mod follow {
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
+    #[sea_orm(table_name = "follows")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub staff_id: i32,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub follower_id: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::staff::Entity",
+            from = "Column::StaffId",
+            to = "super::staff::Column::Id"
+        )]
+        Staff,
+        #[sea_orm(
+            belongs_to = "super::staff::Entity",
+            from = "Column::FollowerId",
+            to = "super::staff::Column::Id"
+        )]
+        Follower,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// A group's users, as a link (for `find_with_linked`).
 pub struct GroupUsers;
 
@@ -149,12 +216,15 @@ pub struct Fixture {
 }
 
 /// Users `user3` .. `user23` (groups alternating, every fifth without one), tags `red`,
-/// `green`, `blue`, and tags on users 1 to 6.
+/// `green`, `blue`, and tags on users 1 to 6; staff Alan, Ben and Alice (reporting to Alan),
+/// Elle; Alan followed by Ben and Alice, Ben by Alice.
 async fn seed_more(db: &DatabaseConnection) {
     let schema = Schema::new(db.get_database_backend());
     for table in [
         schema.create_table_from_entity(tag::Entity),
         schema.create_table_from_entity(user_tag::Entity),
+        schema.create_table_from_entity(staff::Entity),
+        schema.create_table_from_entity(follow::Entity),
     ] {
         db.execute(&table).await.expect("create table");
     }
@@ -169,6 +239,26 @@ async fn seed_more(db: &DatabaseConnection) {
             ..Default::default()
         };
         tag.insert(db).await.expect("insert tag");
+    }
+    for (name, reports_to_id) in [
+        ("Alan", None),
+        ("Ben", Some(1)),
+        ("Alice", Some(1)),
+        ("Elle", None),
+    ] {
+        let row = staff::ActiveModel {
+            name: Set(name.to_owned()),
+            reports_to_id: Set(reports_to_id),
+            ..Default::default()
+        };
+        row.insert(db).await.expect("insert staff");
+    }
+    for (staff_id, follower_id) in [(1, 2), (1, 3), (2, 3)] {
+        let row = follow::ActiveModel {
+            staff_id: Set(staff_id),
+            follower_id: Set(follower_id),
+        };
+        row.insert(db).await.expect("insert follow");
     }
     for (user_id, tag_id) in [(1, 1), (1, 2), (2, 2), (3, 3), (4, 1), (4, 3), (6, 2)] {
         user_tag::ActiveModel {
