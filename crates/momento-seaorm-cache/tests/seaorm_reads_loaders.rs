@@ -16,17 +16,59 @@ use sea_orm::{
 };
 use seaorm_reads_support::{follow, staff, tag, user_tag, write_user, Fixture};
 
+/// Users older than 20, last first.
+fn members() -> sea_orm::Select<user::Entity> {
+    user::Entity::find()
+        .filter(user::Column::Age.gt(20))
+        .order_by_desc(user::Column::Id)
+}
+
+/// Tags in id order.
+fn tags() -> sea_orm::Select<tag::Entity> {
+    tag::Entity::find().order_by_asc(tag::Column::Id)
+}
+
+/// Staff in id order.
+fn by_id() -> sea_orm::Select<staff::Entity> {
+    staff::Entity::find().order_by_asc(staff::Column::Id)
+}
+
+/// Users 1 to `last`, in id order, read without the cache.
+async fn users_upto(fx: &Fixture, last: i32) -> Vec<user::Model> {
+    let users = user::Entity::find().filter(user::Column::Id.lte(last));
+    users
+        .order_by_asc(user::Column::Id)
+        .all(fx.plain())
+        .await
+        .unwrap()
+}
+
+/// Every group, in id order, read without the cache.
+async fn all_groups(fx: &Fixture) -> Vec<user_group::Model> {
+    let groups = user_group::Entity::find().order_by_asc(user_group::Column::Id);
+    groups.all(fx.plain()).await.unwrap()
+}
+
+/// Every staff member, in id order, read without the cache.
+async fn staff_rows(fx: &Fixture) -> Vec<staff::Model> {
+    let staff = staff::Entity::find().order_by_asc(staff::Column::Id);
+    staff.all(fx.plain()).await.unwrap()
+}
+
 async fn load_one_and_many(kind: Db) {
     let Some(fx) = Fixture::new(kind).await else {
         return;
     };
+    batches_miss_then_hit(&fx).await;
+    batches_invalidated_by_writes(&fx).await;
+    no_models_no_query(&fx).await;
+    batches_bypass_in_a_transaction(&fx).await;
+    fx.cleanup().await;
+}
+
+async fn batches_miss_then_hit(fx: &Fixture) {
     let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
-    let people = user::Entity::find()
-        .filter(user::Column::Id.lte(10))
-        .order_by_asc(user::Column::Id)
-        .all(plain)
-        .await
-        .unwrap();
+    let people = users_upto(fx, 10).await;
     let groups = fx
         .miss_then_hit(
             "load_one",
@@ -42,16 +84,7 @@ async fn load_one_and_many(kind: Db) {
     assert_eq!(groups.len(), 10);
     assert!(groups[4].is_none(), "user5 has no group");
 
-    let teams = user_group::Entity::find()
-        .order_by_asc(user_group::Column::Id)
-        .all(plain)
-        .await
-        .unwrap();
-    let members = || {
-        user::Entity::find()
-            .filter(user::Column::Age.gt(20))
-            .order_by_desc(user::Column::Id)
-    };
+    let teams = all_groups(fx).await;
     let value = fx
         .miss_then_hit(
             "load_many with a select",
@@ -73,7 +106,12 @@ async fn load_one_and_many(kind: Db) {
         "a slice and a Vec share the batch's key"
     );
     assert_eq!(read.value, value);
+}
 
+async fn batches_invalidated_by_writes(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
+    let people = users_upto(fx, 10).await;
+    let teams = all_groups(fx).await;
     fx.invalidated_by(
         "load_one after a write to user_groups",
         || async {
@@ -112,7 +150,10 @@ async fn load_one_and_many(kind: Db) {
         teams.load_many(members(), plain),
     )
     .await;
+}
 
+async fn no_models_no_query(fx: &Fixture) {
+    let (cache, conn) = (&fx.cache, &fx.conn);
     let none: Vec<user::Model> = Vec::new();
     let (read, ran) = fx
         .statements(
@@ -123,7 +164,11 @@ async fn load_one_and_many(kind: Db) {
     let read = read.unwrap();
     assert_eq!((read.value, read.status), (Vec::new(), CacheStatus::Bypass));
     assert!(ran.is_empty(), "no models, no query (like SeaORM)");
+}
 
+async fn batches_bypass_in_a_transaction(fx: &Fixture) {
+    let (cache, conn) = (&fx.cache, &fx.conn);
+    let teams = all_groups(fx).await;
     let txn = conn.begin().await.unwrap();
     let added = write_user(&txn, "in_txn", Some(1)).await;
     let read = teams
@@ -134,21 +179,21 @@ async fn load_one_and_many(kind: Db) {
     assert_eq!(read.status, CacheStatus::Bypass, "a transaction bypasses");
     assert_eq!(read.value[0][0], added, "sees its own write");
     txn.rollback().await.unwrap();
-    fx.cleanup().await;
 }
 
 async fn many_to_many(kind: Db) {
     let Some(fx) = Fixture::new(kind).await else {
         return;
     };
+    many_to_many_miss_then_hit(&fx).await;
+    many_to_many_invalidated_by_writes(&fx).await;
+    many_to_many_bypass_in_a_transaction(&fx).await;
+    fx.cleanup().await;
+}
+
+async fn many_to_many_miss_then_hit(fx: &Fixture) {
     let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
-    let people = user::Entity::find()
-        .filter(user::Column::Id.lte(7))
-        .order_by_asc(user::Column::Id)
-        .all(plain)
-        .await
-        .unwrap();
-    let tags = || tag::Entity::find().order_by_asc(tag::Column::Id);
+    let people = users_upto(fx, 7).await;
     let value = fx
         .miss_then_hit_any_order(
             "load_many_to_many",
@@ -179,7 +224,11 @@ async fn many_to_many(kind: Db) {
         )
         .await;
     assert_eq!(via.len(), 7);
+}
 
+async fn many_to_many_invalidated_by_writes(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
+    let people = users_upto(fx, 7).await;
     let both = || async {
         let cached = people.cached(cache);
         cached
@@ -222,7 +271,11 @@ async fn many_to_many(kind: Db) {
         truth(),
     )
     .await;
+}
 
+async fn many_to_many_bypass_in_a_transaction(fx: &Fixture) {
+    let (cache, conn) = (&fx.cache, &fx.conn);
+    let people = users_upto(fx, 7).await;
     let txn = conn.begin().await.unwrap();
     user_tag_in(&txn, 2, 1).await;
     let read = people
@@ -236,7 +289,6 @@ async fn many_to_many(kind: Db) {
         "sees its own write"
     );
     txn.rollback().await.unwrap();
-    fx.cleanup().await;
 }
 
 async fn user_tag_in<C: sea_orm::ConnectionTrait>(db: &C, user_id: i32, tag_id: i32) {
@@ -252,13 +304,15 @@ async fn self_referencing(kind: Db) {
     let Some(fx) = Fixture::new(kind).await else {
         return;
     };
+    self_loads_miss_then_hit(&fx).await;
+    self_loads_invalidated_by_writes(&fx).await;
+    self_loads_bypass_in_a_transaction(&fx).await;
+    fx.cleanup().await;
+}
+
+async fn self_loads_miss_then_hit(fx: &Fixture) {
     let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
-    let people = staff::Entity::find()
-        .order_by_asc(staff::Column::Id)
-        .all(plain)
-        .await
-        .unwrap();
-    let by_id = || staff::Entity::find().order_by_asc(staff::Column::Id);
+    let people = staff_rows(fx).await;
     let bosses = fx
         .miss_then_hit(
             "load_self",
@@ -313,7 +367,11 @@ async fn self_referencing(kind: Db) {
         },
     )
     .await;
+}
 
+async fn self_loads_invalidated_by_writes(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
+    let people = staff_rows(fx).await;
     fx.invalidated_by(
         "load_self after a write to staff",
         || async {
@@ -353,7 +411,11 @@ async fn self_referencing(kind: Db) {
         people.load_self_via(follow::Entity, plain),
     )
     .await;
+}
 
+async fn self_loads_bypass_in_a_transaction(fx: &Fixture) {
+    let (cache, conn) = (&fx.cache, &fx.conn);
+    let people = staff_rows(fx).await;
     let txn = conn.begin().await.unwrap();
     let row = follow::ActiveModel {
         staff_id: sea_orm::Set(3),
@@ -368,7 +430,6 @@ async fn self_referencing(kind: Db) {
     assert_eq!(read.status, CacheStatus::Bypass, "a transaction bypasses");
     assert_eq!(read.value[2].len(), 1, "sees its own write");
     txn.rollback().await.unwrap();
-    fx.cleanup().await;
 }
 
 per_database!(load_one_and_many, many_to_many, self_referencing);

@@ -16,6 +16,16 @@ use sea_orm::{
 };
 use seaorm_reads_support::{ids, write_user, Fixture, UserName};
 
+/// The cursors' order column.
+const ID: user::Column = user::Column::Id;
+
+/// Users 1 to 12 with their groups.
+fn pairs() -> sea_orm::SelectTwo<user::Entity, user_group::Entity> {
+    user::Entity::find()
+        .find_also_related(user_group::Entity)
+        .filter(user::Column::Id.lte(12))
+}
+
 /// Users 3 to 23 in id order: 21 rows, five pages of 5 (the last one short).
 fn users() -> sea_orm::Select<user::Entity> {
     user::Entity::find()
@@ -27,6 +37,14 @@ async fn paginate_pages_and_counts(kind: Db) {
     let Some(fx) = Fixture::new(kind).await else {
         return;
     };
+    pages_miss_then_hit(&fx).await;
+    pages_walked_from_the_cache(&fx).await;
+    pages_invalidated_by_writes(&fx).await;
+    pages_bypass_in_a_transaction(&fx).await;
+    fx.cleanup().await;
+}
+
+async fn pages_miss_then_hit(fx: &Fixture) {
     let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     for page in 0..=5 {
         let rows = fx
@@ -59,7 +77,10 @@ async fn paginate_pages_and_counts(kind: Db) {
         )
         .await;
     assert_eq!(items, 21);
+}
 
+async fn pages_walked_from_the_cache(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     // num_pages and num_items_and_pages come from the cached count; the walks from the
     // cached pages: nothing runs.
     let truth = users().paginate(plain, 5);
@@ -108,7 +129,10 @@ async fn paginate_pages_and_counts(kind: Db) {
         .await
         .unwrap();
     assert_eq!(streamed, pages, "into_stream");
+}
 
+async fn pages_invalidated_by_writes(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     fx.invalidated_by(
         "fetch_page(4) after a write to users",
         || async {
@@ -135,7 +159,10 @@ async fn paginate_pages_and_counts(kind: Db) {
         async { users().paginate(plain, 5).num_items().await },
     )
     .await;
+}
 
+async fn pages_bypass_in_a_transaction(fx: &Fixture) {
+    let (cache, conn) = (&fx.cache, &fx.conn);
     let txn = conn.begin().await.unwrap();
     write_user(&txn, "in_txn", None).await;
     let page = users()
@@ -162,13 +189,20 @@ async fn paginate_pages_and_counts(kind: Db) {
     let count = count.unwrap();
     assert_eq!((count.status, count.value), (CacheStatus::Bypass, 24));
     txn.rollback().await.unwrap();
-    fx.cleanup().await;
 }
 
 async fn paginate_every_selector(kind: Db) {
     let Some(fx) = Fixture::new(kind).await else {
         return;
     };
+    tuple_pages(&fx).await;
+    joined_pages(&fx).await;
+    raw_pages(&fx).await;
+    a_page_is_a_limit_and_offset(&fx).await;
+    fx.cleanup().await;
+}
+
+async fn tuple_pages(fx: &Fixture) {
     let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     let tuples = || {
         users()
@@ -201,13 +235,16 @@ async fn paginate_every_selector(kind: Db) {
         },
     )
     .await;
+}
 
-    let pairs = || users().find_also_related(user_group::Entity);
+async fn joined_pages(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
+    let joined = || users().find_also_related(user_group::Entity);
     fx.miss_then_hit(
         "find_also_related: fetch_page(1)",
-        async { pairs().paginate(plain, 6).fetch_page(1).await },
+        async { joined().paginate(plain, 6).fetch_page(1).await },
         || async {
-            pairs()
+            joined()
                 .cached(cache)
                 .paginate(conn, 6)
                 .fetch_page_with_status(1)
@@ -218,17 +255,20 @@ async fn paginate_every_selector(kind: Db) {
     fx.invalidated_by(
         "find_also_related page after a write to user_groups",
         || async {
-            pairs()
+            joined()
                 .cached(cache)
                 .paginate(conn, 6)
                 .fetch_page_with_status(1)
                 .await
         },
         fx.write_groups("renamed"),
-        async { pairs().paginate(plain, 6).fetch_page(1).await },
+        async { joined().paginate(plain, 6).fetch_page(1).await },
     )
     .await;
+}
 
+async fn raw_pages(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     let raw = || {
         let sql = "SELECT * FROM users WHERE id > 2 ORDER BY id";
         user::Entity::find().from_raw_sql(Statement::from_string(fx.db.backend(), sql))
@@ -257,7 +297,10 @@ async fn paginate_every_selector(kind: Db) {
         },
     )
     .await;
+}
 
+async fn a_page_is_a_limit_and_offset(fx: &Fixture) {
+    let (cache, conn) = (&fx.cache, &fx.conn);
     // A page is the statement `.limit(n).offset(p * n).all()` runs: one key for both.
     let page = users()
         .cached(cache)
@@ -276,28 +319,36 @@ async fn paginate_every_selector(kind: Db) {
         (CacheStatus::Miss, CacheStatus::Hit)
     );
     assert_eq!((page.key, page.value), (all.key, all.value));
-    fx.cleanup().await;
 }
 
 async fn cursor_pages(kind: Db) {
     let Some(fx) = Fixture::new(kind).await else {
         return;
     };
+    cursor_reads(&fx).await;
+    cursor_partial_models(&fx).await;
+    cursor_changes_like_seaorms(&fx).await;
+    joined_cursors(&fx).await;
+    cursors_invalidated_by_writes(&fx).await;
+    cursor_bypass_in_a_transaction(&fx).await;
+    fx.cleanup().await;
+}
+
+async fn cursor_reads(fx: &Fixture) {
     let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
-    let id = user::Column::Id;
     let rows = fx
         .miss_then_hit(
             "after(5).first(4)",
             async {
                 user::Entity::find()
-                    .cursor_by(id)
+                    .cursor_by(ID)
                     .after(5)
                     .first(4)
                     .all(plain)
                     .await
             },
             || async {
-                let mut cursor = user::Entity::find().cached(cache).cursor_by(id);
+                let mut cursor = user::Entity::find().cached(cache).cursor_by(ID);
                 cursor.after(5).first(4).all_with_status(conn).await
             },
         )
@@ -308,14 +359,14 @@ async fn cursor_pages(kind: Db) {
             "before(10).last(3)",
             async {
                 user::Entity::find()
-                    .cursor_by(id)
+                    .cursor_by(ID)
                     .before(10)
                     .last(3)
                     .all(plain)
                     .await
             },
             || async {
-                let mut cursor = user::Entity::find().cached(cache).cursor_by(id);
+                let mut cursor = user::Entity::find().cached(cache).cursor_by(ID);
                 cursor.before(10).last(3).all_with_status(conn).await
             },
         )
@@ -330,7 +381,7 @@ async fn cursor_pages(kind: Db) {
             "desc().after(20).first(3)",
             async {
                 user::Entity::find()
-                    .cursor_by(id)
+                    .cursor_by(ID)
                     .desc()
                     .after(20)
                     .first(3)
@@ -338,23 +389,28 @@ async fn cursor_pages(kind: Db) {
                     .await
             },
             || async {
-                let mut cursor = user::Entity::find().cached(cache).cursor_by(id);
+                let mut cursor = user::Entity::find().cached(cache).cursor_by(ID);
                 cursor.desc().after(20).first(3).all_with_status(conn).await
             },
         )
         .await;
     assert_eq!(ids(&rows), [19, 18, 17]);
+}
+
+/// Cursors converted into a partial model, over a filtered query.
+async fn cursor_partial_models(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     let names = fx
         .miss_then_hit(
             "into_partial_model, filtered, after(2).before(9)",
             async {
-                let cursor = users().filter(user::Column::GroupId.eq(2)).cursor_by(id);
+                let cursor = users().filter(user::Column::GroupId.eq(2)).cursor_by(ID);
                 let mut cursor = cursor.into_partial_model::<UserName>();
                 cursor.after(2).before(9).first(10).all(plain).await
             },
             || async {
                 let cached = users().filter(user::Column::GroupId.eq(2)).cached(cache);
-                let mut cursor = cached.cursor_by(id).into_partial_model::<UserName>();
+                let mut cursor = cached.cursor_by(ID).into_partial_model::<UserName>();
                 cursor
                     .after(2)
                     .before(9)
@@ -365,11 +421,14 @@ async fn cursor_pages(kind: Db) {
         )
         .await;
     assert_eq!(names.iter().map(|n| n.id).collect::<Vec<_>>(), [3, 7]);
+}
 
+async fn cursor_changes_like_seaorms(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     // SeaORM changes its cursor on every `all`; the cached cursor changes the same way.
-    let mut plain_cursor = user::Entity::find().cursor_by(id);
+    let mut plain_cursor = user::Entity::find().cursor_by(ID);
     plain_cursor.after(2).first(3);
-    let mut cached_cursor = user::Entity::find().cached(cache).cursor_by(id);
+    let mut cached_cursor = user::Entity::find().cached(cache).cursor_by(ID);
     cached_cursor.after(2).first(3);
     for round in 0..2 {
         let (truth, plain_sql) = fx.statements(plain_cursor.all(plain)).await;
@@ -377,19 +436,17 @@ async fn cursor_pages(kind: Db) {
         assert_eq!(read.unwrap().value, truth.unwrap(), "round {round}");
         assert_eq!(cached_sql, plain_sql, "round {round}: SeaORM's statement");
     }
+}
 
-    let pairs = || {
-        user::Entity::find()
-            .find_also_related(user_group::Entity)
-            .filter(user::Column::Id.lte(12))
-    };
+async fn joined_cursors(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     fx.miss_then_hit(
-        "find_also_related: cursor_by(id).last(4)",
-        async { pairs().cursor_by(id).last(4).all(plain).await },
+        "find_also_related: cursor_by(ID).last(4)",
+        async { pairs().cursor_by(ID).last(4).all(plain).await },
         || async {
             pairs()
                 .cached(cache)
-                .cursor_by(id)
+                .cursor_by(ID)
                 .last(4)
                 .all_with_status(conn)
                 .await
@@ -410,17 +467,20 @@ async fn cursor_pages(kind: Db) {
         },
     )
     .await;
+}
 
+async fn cursors_invalidated_by_writes(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     fx.invalidated_by(
         "cursor after a write to users",
         || async {
-            let mut cursor = user::Entity::find().cached(cache).cursor_by(id);
+            let mut cursor = user::Entity::find().cached(cache).cursor_by(ID);
             cursor.after(20).first(10).all_with_status(conn).await
         },
         fx.write_users("late"),
         async {
             user::Entity::find()
-                .cursor_by(id)
+                .cursor_by(ID)
                 .after(20)
                 .first(10)
                 .all(plain)
@@ -433,19 +493,22 @@ async fn cursor_pages(kind: Db) {
         || async {
             pairs()
                 .cached(cache)
-                .cursor_by(id)
+                .cursor_by(ID)
                 .last(4)
                 .all_with_status(conn)
                 .await
         },
         fx.write_groups("renamed"),
-        async { pairs().cursor_by(id).last(4).all(plain).await },
+        async { pairs().cursor_by(ID).last(4).all(plain).await },
     )
     .await;
+}
 
+async fn cursor_bypass_in_a_transaction(fx: &Fixture) {
+    let (cache, conn) = (&fx.cache, &fx.conn);
     let txn = conn.begin().await.unwrap();
     let added = write_user(&txn, "in_txn", None).await;
-    let mut cursor = user::Entity::find().cached(cache).cursor_by(id);
+    let mut cursor = user::Entity::find().cached(cache).cursor_by(ID);
     let read = cursor
         .after(20)
         .first(10)
@@ -455,7 +518,6 @@ async fn cursor_pages(kind: Db) {
     assert_eq!(read.status, CacheStatus::Bypass, "a transaction bypasses");
     assert_eq!(read.value.last(), Some(&added), "sees its own write");
     txn.rollback().await.unwrap();
-    fx.cleanup().await;
 }
 
 per_database!(

@@ -16,17 +16,51 @@ use sea_orm::{
 };
 use seaorm_reads_support::{tag, user_tag, write_user, Fixture, GroupUsers};
 
+/// Groups with their users 1 to 11.
+fn groups() -> sea_orm::SelectTwoMany<user_group::Entity, user::Entity> {
+    user_group::Entity::find()
+        .find_with_related(user::Entity)
+        .filter(user::Column::Id.lt(12))
+        .order_by_asc(user::Column::Id)
+}
+
+/// Groups with their users, through a link.
+fn linked() -> sea_orm::SelectTwoMany<user_group::Entity, user::Entity> {
+    user_group::Entity::find()
+        .find_with_linked(GroupUsers)
+        .order_by_asc(user_group::Column::Id)
+}
+
+/// Tags on users, each with its user and the user's group: a chain.
+fn chain(
+) -> sea_orm::SelectThree<user_tag::Entity, user::Entity, user_group::Entity, sea_orm::TopologyChain>
+{
+    user_tag::Entity::find()
+        .find_also_related(user::Entity)
+        .and_also_related(user_group::Entity)
+        .order_by_asc(user_tag::Column::UserId)
+        .order_by_asc(user_tag::Column::TagId)
+}
+
+/// Users that have a group, with it.
+fn both() -> sea_orm::SelectTwoRequired<user::Entity, user_group::Entity> {
+    user::Entity::find()
+        .find_both_related(user_group::Entity)
+        .order_by_asc(user::Column::Id)
+}
+
 async fn find_with_related_and_linked(kind: Db) {
     let Some(fx) = Fixture::new(kind).await else {
         return;
     };
+    gathered_reads(&fx).await;
+    gathered_invalidated_by_writes(&fx).await;
+    gathered_bypass_in_a_transaction(&fx).await;
+    fx.cleanup().await;
+}
+
+async fn gathered_reads(fx: &Fixture) {
     let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
-    let groups = || {
-        user_group::Entity::find()
-            .find_with_related(user::Entity)
-            .filter(user::Column::Id.lt(12))
-            .order_by_asc(user::Column::Id)
-    };
     let value = fx
         .miss_then_hit("find_with_related", groups().all(plain), || {
             groups().cached(cache).all_with_status(conn)
@@ -37,16 +71,14 @@ async fn find_with_related_and_linked(kind: Db) {
         value[0].1.iter().map(|u| u.id).collect::<Vec<_>>(),
         [1, 4, 6, 8]
     );
-    let linked = || {
-        user_group::Entity::find()
-            .find_with_linked(GroupUsers)
-            .order_by_asc(user_group::Column::Id)
-    };
     fx.miss_then_hit("find_with_linked", linked().all(plain), || {
         linked().cached(cache).all_with_status(conn)
     })
     .await;
+}
 
+async fn gathered_invalidated_by_writes(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     fx.invalidated_by(
         "find_with_related after a write to users",
         || groups().cached(cache).all_with_status(conn),
@@ -68,14 +100,16 @@ async fn find_with_related_and_linked(kind: Db) {
         linked().all(plain),
     )
     .await;
+}
 
+async fn gathered_bypass_in_a_transaction(fx: &Fixture) {
+    let (cache, conn) = (&fx.cache, &fx.conn);
     let txn = conn.begin().await.unwrap();
     let added = write_user(&txn, "in_txn", Some(2)).await;
     let read = linked().cached(cache).all_with_status(&txn).await.unwrap();
     assert_eq!(read.status, CacheStatus::Bypass, "a transaction bypasses");
     assert!(read.value[1].1.contains(&added), "sees its own write");
     txn.rollback().await.unwrap();
-    fx.cleanup().await;
 }
 
 /// Users with their group and their tags: a star of three entities.
@@ -93,6 +127,14 @@ async fn joins_of_three(kind: Db) {
     let Some(fx) = Fixture::new(kind).await else {
         return;
     };
+    star_reads(&fx).await;
+    chain_and_required_reads(&fx).await;
+    joins_invalidated_by_writes(&fx).await;
+    joins_bypass_in_a_transaction(&fx).await;
+    fx.cleanup().await;
+}
+
+async fn star_reads(fx: &Fixture) {
     let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     let rows = fx
         .miss_then_hit("SelectThree::all", star().all(plain), || {
@@ -120,31 +162,22 @@ async fn joins_of_three(kind: Db) {
         gathered[0].2.iter().map(|t| t.id).collect::<Vec<_>>(),
         [1, 2]
     );
+}
 
+async fn chain_and_required_reads(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     fx.miss_then_hit(
         "SelectThree .cached().into_json()",
         star().into_json().all(plain),
         || star().cached(cache).into_json().all_with_status(conn),
     )
     .await;
-    let chain = || {
-        user_tag::Entity::find()
-            .find_also_related(user::Entity)
-            .and_also_related(user_group::Entity)
-            .order_by_asc(user_tag::Column::UserId)
-            .order_by_asc(user_tag::Column::TagId)
-    };
     fx.miss_then_hit(
         "SelectThree::consolidate (chain)",
         chain().consolidate().all(plain),
         || chain().consolidate().cached(cache).all_with_status(conn),
     )
     .await;
-    let both = || {
-        user::Entity::find()
-            .find_both_related(user_group::Entity)
-            .order_by_asc(user::Column::Id)
-    };
     let pairs = fx
         .miss_then_hit("find_both_related::all", both().all(plain), || {
             both().cached(cache).all_with_status(conn)
@@ -167,7 +200,10 @@ async fn joins_of_three(kind: Db) {
         both().cached(cache).one_with_status(conn)
     })
     .await;
+}
 
+async fn joins_invalidated_by_writes(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     let all = || star().cached(cache).all_with_status(conn);
     fx.invalidated_by(
         "star after users",
@@ -197,7 +233,10 @@ async fn joins_of_three(kind: Db) {
     let (write, truth) = (fx.write_groups("chained"), chain().consolidate().all(plain));
     fx.invalidated_by("chain after user_groups", gathered, write, truth)
         .await;
+}
 
+async fn joins_bypass_in_a_transaction(fx: &Fixture) {
+    let (cache, conn) = (&fx.cache, &fx.conn);
     let txn = conn.begin().await.unwrap();
     write_user(&txn, "in_txn", Some(1)).await;
     let read = both().cached(cache).all_with_status(&txn).await.unwrap();
@@ -215,7 +254,6 @@ async fn joins_of_three(kind: Db) {
         .await;
     assert_eq!(read.unwrap().status, CacheStatus::Bypass);
     txn.rollback().await.unwrap();
-    fx.cleanup().await;
 }
 
 per_database!(find_with_related_and_linked, joins_of_three);

@@ -28,18 +28,59 @@ fn users() -> sea_orm::Select<user::Entity> {
         .order_by_desc(user::Column::Id)
 }
 
+/// Ids and names of users 9 to 1.
+fn tuples() -> sea_orm::Selector<sea_orm::SelectGetableTuple<(i32, String)>> {
+    users()
+        .select_only()
+        .column(user::Column::Id)
+        .column(user::Column::Username)
+        .into_tuple::<(i32, String)>()
+}
+
+/// Names and ages of users 9 to 1, as values.
+fn values() -> sea_orm::Selector<sea_orm::SelectGetableValue<(String, i32), AsColumns>> {
+    users()
+        .select_only()
+        .column_as(user::Column::Username, AsColumns::Name)
+        .column_as(user::Column::Age, AsColumns::Years)
+        .into_values::<(String, i32), AsColumns>()
+}
+
+/// Users 9 to 1 with their groups.
+fn pairs() -> sea_orm::SelectTwo<user::Entity, user_group::Entity> {
+    users().find_also_related(user_group::Entity)
+}
+
+/// Users 9 to 1 with their groups, into models.
+fn models() -> sea_orm::Selector<sea_orm::SelectTwoModel<user::Model, user_group::Model>> {
+    pairs().into_model::<user::Model, user_group::Model>()
+}
+
+/// Users named `name`.
+fn named(name: &'static str) -> sea_orm::Select<user::Entity> {
+    user::Entity::find()
+        .filter(user::Column::Username.eq(name))
+        .order_by_asc(user::Column::Id)
+}
+
+/// Every user, in id order.
+fn everyone() -> sea_orm::Select<user::Entity> {
+    user::Entity::find().order_by_asc(user::Column::Id)
+}
+
 async fn conversions(kind: Db) {
     let Some(fx) = Fixture::new(kind).await else {
         return;
     };
+    tuple_conversions(&fx).await;
+    other_conversions(&fx).await;
+    conversions_invalidated_by_writes(&fx).await;
+    conversions_bypass_in_a_transaction(&fx).await;
+    fx.cleanup().await;
+}
+
+async fn tuple_conversions(fx: &Fixture) {
     let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
-    let tuples = || {
-        users()
-            .select_only()
-            .column(user::Column::Id)
-            .column(user::Column::Username)
-            .into_tuple::<(i32, String)>()
-    };
     let rows = fx
         .miss_then_hit("into_tuple: all", tuples().all(plain), || {
             tuples().cached(cache).all_with_status(conn)
@@ -65,14 +106,10 @@ async fn conversions(kind: Db) {
         .await
         .unwrap();
     assert_eq!((after.status, after.value), (CacheStatus::Hit, rows));
+}
 
-    let values = || {
-        users()
-            .select_only()
-            .column_as(user::Column::Username, AsColumns::Name)
-            .column_as(user::Column::Age, AsColumns::Years)
-            .into_values::<(String, i32), AsColumns>()
-    };
+async fn other_conversions(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     fx.miss_then_hit("into_values: all", values().all(plain), || {
         values().cached(cache).all_with_status(conn)
     })
@@ -89,14 +126,12 @@ async fn conversions(kind: Db) {
         users().cached(cache).into_json().all_with_status(conn)
     })
     .await;
-    let pairs = || users().find_also_related(user_group::Entity);
     fx.miss_then_hit(
         "SelectTwo into_json: one",
         pairs().into_json().one(plain),
         || pairs().cached(cache).into_json().one_with_status(conn),
     )
     .await;
-    let models = || pairs().into_model::<user::Model, user_group::Model>();
     fx.miss_then_hit("SelectTwo into_model: all", models().all(plain), || {
         let cached = pairs().cached(cache);
         cached
@@ -104,7 +139,10 @@ async fn conversions(kind: Db) {
             .all_with_status(conn)
     })
     .await;
+}
 
+async fn conversions_invalidated_by_writes(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     fx.invalidated_by(
         "into_tuple after a write to users",
         || tuples().cached(cache).all_with_status(conn),
@@ -128,7 +166,10 @@ async fn conversions(kind: Db) {
         models().all(plain),
     )
     .await;
+}
 
+async fn conversions_bypass_in_a_transaction(fx: &Fixture) {
+    let (cache, conn) = (&fx.cache, &fx.conn);
     let txn = conn.begin().await.unwrap();
     let added = write_user(&txn, "in_txn", None).await;
     let all = || {
@@ -142,19 +183,21 @@ async fn conversions(kind: Db) {
     assert_eq!(read.status, CacheStatus::Bypass, "a transaction bypasses");
     assert_eq!(read.value[0], added.id, "sees its own write");
     txn.rollback().await.unwrap();
-    fx.cleanup().await;
 }
 
 async fn exists_and_require_one(kind: Db) {
     let Some(fx) = Fixture::new(kind).await else {
         return;
     };
+    exists_reads(&fx).await;
+    exists_invalidated_by_a_write(&fx).await;
+    require_one_reads(&fx).await;
+    exists_bypass_in_a_transaction(&fx).await;
+    fx.cleanup().await;
+}
+
+async fn exists_reads(fx: &Fixture) {
     let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
-    let named = |name: &'static str| {
-        user::Entity::find()
-            .filter(user::Column::Username.eq(name))
-            .order_by_asc(user::Column::Id)
-    };
     let found = fx
         .miss_then_hit("exists: yes", named("user7").exists(plain), || {
             named("user7").cached(cache).exists_with_status(conn)
@@ -180,6 +223,10 @@ async fn exists_and_require_one(kind: Db) {
         raw().cached(cache).exists_with_status(conn)
     })
     .await;
+}
+
+async fn exists_invalidated_by_a_write(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     fx.invalidated_by(
         "exists after a write to users",
         || named("newbie").cached(cache).exists_with_status(conn),
@@ -188,7 +235,10 @@ async fn exists_and_require_one(kind: Db) {
     )
     .await;
     assert!(named("newbie").cached(cache).exists(conn).await.unwrap());
+}
 
+async fn require_one_reads(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     let one = named("user7")
         .cached(cache)
         .require_one(conn)
@@ -201,7 +251,10 @@ async fn exists_and_require_one(kind: Db) {
         (Err(DbErr::RecordNotFound(a)), Err(DbErr::RecordNotFound(b))) => assert_eq!(a, b),
         other => panic!("require_one of nothing: {other:?}"),
     }
+}
 
+async fn exists_bypass_in_a_transaction(fx: &Fixture) {
+    let (cache, conn) = (&fx.cache, &fx.conn);
     let txn = conn.begin().await.unwrap();
     write_user(&txn, "ghost", None).await;
     let read = named("ghost")
@@ -212,7 +265,6 @@ async fn exists_and_require_one(kind: Db) {
     assert_eq!((read.status, read.value), (CacheStatus::Bypass, true));
     txn.rollback().await.unwrap();
     assert!(!named("ghost").cached(cache).exists(conn).await.unwrap());
-    fx.cleanup().await;
 }
 
 /// Hits and misses of `cache` since `before`.
@@ -230,6 +282,14 @@ async fn streams(kind: Db) {
     let Some(fx) = Fixture::new(kind).await else {
         return;
     };
+    stream_miss_then_hit(&fx).await;
+    stream_partial_models(&fx).await;
+    stream_invalidated_by_a_write(&fx).await;
+    stream_in_a_transaction(&fx).await;
+    fx.cleanup().await;
+}
+
+async fn stream_miss_then_hit(fx: &Fixture) {
     let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     let truth: Vec<user::Model> = users()
         .stream(plain)
@@ -263,7 +323,10 @@ async fn streams(kind: Db) {
         (CacheStatus::Hit, truth),
         "`all` shares the key"
     );
+}
 
+async fn stream_partial_models(fx: &Fixture) {
+    let (cache, conn, plain) = (&fx.cache, &fx.conn, fx.plain());
     let partial: Vec<UserName> = users()
         .stream_partial_model::<_, UserName>(plain)
         .await
@@ -279,10 +342,12 @@ async fn streams(kind: Db) {
         let rows: Vec<UserName> = rows.unwrap().try_collect().await.unwrap();
         assert_eq!(rows, partial, "stream_partial_model, round {round}");
     }
+}
 
+async fn stream_invalidated_by_a_write(fx: &Fixture) {
+    let (cache, conn) = (&fx.cache, &fx.conn);
     fx.write_users("late").await;
     let before = counters(cache);
-    let everyone = || user::Entity::find().order_by_asc(user::Column::Id);
     let rows: Vec<user::Model> = everyone()
         .cached(cache)
         .stream(conn)
@@ -293,7 +358,10 @@ async fn streams(kind: Db) {
         .unwrap();
     assert_eq!(rows.last().unwrap().username, "late", "a write invalidates");
     assert_eq!(reads(cache, before), (0, 1));
+}
 
+async fn stream_in_a_transaction(fx: &Fixture) {
+    let (cache, conn) = (&fx.cache, &fx.conn);
     let txn = conn.begin().await.unwrap();
     write_user(&txn, "in_txn", None).await;
     let before = counters(cache);
@@ -322,7 +390,6 @@ async fn streams(kind: Db) {
         "a transaction's stream never touches the cache"
     );
     txn.rollback().await.unwrap();
-    fx.cleanup().await;
 }
 
 async fn wrap_and_cached_share_keys(kind: Db) {
