@@ -3,7 +3,7 @@
 //! ```text
 //! <prefix>:<operation>:<table>[@<schema fingerprint>]:<canonical query>
 //! model-cache:find_by_pk:users@1a2b3c4d:{"id":1}
-//! model-cache:find_all:users@1a2b3c4d:["alice"]:SELECT "users"."id", "users"."name" FROM "users" WHERE "users"."name" = $1
+//! model-cache:all:users@1a2b3c4d:["alice"]:SELECT "users"."id", "users"."name" FROM "users" WHERE "users"."name" = $1
 //! ```
 //! * `prefix` contains no `:` (checked at build time); `operation` is one of a fixed set of
 //!   names without `:`; `table` has `%`, `:` and `@` percent-escaped. So the first three `:`
@@ -248,21 +248,41 @@ impl fmt::Display for CacheKey {
     }
 }
 
-/// The read operation a key belongs to; part of the key.
+/// The read operation a key belongs to; part of the key. It names what the stored value is (the
+/// rows of the statement, its first row, a count, ...), so one statement read through different
+/// calls that return the same value shares one key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
     /// `wrap(E).find_by_pk`.
     FindByPk,
-    /// `wrap(E).find_one`.
+    /// No longer made by this crate (`wrap(E).find_one` keys under [`One`](Operation::One));
+    /// kept for requests that name it.
     FindOne,
-    /// `wrap(E).find_all`.
+    /// No longer made by this crate (`wrap(E).find_all` keys under [`All`](Operation::All));
+    /// kept for requests that name it.
     FindAll,
     /// `wrap(E).count` and `.cached(..).count`.
     Count,
-    /// `.cached(..).one`.
+    /// The first row: `.cached(..).one`, `.require_one`, `wrap(E).find_one`.
     One,
-    /// `.cached(..).all`.
+    /// Every row of the statement: `.cached(..).all`, `.stream`, a paginator's pages,
+    /// `wrap(E).find_all`.
     All,
+    /// `.cached(..).exists`.
+    Exists,
+    /// A paginator's `num_items` (also `num_pages`, `num_items_and_pages`).
+    NumItems,
+    /// A cursor's `all` (rows in the cursor's order, reversed for `last`).
+    Cursor,
+    /// Rows with their related rows gathered: `find_with_related`, `find_with_linked`,
+    /// `consolidate()`.
+    WithRelated,
+    /// The loader's `load_one`.
+    LoadOne,
+    /// The loader's `load_many`.
+    LoadMany,
+    /// The loader's `load_many_to_many`.
+    LoadManyToMany,
 }
 
 impl Operation {
@@ -281,6 +301,13 @@ impl Operation {
             Operation::Count => "count",
             Operation::One => "one",
             Operation::All => "all",
+            Operation::Exists => "exists",
+            Operation::NumItems => "num_items",
+            Operation::Cursor => "cursor",
+            Operation::WithRelated => "with_related",
+            Operation::LoadOne => "load_one",
+            Operation::LoadMany => "load_many",
+            Operation::LoadManyToMany => "load_many_to_many",
         }
     }
 }
@@ -374,7 +401,7 @@ struct Label;
 
 /// Computes a string once per type and keeps it for the life of the process (one small string
 /// per entity type).
-fn memoized<T: 'static>(make: impl FnOnce() -> String) -> &'static str {
+pub(crate) fn memoized<T: 'static>(make: impl FnOnce() -> String) -> &'static str {
     static MEMO: OnceLock<RwLock<HashMap<TypeId, &'static str>>> = OnceLock::new();
     let memo = MEMO.get_or_init(Default::default);
     let id = TypeId::of::<T>();

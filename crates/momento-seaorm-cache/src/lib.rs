@@ -8,9 +8,12 @@
 //! # Map of the crate
 //! Layers, each depending only on the layers below it (a test checks this):
 //! ```text
-//! front ends   wrap (cache.wrap(E)) · query (.cached(&cache)) · cached_connection (writes)
+//! front ends   wrap (cache.wrap(E)) · query (.cached(&cache)) · cached_connection (writes) ·
+//!              selectors · convert · exists · stream · paginate · cursor · related · loader ·
+//!              self_loader · shape
 //!                  │ describe a read (ReadRequest / ReadPlan) and hand it down
-//! the cache    cache (ModelCache: owns the parts; read_statement, invalidation) · config
+//! the cache    builder (settings → parts) · cache (ModelCache: owns the parts; read_statement,
+//!              invalidation) · config
 //!                  │
 //! read path    read/ (entry → fill → lease, lookup → path): look up, judge, load once, store
 //!                  │
@@ -20,12 +23,18 @@
 //!              guarded (the backend under deadline, breaker and counters; typed faults)
 //!                  │
 //! leaves       key · codec · tables (sqlparser) · limit · flight · breaker · load · connection ·
-//!              status · metrics · error · backend/{momento, memory}
+//!              status · metrics · error · capture · backend/{momento, memory}
 //! ```
-//! * [`cache`] — [`ModelCache`], its builder, and [`ModelCache::read_statement`], the one
-//!   entry point every statement read takes; `config` — settings, defaults, `build()` checks.
+//! * [`cache`] — [`ModelCache`] and [`ModelCache::read_statement`], the one entry point every
+//!   statement read takes; [`builder`] — [`ModelCacheBuilder`] and the assembly of the parts;
+//!   `config` — settings, defaults, `build()` checks.
 //! * [`wrap`] — `cache.wrap(Entity)`: `find_by_pk`, `find_one`, `find_all`, `count`.
-//! * [`query`] — `.cached(&cache)` on SeaORM selectors ([`CacheQueryExt`]).
+//! * [`query`] — `.cached(&cache)` on SeaORM selectors ([`CacheQueryExt`]); beside it, the
+//!   rest of SeaORM's read API: [`selectors`] (`into_tuple`, `find_both_related`,
+//!   `SelectThree`+), [`convert`] (`.cached(&c).into_tuple()`), `exists`, [`stream`],
+//!   [`paginate`], [`cursor`], [`related`] (`find_with_related`), [`loader`] (`load_one`,
+//!   `load_many`, `load_many_to_many`), [`self_loader`] (`load_self`, `load_self_many`,
+//!   `load_self_via`, `load_self_via_rev`).
 //! * [`cached_connection`] — [`CachedConnection`]: writes through it invalidate cached reads.
 //! * `read` — the read path: lookup, flights, leases, loading, storing, stale refreshes.
 //! * [`generations`] — invalidation state: generation keys, stamps, [`Consistency`], owed bumps.
@@ -36,6 +45,8 @@
 //! * [`codec`] — [`Envelope`]: the stored value's header, serde format and compression.
 //! * [`backend`] — the [`CacheBackend`] trait, [`MomentoBackend`] and [`MemoryBackend`].
 //! * [`load`] — [`Loader`]: the query a read runs on a miss or a background refresh.
+//! * [`capture`] — a connection that runs nothing: the statements SeaORM would run; `shape` —
+//!   how the front ends key and store a query type's rows.
 //! * [`connection`] — [`CacheableConnection`]: reads in a transaction bypass the cache.
 //! * [`status`] — [`CacheStatus`] and [`ReadResult`]: how a read was served.
 //! * [`breaker`] — the circuit breaker; `flight` — one load per key and generations.
@@ -118,24 +129,36 @@
 
 pub mod backend;
 pub mod breaker;
+pub mod builder;
 pub mod cache;
 pub mod cached_connection;
+pub mod capture;
 pub mod codec;
 mod config;
 pub mod connection;
+pub mod convert;
+pub mod cursor;
 pub mod error;
+mod exists;
 mod flight;
 pub mod generations;
 mod guarded;
 pub mod key;
 mod limit;
 pub mod load;
+pub mod loader;
 pub mod metrics;
+pub mod paginate;
 mod policy;
 pub mod query;
 mod read;
+pub mod related;
 pub mod request;
+pub mod selectors;
+pub mod self_loader;
+mod shape;
 pub mod status;
+pub mod stream;
 mod tables;
 pub mod wrap;
 
@@ -145,17 +168,21 @@ pub use backend::memory::{MemoryBackend, MemoryBackendBuilder};
 pub use backend::momento::{MomentoBackend, MomentoBackendBuilder};
 pub use backend::CacheBackend;
 pub use breaker::{BreakerConfig, BreakerState};
-pub use cache::{ModelCache, ModelCacheBuilder};
+pub use builder::ModelCacheBuilder;
+pub use cache::ModelCache;
 pub use cached_connection::{CachedConnection, CachedTransaction, RowStream};
 pub use codec::{Compression, Envelope, SerdeFormat};
 pub use config::{DEFAULT_CACHE_TIMEOUT, DEFAULT_KEY_PREFIX, DEFAULT_TTL_JITTER, FALLBACK_TTL};
 pub use connection::CacheableConnection;
+pub use cursor::CachedCursor;
 pub use error::{CacheFault, ConfigError, DecodeError, FaultKind};
 pub use generations::Consistency;
 pub use key::{CacheKey, Operation};
-pub use load::{LoadAll, LoadCount, LoadOne, Loader};
+pub use load::{LoadAll, LoadCount, LoadNumItems, LoadOne, Loader};
 pub use metrics::CacheStats;
+pub use paginate::CachedPaginator;
 pub use query::{CacheQueryExt, CacheableSelect, CachedQuery};
 pub use request::ReadRequest;
 pub use status::{CacheStatus, ReadResult};
+pub use stream::RowsStream;
 pub use wrap::WrappedEntity;

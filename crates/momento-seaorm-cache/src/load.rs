@@ -221,6 +221,38 @@ where
     }
 }
 
+/// The count a `SELECT COUNT(*) AS num_items FROM (…) AS sub_query` statement returns, read as
+/// SeaORM's `count` and `Paginator::num_items` read it (no row: 0).
+///
+/// ```
+/// use momento_seaorm_cache::LoadNumItems;
+/// use sea_orm::{DbBackend, Statement};
+/// let sql = "SELECT COUNT(*) AS num_items FROM (SELECT id FROM users) AS sub_query";
+/// let loader = LoadNumItems::new(Statement::from_string(DbBackend::Sqlite, sql));
+/// # let _ = loader;
+/// ```
+pub struct LoadNumItems {
+    statement: Statement,
+}
+
+impl LoadNumItems {
+    /// Reads the `num_items` column of `statement`'s row.
+    pub fn new(statement: Statement) -> Self {
+        LoadNumItems { statement }
+    }
+}
+
+impl Loader for LoadNumItems {
+    type Output = u64;
+
+    async fn load<C: ConnectionTrait>(self, db: &C) -> Result<u64, DbErr> {
+        match db.query_one_raw(self.statement).await? {
+            Some(row) => Ok(row.try_get::<i64>("", "num_items")? as u64),
+            None => Ok(0),
+        }
+    }
+}
+
 impl Loader for LoadCount {
     type Output = u64;
 

@@ -42,17 +42,19 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use sea_orm::{
-    DbBackend, DbErr, EntityTrait, FromQueryResult, JsonValue, QuerySelect, QueryTrait, Select,
-    SelectModel, SelectTwo, SelectTwoModel, Selector, SelectorRaw, SelectorTrait, Statement,
+    DbBackend, DbErr, EntityTrait, FromQueryResult, JsonValue, PaginatorTrait, QuerySelect,
+    QueryTrait, Select, SelectModel, SelectTwo, SelectTwoModel, Selector, SelectorRaw,
+    SelectorTrait, Statement,
 };
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::cache::ModelCache;
+use crate::capture::{capture, Recorder};
 use crate::codec::SerdeFormat;
 use crate::connection::CacheableConnection;
 use crate::key::{self, Operation};
 use crate::limit;
-use crate::load::{LoadAll, LoadCount, LoadOne};
+use crate::load::{LoadAll, LoadNumItems, LoadOne};
 use crate::policy::StoreOptions;
 use crate::request::ReadRequest;
 use crate::status::ReadResult;
@@ -86,9 +88,13 @@ pub trait CacheableSelect: Sized + Send {
     }
 }
 
-/// Adds `.cached(&cache)` to every [`CacheableSelect`] query.
-pub trait CacheQueryExt: CacheableSelect {
-    /// This query, read through `cache`. Finish with `.one(&db)`, `.all(&db)` or `.count(&db)`.
+/// Adds `.cached(&cache)` to every [`CacheableSelect`] query, to `find_with_related` /
+/// `find_with_linked` and `consolidate()` selects, and to a `Vec` or slice of models (for the
+/// loader API).
+pub trait CacheQueryExt: Sized {
+    /// This query, read through `cache`. Finish with the read SeaORM offers on it: `.all(&db)`,
+    /// `.one(&db)`, `.count(&db)`, `.exists(&db)`, `.paginate(&db, n)`, `.cursor_by(..)`,
+    /// `.stream(&db)`, `.load_many(..)` (see the README's table of SeaORM's read API).
     ///
     /// ```
     /// # mod user {
@@ -176,12 +182,12 @@ impl<Q: CacheableSelect> CacheQueryExt for Q {}
 /// ```
 #[derive(Debug, Clone)]
 pub struct CachedQuery<Q> {
-    query: Q,
-    cache: ModelCache,
-    options: StoreOptions,
+    pub(crate) query: Q,
+    pub(crate) cache: ModelCache,
+    pub(crate) options: StoreOptions,
 }
 
-impl<Q: CacheableSelect> CachedQuery<Q> {
+impl<Q> CachedQuery<Q> {
     /// Store this query's result for `ttl` instead of the cache's default (clamped to the
     /// backend's maximum; zero means do not store).
     ///
@@ -272,7 +278,9 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
         self.options.stale = Some(window);
         self
     }
+}
 
+impl<Q: CacheableSelect> CachedQuery<Q> {
     /// Removes this query's cached results (of `.all`, `.one` and `.count`) from the cache;
     /// other queries of its tables stay cached.
     ///
@@ -314,17 +322,18 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
     /// ```
     pub async fn invalidate<C: sea_orm::ConnectionTrait>(self, db: &C)
     where
-        Q: Clone,
+        Q: Clone + PaginatorTrait<'static, Recorder>,
     {
         let backend = db.get_database_backend();
         let all = self.query.clone().into_statement(backend);
-        let first = self.query.into_first(backend);
+        let first = self.query.clone().into_first(backend);
+        let count = count_statement(self.query, backend).await;
         let keys = self.cache.keys();
-        for (operation, statement) in [
-            (Operation::All, &all),
-            (Operation::Count, &all),
-            (Operation::One, &first),
-        ] {
+        let mut reads = vec![(Operation::All, &all), (Operation::One, &first)];
+        if let Ok(count) = &count {
+            reads.push((Operation::Count, count));
+        }
+        for (operation, statement) in reads {
             let label = Q::key_label(statement);
             let key = keys.statement(operation, &label, statement);
             self.cache.delete_key(&key).await;
@@ -411,7 +420,16 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
         Ok(self.one_with_status(db).await?.value)
     }
 
-    /// The number of rows, from the cache or the database: what SeaORM's `.count(db)` returns.
+    /// The first row, or `DbErr::RecordNotFound` when there is none: what SeaORM's
+    /// `.require_one(db)` returns (cached as `.one()`, under its key).
+    pub async fn require_one<C: CacheableConnection>(self, db: &C) -> Result<Q::Row, DbErr> {
+        self.one(db)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("None of the models match the query".to_owned()))
+    }
+
+    /// The number of rows, from the cache or the database: what SeaORM's `.count(db)` returns
+    /// (SeaORM's `COUNT(*)` statement, keyed by itself).
     ///
     /// ```
     /// # mod user {
@@ -445,7 +463,10 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
     /// assert_eq!(not_bob.cached(&cache).count(&db).await?, 1);
     /// # Ok(()) }
     /// ```
-    pub async fn count<C: CacheableConnection>(self, db: &C) -> Result<u64, DbErr> {
+    pub async fn count<C: CacheableConnection>(self, db: &C) -> Result<u64, DbErr>
+    where
+        Q: PaginatorTrait<'static, Recorder>,
+    {
         Ok(self.count_with_status(db).await?.value)
     }
 
@@ -583,11 +604,29 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
     pub async fn count_with_status<C: CacheableConnection>(
         self,
         db: &C,
-    ) -> Result<ReadResult<u64>, DbErr> {
-        let statement = self.query.into_statement(db.get_database_backend());
+    ) -> Result<ReadResult<u64>, DbErr>
+    where
+        Q: PaginatorTrait<'static, Recorder>,
+    {
+        let statement = count_statement(self.query, db.get_database_backend()).await?;
         let request = request::<Q>(Operation::Count, statement, self.options);
-        self.cache.read_statement(db, request, LoadCount::new).await
+        self.cache
+            .read_statement(db, request, LoadNumItems::new)
+            .await
     }
+}
+
+/// The statement SeaORM's `count` runs for `query` on `backend`
+/// (`SELECT COUNT(*) AS num_items FROM (…) AS sub_query`), built by SeaORM on a [`Recorder`].
+pub(crate) async fn count_statement<Q>(query: Q, backend: DbBackend) -> Result<Statement, DbErr>
+where
+    Q: PaginatorTrait<'static, Recorder> + Send,
+{
+    let (counted, seen) = capture(PaginatorTrait::count(query, Recorder::of(backend))).await;
+    counted?;
+    seen.into_iter()
+        .next()
+        .ok_or_else(|| DbErr::Custom("SeaORM's count ran no statement".to_owned()))
 }
 
 /// The request of a read of `Q`: its label, its row format, the per-read options.

@@ -13,9 +13,9 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::cache::ModelCache;
 use crate::connection::CacheableConnection;
 use crate::key::{self, CacheKey, Operation};
-use crate::load::{LoadAll, LoadCount, LoadOne, Loader};
+use crate::load::{LoadAll, LoadNumItems, LoadOne, Loader};
 use crate::policy::StoreOptions;
-use crate::query::request;
+use crate::query::{count_statement, request};
 use crate::read::ReadPlan;
 use crate::status::ReadResult;
 
@@ -362,7 +362,9 @@ where
     {
         let values: Vec<Value> = pk.into().into_value_tuple().into_iter().collect();
         let label = key::entity_label::<E>();
-        self.cache.delete_key(&self.primary_key(label, &values)).await;
+        self.cache
+            .delete_key(&self.primary_key(label, &values))
+            .await;
     }
 
     /// The key of the primary-key read of `values`, under the entity's `label`.
@@ -458,7 +460,7 @@ where
     ) -> Result<ReadResult<Option<E::Model>>, DbErr> {
         use sea_orm::QuerySelect;
         let statement = select.limit(1).build(db.get_database_backend());
-        let request = request::<Select<E>>(Operation::FindOne, statement, self.options);
+        let request = request::<Select<E>>(Operation::One, statement, self.options);
         let loader = LoadOne::<SelectModel<E::Model>>::new;
         self.cache.read_statement(db, request, loader).await
     }
@@ -551,7 +553,7 @@ where
         select: Select<E>,
     ) -> Result<ReadResult<Vec<E::Model>>, DbErr> {
         let statement = select.build(db.get_database_backend());
-        let request = request::<Select<E>>(Operation::FindAll, statement, self.options);
+        let request = request::<Select<E>>(Operation::All, statement, self.options);
         let loader = LoadAll::<SelectModel<E::Model>>::new;
         self.cache.read_statement(db, request, loader).await
     }
@@ -641,9 +643,11 @@ where
         db: &C,
         select: Select<E>,
     ) -> Result<ReadResult<u64>, DbErr> {
-        let statement = select.build(db.get_database_backend());
+        let statement = count_statement(select, db.get_database_backend()).await?;
         let request = request::<Select<E>>(Operation::Count, statement, self.options);
-        self.cache.read_statement(db, request, LoadCount::new).await
+        self.cache
+            .read_statement(db, request, LoadNumItems::new)
+            .await
     }
 }
 

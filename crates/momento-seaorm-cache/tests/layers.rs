@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("metrics", 0),
     ("status", 0),
     ("flight", 0),
+    ("capture", 0),
     // The backend under deadline and breaker.
     ("guarded", 1),
     // Generations, the storing policy, the request type, the settings.
@@ -31,10 +32,22 @@ const LAYERS: &[(&str, u8)] = &[
     ("read", 3),
     // The cache that owns the parts.
     ("cache", 4),
+    // The builder assembles the cache from its parts.
+    ("builder", 5),
     // Front ends.
     ("wrap", 5),
     ("query", 5),
     ("cached_connection", 5),
+    ("shape", 5),
+    ("selectors", 5),
+    ("convert", 5),
+    ("exists", 5),
+    ("stream", 5),
+    ("paginate", 5),
+    ("cursor", 5),
+    ("related", 5),
+    ("loader", 5),
+    ("self_loader", 5),
 ];
 
 fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {

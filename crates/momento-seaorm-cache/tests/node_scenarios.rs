@@ -42,7 +42,7 @@ async fn find_all_miss_then_hit(kind: Db) {
     let key = first.key.unwrap();
     assert!(
         key.as_str().starts_with(&format!(
-            "model-cache:find_all:users@{}:[]:SELECT ",
+            "model-cache:all:users@{}:[]:SELECT ",
             fingerprint::<user::Entity>()
         )),
         "{key}"
@@ -74,7 +74,7 @@ async fn find_one_by_filter(kind: Db) {
     let key = hit.key.unwrap();
     assert!(
         key.as_str().starts_with(&format!(
-            "model-cache:find_one:users@{}:[\"user2\"",
+            "model-cache:one:users@{}:[\"user2\"",
             fingerprint::<user::Entity>()
         )),
         "{key}"
@@ -206,8 +206,8 @@ async fn ordered_find_all(kind: Db) {
         .unwrap();
     assert_eq!(
         asc.status,
-        CacheStatus::Miss,
-        "`.cached().all` and `find_all` keep apart"
+        CacheStatus::Hit,
+        "`.cached().all` and `find_all` share one key"
     );
     db.cleanup().await;
 }
