@@ -543,8 +543,8 @@ where
     /// let hit = users.find_all_with_status(&db, user::Entity::find()).await?;
     /// assert_eq!((miss.status, hit.status), (CacheStatus::Miss, CacheStatus::Hit));
     /// assert_eq!((hit.value.len(), hit.value), (2, miss.value));
-    /// let key = hit.key.unwrap(); // model-cache:find_all:users@<fingerprint>:[]:SELECT ...
-    /// assert!(key.as_str().starts_with("model-cache:find_all:users@"));
+    /// let key = hit.key.unwrap(); // model-cache:all:users@<fingerprint>:[]:SELECT ...
+    /// assert!(key.as_str().starts_with("model-cache:all:users@"));
     /// # Ok(()) }
     /// ```
     pub async fn find_all_with_status<C: CacheableConnection>(
