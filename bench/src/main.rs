@@ -210,10 +210,22 @@ async fn run_latency_scenarios(
     if cli.runs(Scenario::Offload) {
         let r = offload::run(40_000, cli.rounds(5))?;
         r.print();
-        top.insert("offload_hit_max_stall_ms".into(), json!(r.cached_hit_max_stall_ms));
-        top.insert("offload_miss_max_stall_ms".into(), json!(r.cached_miss_max_stall_ms));
-        top.insert("inline_decode_max_stall_ms".into(), json!(r.inline_decode_max_stall_ms));
-        top.insert("inline_encode_max_stall_ms".into(), json!(r.inline_encode_max_stall_ms));
+        top.insert(
+            "offload_hit_max_stall_ms".into(),
+            json!(r.cached_hit_max_stall_ms),
+        );
+        top.insert(
+            "offload_miss_max_stall_ms".into(),
+            json!(r.cached_miss_max_stall_ms),
+        );
+        top.insert(
+            "inline_decode_max_stall_ms".into(),
+            json!(r.inline_decode_max_stall_ms),
+        );
+        top.insert(
+            "inline_encode_max_stall_ms".into(),
+            json!(r.inline_encode_max_stall_ms),
+        );
         scenarios.insert("offload".into(), serde_json::to_value(r)?);
     }
     if cli.runs(Scenario::Memory) {

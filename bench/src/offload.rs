@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use momento_seaorm_cache::{
-    CacheStatus, Compression, Envelope, Loader, MemoryBackend, ModelCache, Operation,
-    ReadRequest, SerdeFormat,
+    CacheStatus, Compression, Envelope, Loader, MemoryBackend, ModelCache, Operation, ReadRequest,
+    SerdeFormat,
 };
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use serde::{Deserialize, Serialize};
@@ -144,11 +144,18 @@ async fn measure(rows_count: usize, rounds: usize) -> BenchResult<OffloadReport>
     let (mut miss, mut hit, mut encode, mut decode) = (0f64, 0f64, 0f64, 0f64);
     for round in 0..rounds {
         let sql = format!("SELECT id, name, note FROM big WHERE round = {round}");
-        let request = || ReadRequest::new(Operation::All, Statement::from_string(DbBackend::Sqlite, &sql));
+        let request = || {
+            ReadRequest::new(
+                Operation::All,
+                Statement::from_string(DbBackend::Sqlite, &sql),
+            )
+        };
         let read = |expected: CacheStatus| {
             let (cache, db, request) = (&cache, &db, request());
             async move {
-                let read = cache.read_statement(db, request, |_| BigRows(rows_count)).await?;
+                let read = cache
+                    .read_statement(db, request, |_| BigRows(rows_count))
+                    .await?;
                 if read.status != expected || read.value.len() != rows_count {
                     return Err(format!("expected a {expected} of {rows_count} rows").into());
                 }

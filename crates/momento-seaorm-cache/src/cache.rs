@@ -19,6 +19,7 @@ use crate::error::ConfigError;
 use crate::flight::Flights;
 use crate::generations::{Consistency, GenerationKeys, Generations, GENERATION_TTL};
 use crate::guarded::GuardedBackend;
+use crate::health::InvalidatorHealth;
 use crate::key::{self, CacheKey, KeyFormat};
 use crate::load::Loader;
 use crate::metrics::{CacheStats, Counters};
@@ -54,6 +55,8 @@ struct Parts {
     tables: TableIndex,
     counters: Arc<Counters>,
     ttl: Duration,
+    /// Change-capture invalidators whose lag gates the cache (reads bypass while one is behind).
+    gates: Vec<InvalidatorHealth>,
 }
 
 impl std::fmt::Debug for ModelCache {
@@ -83,6 +86,7 @@ impl ModelCache {
         ModelCacheBuilder {
             backend: Box::new(backend),
             settings: Settings::default(),
+            gates: Vec::new(),
         }
     }
 
@@ -231,6 +235,36 @@ impl ModelCache {
         self.parts.generations.bump_all().await;
     }
 
+    /// Invalidates every cached read of each of `tables` (any case, schema ignored) in one batch
+    /// set, and says whether it was recorded. Unlike [`invalidate_table`](Self::invalidate_table)
+    /// nothing is owed when it is not: the caller (a change-capture invalidator) keeps its
+    /// position and tries again. Always `true` with [`Consistency::TtlOnly`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use momento_seaorm_cache::{MemoryBackend, ModelCache};
+    /// let cache = ModelCache::builder(MemoryBackend::new()).build().unwrap();
+    /// assert!(cache.try_invalidate_tables(&["users", "orders"]).await);
+    /// # }
+    /// ```
+    pub async fn try_invalidate_tables<S: AsRef<str>>(&self, tables: &[S]) -> bool {
+        let tables: Vec<String> = tables.iter().map(|t| t.as_ref().to_lowercase()).collect();
+        self.parts.generations.try_bump_tables(&tables).await
+    }
+
+    /// [`invalidate_all`](Self::invalidate_all) that says whether it was recorded, owing nothing.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use momento_seaorm_cache::{MemoryBackend, ModelCache};
+    /// let cache = ModelCache::builder(MemoryBackend::new()).build().unwrap();
+    /// assert!(cache.try_invalidate_all().await);
+    /// # }
+    /// ```
+    pub async fn try_invalidate_all(&self) -> bool {
+        self.parts.generations.try_bump_all().await
+    }
+
     /// Gives each of `tables` (lowercase, unqualified) a new generation.
     pub(crate) async fn invalidate_tables(&self, tables: &[String]) {
         self.parts.generations.bump_tables(tables).await;
@@ -264,7 +298,8 @@ impl ModelCache {
         L: Loader,
     {
         let owed = |keys: &GenerationKeys| self.parts.generations.owes_any(keys);
-        if db.in_transaction() || plan.depends_on.as_ref().is_some_and(owed) {
+        let behind = || self.parts.gates.iter().any(|g| !g.allows_cache());
+        if db.in_transaction() || plan.depends_on.as_ref().is_some_and(owed) || behind() {
             plan.key = None;
         }
         self.parts.read_path.read(plan, db, loader).await
@@ -304,6 +339,7 @@ struct NotARead;
 pub struct ModelCacheBuilder {
     backend: Box<dyn CacheBackend>,
     settings: Settings,
+    gates: Vec<InvalidatorHealth>,
 }
 
 impl std::fmt::Debug for ModelCacheBuilder {
@@ -401,6 +437,26 @@ impl ModelCacheBuilder {
         self
     }
 
+    /// Reads bypass the cache (status `Bypass`) while the change-capture invalidator behind
+    /// `health` is starting, down, or more than its `max_lag` behind, so writes made outside
+    /// this library are never served stale for longer than that bound. May be called once per
+    /// invalidator (database) the cache depends on.
+    ///
+    /// ```
+    /// use momento_seaorm_cache::{InvalidatorHealth, MemoryBackend, ModelCache};
+    /// let health = InvalidatorHealth::new(std::time::Duration::from_millis(500));
+    /// let cache = ModelCache::builder(MemoryBackend::new())
+    ///     .bypass_unless_caught_up(health.clone())
+    ///     .build()
+    ///     .unwrap();
+    /// // then: Invalidator::postgres(url, &cache).health(health).spawn()
+    /// # let _ = cache;
+    /// ```
+    pub fn bypass_unless_caught_up(mut self, health: InvalidatorHealth) -> Self {
+        self.gates.push(health);
+        self
+    }
+
     /// Checks the settings and builds the cache.
     ///
     /// ```
@@ -413,7 +469,11 @@ impl ModelCacheBuilder {
     /// assert!(matches!(err, ConfigError::ZeroTtl { .. }));
     /// ```
     pub fn build(self) -> Result<ModelCache, ConfigError> {
-        let ModelCacheBuilder { backend, settings } = self;
+        let ModelCacheBuilder {
+            backend,
+            settings,
+            gates,
+        } = self;
         settings.validate(backend.as_ref())?;
         let ttl = settings.resolved_ttl(backend.as_ref());
         let counters = Arc::new(Counters::default());
@@ -462,6 +522,7 @@ impl ModelCacheBuilder {
             tables: TableIndex::default(),
             counters,
             ttl,
+            gates,
         };
         Ok(ModelCache {
             parts: Arc::new(parts),

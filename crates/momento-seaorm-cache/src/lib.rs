@@ -8,7 +8,8 @@
 //! # Map of the crate
 //! Layers, each depending only on the layers below it (a test checks this):
 //! ```text
-//! front ends   wrap (cache.wrap(E)) · query (.cached(&cache)) · cached_connection (writes)
+//! front ends   wrap (cache.wrap(E)) · query (.cached(&cache)) · cached_connection (writes) ·
+//!              invalidator (change capture: the database's committed changes → bumps)
 //!                  │ describe a read (ReadRequest / ReadPlan) and hand it down
 //! the cache    cache (ModelCache: owns the parts; read_statement, invalidation) · config
 //!                  │
@@ -20,13 +21,16 @@
 //!              guarded (the backend under deadline, breaker and counters; typed faults)
 //!                  │
 //! leaves       key · codec · tables (sqlparser) · limit · flight · breaker · load · connection ·
-//!              status · metrics · error · backend/{momento, memory}
+//!              status · metrics · error · health · backend/{momento, memory}
 //! ```
 //! * [`cache`] — [`ModelCache`], its builder, and [`ModelCache::read_statement`], the one
 //!   entry point every statement read takes; `config` — settings, defaults, `build()` checks.
 //! * [`wrap`] — `cache.wrap(Entity)`: `find_by_pk`, `find_one`, `find_all`, `count`.
 //! * [`query`] — `.cached(&cache)` on SeaORM selectors ([`CacheQueryExt`]).
 //! * [`cached_connection`] — [`CachedConnection`]: writes through it invalidate cached reads.
+//! * `invalidator` (features `cdc-postgres`, `cdc-mysql`) — change capture: an `Invalidator`
+//!   follows the database's committed changes and invalidates their tables.
+//! * [`health`] — [`InvalidatorHealth`]: reads bypass the cache while an invalidator is behind.
 //! * `read` — the read path: lookup, flights, leases, loading, storing, stale refreshes.
 //! * [`generations`] — invalidation state: generation keys, stamps, [`Consistency`], owed bumps.
 //! * `policy` — how long a value lives, how it is encoded, whether it fits.
@@ -46,6 +50,11 @@
 //! # Features
 //! * `momento` (default) — [`MomentoBackend`], through the official `momento` SDK.
 //! * `memory` (default) — [`MemoryBackend`], in-process on moka.
+//! * `cdc-postgres` — `Invalidator::postgres`: writes made anywhere (other services, `psql`,
+//!   triggers, cascades) invalidate, through PostgreSQL's logical decoding (adds `sqlx` with
+//!   its PostgreSQL driver only).
+//! * `cdc-mysql` — `Invalidator::mysql`: the same through MariaDB/MySQL's binary log (adds
+//!   `mysql_async`).
 //!
 //! SeaORM is used without default features: the application chooses its database drivers,
 //! runtime and TLS flavour by enabling them on its own `sea-orm` dependency.
@@ -91,6 +100,9 @@ pub mod error;
 mod flight;
 pub mod generations;
 mod guarded;
+pub mod health;
+#[cfg(any(feature = "cdc-postgres", feature = "cdc-mysql"))]
+pub mod invalidator;
 pub mod key;
 mod limit;
 pub mod load;
@@ -116,6 +128,12 @@ pub use config::{DEFAULT_CACHE_TIMEOUT, DEFAULT_KEY_PREFIX, DEFAULT_TTL_JITTER, 
 pub use connection::CacheableConnection;
 pub use error::{CacheFault, ConfigError, DecodeError, FaultKind};
 pub use generations::Consistency;
+pub use health::{InvalidatorHealth, DEFAULT_MAX_LAG};
+#[cfg(any(feature = "cdc-postgres", feature = "cdc-mysql"))]
+pub use invalidator::{
+    Invalidator, InvalidatorBuilder, InvalidatorError, InvalidatorHandle, InvalidatorState,
+    InvalidatorStatus,
+};
 pub use key::{CacheKey, Operation};
 pub use load::{LoadAll, LoadCount, LoadOne, Loader};
 pub use metrics::CacheStats;

@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("metrics", 0),
     ("status", 0),
     ("flight", 0),
+    ("health", 0),
     // The backend under deadline and breaker.
     ("guarded", 1),
     // Generations, the storing policy, the request type, the settings.
@@ -35,6 +36,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("wrap", 5),
     ("query", 5),
     ("cached_connection", 5),
+    ("invalidator", 5),
 ];
 
 fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {
