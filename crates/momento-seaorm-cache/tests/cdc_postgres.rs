@@ -39,3 +39,13 @@ async fn killed_mid_stream_and_restarted_nothing_stale() {
 async fn commit_to_invalidation_lag() {
     cdc_common::commit_to_invalidation_lag(KIND).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_replication_rights_gets_a_clear_error() {
+    cdc_common::a_user_without_replication_rights_gets_a_clear_error(KIND).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_name_is_refused() {
+    cdc_common::a_bad_name_is_refused(KIND).await;
+}

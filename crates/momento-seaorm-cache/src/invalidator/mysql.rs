@@ -130,16 +130,6 @@ async fn check(conn: &mut Conn) -> Result<(), InvalidatorError> {
     Ok(())
 }
 
-/// A binlog file name from a rotate event. The first (artificial) one is read before the
-/// checksum algorithm is known, so its name may end in the 4 checksum bytes: keep the name.
-fn file_name(raw: &[u8]) -> String {
-    let end = raw
-        .iter()
-        .position(|b| !(b.is_ascii_alphanumeric() || b"._-/".contains(b)))
-        .unwrap_or(raw.len());
-    String::from_utf8_lossy(&raw[..end]).into_owned()
-}
-
 /// The server's current binlog position (needs REPLICATION CLIENT / BINLOG MONITOR).
 async fn master_position(conn: &mut Conn) -> Result<Position, InvalidatorError> {
     let row: Option<mysql_async::Row> = conn
@@ -152,6 +142,46 @@ async fn master_position(conn: &mut Conn) -> Result<Position, InvalidatorError> 
     match (file, pos) {
         (Some(file), Some(pos)) => Ok(Position { file, pos }),
         _ => Err(binlog_off()),
+    }
+}
+
+/// Waits until every transaction logged before `upto` is visible: MariaDB reports the binlog
+/// position of a consistent snapshot (`binlog_snapshot_file`/`_position`), and everything
+/// logged before it is visible in it. Servers without it (MySQL) get a 5 ms pause instead.
+async fn visible(conn: &mut Conn, upto: &Position) -> Result<(), InvalidatorError> {
+    let started = Instant::now();
+    loop {
+        conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+            .await
+            .map_err(database)?;
+        let rows: Vec<(String, String)> = conn
+            .query("SHOW SESSION STATUS LIKE 'binlog_snapshot_%'")
+            .await
+            .map_err(database)?;
+        conn.query_drop("COMMIT").await.map_err(database)?;
+        let get = |name: &str| {
+            rows.iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        let snapshot = match (get("binlog_snapshot_file"), get("binlog_snapshot_position")) {
+            (Some(file), Some(pos)) if !file.is_empty() => Position {
+                file,
+                pos: pos.parse().unwrap_or(0),
+            },
+            _ => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                return Ok(());
+            }
+        };
+        if snapshot.at_least(upto) {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(2) {
+            warn!(%snapshot, %upto, "logged transactions still invisible after 2 s; invalidating anyway");
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 
@@ -352,6 +382,7 @@ pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), 
     let mut probes: VecDeque<(SystemTime, Position)> = VecDeque::new();
     let mut next_probe = Instant::now();
     let mut in_transaction = false;
+    let mut format_known = false;
     let mut pending = Pending::default();
     let mut last_event = Instant::now();
 
@@ -416,11 +447,19 @@ pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), 
             let commits_before = pending.transactions;
             match event.read_data() {
                 Ok(Some(EventData::RotateEvent(rotate))) => {
+                    // The first, artificial rotate names the file asked for, read before the
+                    // checksum algorithm is known (its name may end in the checksum bytes).
+                    let file = if format_known {
+                        rotate.name().into_owned()
+                    } else {
+                        seen.file.clone()
+                    };
                     seen = Position {
-                        file: file_name(rotate.name_raw()),
+                        file,
                         pos: rotate.position(),
                     };
                 }
+                Ok(Some(EventData::FormatDescriptionEvent(_))) => format_known = true,
                 Ok(Some(EventData::TableMapEvent(map))) => {
                     let db = map.database_name().to_lowercase();
                     if settings.watches(&db) {
@@ -482,6 +521,10 @@ pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), 
             }
         }
         if !pending.is_empty() {
+            // The binary log is written a moment before the engine makes the transaction
+            // visible: a reader in between would store the old rows under the new generation.
+            // Bump once the last commit read is visible.
+            visible(&mut control, &last_commit).await?;
             if pending.ddl {
                 fks = cascades(&mut control).await?;
             }
@@ -526,5 +569,38 @@ pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), 
             saved = processed.clone();
             saved_at = Instant::now();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_are_classified_by_what_they_do_to_the_transaction() {
+        assert_eq!(classify("BEGIN"), QueryKind::Begin);
+        assert_eq!(classify("COMMIT"), QueryKind::End);
+        assert_eq!(classify("ROLLBACK"), QueryKind::End);
+        assert_eq!(classify("ROLLBACK TO `sp`"), QueryKind::Savepoint);
+        assert_eq!(classify("SAVEPOINT `sp`"), QueryKind::Savepoint);
+        assert_eq!(classify("GRANT SELECT ON *.* TO x"), QueryKind::Admin);
+        assert_eq!(classify("CREATE DATABASE d"), QueryKind::Admin);
+        assert_eq!(classify("create table t (id int)"), QueryKind::Ddl);
+        assert_eq!(classify("TRUNCATE TABLE t"), QueryKind::Ddl);
+        assert_eq!(classify("UPDATE t SET a = 1"), QueryKind::Dml);
+    }
+
+    #[test]
+    fn positions_compare_by_file_sequence_then_offset() {
+        let p = |file: &str, pos| Position {
+            file: file.to_owned(),
+            pos,
+        };
+        assert!(p("bin.000002", 4).at_least(&p("bin.000001", 9_000)));
+        assert!(!p("bin.000001", 10).at_least(&p("bin.000001", 11)));
+        assert_eq!(
+            Position::decode(&p("bin.000003", 77).encode()),
+            Some(p("bin.000003", 77))
+        );
     }
 }

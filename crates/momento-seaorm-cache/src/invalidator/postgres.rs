@@ -177,7 +177,7 @@ pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), 
         let flush = parse_lsn(&flush).unwrap_or(0);
         let rows = sqlx::query(
             "SELECT lsn::text, data FROM pg_logical_slot_peek_changes($1, NULL, $2, \
-             'include-xids', '0', 'skip-empty-xacts', '1', 'include-timestamp', '1')",
+             'include-xids', '1', 'skip-empty-xacts', '1', 'include-timestamp', '1')",
         )
         .bind(slot)
         .bind(settings.max_changes as i32)
@@ -190,6 +190,11 @@ pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), 
             let lsn: String = row.try_get(0).map_err(database)?;
             let data: String = row.try_get(1).map_err(database)?;
             batch.line(settings, parse_lsn(&lsn).unwrap_or(0), &data);
+        }
+        // A commit is in the WAL a moment before other sessions see it: a reader in between
+        // would store the old rows under the new generation. Bump once all are visible.
+        if !batch.xids.is_empty() {
+            visible(&mut conn, &batch.xids).await?;
         }
         if batch.everything {
             if shared
@@ -249,6 +254,8 @@ struct Batch {
     transactions: u64,
     last_commit: u64,
     commit_times: Vec<SystemTime>,
+    /// Transaction ids of the committed transactions read.
+    xids: Vec<i64>,
 }
 
 impl Batch {
@@ -272,7 +279,10 @@ impl Batch {
                 );
                 self.open_everything = true;
             }
-            Line::Commit(at) => {
+            Line::Commit(xid, at) => {
+                if let Some(xid) = xid {
+                    self.xids.push(i64::from(xid));
+                }
                 self.tables.append(&mut self.open);
                 self.everything |= self.open_everything;
                 self.open_everything = false;
@@ -284,6 +294,38 @@ impl Batch {
             }
             Line::Other => {}
         }
+    }
+}
+
+/// Waits until every transaction of `xids` (32-bit ids, as decoded) is visible to a new
+/// snapshot, i.e. no longer in progress for other sessions.
+async fn visible(conn: &mut PgConnection, xids: &[i64]) -> Result<(), InvalidatorError> {
+    // Extends each 32-bit id with the epoch of the snapshot's xmax (the previous epoch for ids
+    // above xmax's low half: they were assigned before the last wrap-around).
+    const QUERY: &str = "WITH s AS (SELECT txid_current_snapshot() AS snap), \
+        e AS (SELECT snap, txid_snapshot_xmax(snap) AS xmax FROM s) \
+        SELECT count(*) FROM e, unnest($1::bigint[]) AS x \
+        WHERE NOT txid_visible_in_snapshot(CASE WHEN x < e.xmax % 4294967296 \
+          THEN e.xmax / 4294967296 * 4294967296 + x \
+          ELSE (e.xmax / 4294967296 - 1) * 4294967296 + x END, e.snap)";
+    let started = std::time::Instant::now();
+    loop {
+        let invisible: i64 = sqlx::query_scalar(QUERY)
+            .bind(xids)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(database)?;
+        if invisible == 0 {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(2) {
+            warn!(
+                invisible,
+                "committed transactions still invisible after 2 s; invalidating anyway"
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

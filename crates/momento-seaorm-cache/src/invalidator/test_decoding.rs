@@ -16,8 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Line {
     Begin,
-    /// The end of a transaction, with its commit time if the line carried one.
-    Commit(Option<SystemTime>),
+    /// The end of a transaction, with its transaction id and commit time if the line carried
+    /// them.
+    Commit(Option<u32>, Option<SystemTime>),
     /// A change of these tables, `(schema, table)`, as stored (unquoted).
     Tables(Vec<(String, String)>),
     /// A table change whose names could not be read: invalidate everything.
@@ -35,7 +36,11 @@ pub(crate) fn parse(line: &str) -> Line {
             .split_once("(at ")
             .and_then(|(_, rest)| rest.strip_suffix(')'))
             .and_then(parse_timestamp);
-        return Line::Commit(at);
+        let xid = line["COMMIT".len()..]
+            .split_whitespace()
+            .next()
+            .and_then(|x| x.parse().ok());
+        return Line::Commit(xid, at);
     }
     match line.strip_prefix("table ") {
         Some(rest) => tables(rest).map_or(Line::Unreadable, Line::Tables),
@@ -167,20 +172,23 @@ mod tests {
 
     #[test]
     fn commit_lines_carry_their_time() {
-        let Line::Commit(Some(at)) = parse("COMMIT (at 2024-05-01 10:00:00.123456+00)") else {
+        let Line::Commit(None, Some(at)) = parse("COMMIT (at 2024-05-01 10:00:00.123456+00)")
+        else {
             panic!("no time")
         };
         let since = at.duration_since(UNIX_EPOCH).unwrap();
         assert_eq!(since.as_secs(), 1_714_557_600);
         assert_eq!(since.subsec_micros(), 123_456);
-        let Line::Commit(Some(shifted)) = parse("COMMIT 77 (at 2024-05-01 12:00:00.5+02)") else {
+        let Line::Commit(Some(77), Some(shifted)) =
+            parse("COMMIT 77 (at 2024-05-01 12:00:00.5+02)")
+        else {
             panic!("no time")
         };
         assert_eq!(
             shifted.duration_since(UNIX_EPOCH).unwrap().as_millis(),
             1_714_557_600_500
         );
-        assert_eq!(parse("COMMIT"), Line::Commit(None));
+        assert_eq!(parse("COMMIT"), Line::Commit(None, None));
     }
 
     #[test]
