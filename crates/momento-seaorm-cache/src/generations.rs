@@ -20,7 +20,7 @@
 //!   after the load changes it; if it cannot create it, it does not store.
 //! * **Generations are random, never counters**, so one that expired and came back can never
 //!   match a stamp from before.
-//! * **A bump that cannot be recorded is owed, not forgotten**: see [`Generations::bump`].
+//! * **A bump that cannot be recorded is owed, not forgotten**: see `Generations::bump`.
 
 use std::any::TypeId;
 use std::collections::HashMap;

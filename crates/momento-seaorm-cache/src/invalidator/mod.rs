@@ -213,8 +213,12 @@ pub struct InvalidatorBuilder {
     health: Option<InvalidatorHealth>,
 }
 
-/// What a session needs to know.
+/// What a session needs to know (each source reads its own fields).
 #[derive(Debug, Clone)]
+#[cfg_attr(
+    not(all(feature = "cdc-postgres", feature = "cdc-mysql")),
+    allow(dead_code)
+)]
 pub(crate) struct Settings {
     pub(crate) url: String,
     pub(crate) name: String,
