@@ -129,7 +129,12 @@ async fn measure(
         let mut lags = Vec::with_capacity(commits);
         for i in 0..commits {
             let before = cache.backend().get(&key).await.map_err(|e| e.to_string())?;
-            exec(&db, format!("UPDATE {table} SET v = {i} WHERE id = 1")).await?;
+            // A new value each time: MariaDB logs no row for an UPDATE that changes nothing.
+            exec(
+                &db,
+                format!("UPDATE {table} SET v = {} WHERE id = 1", i + 1),
+            )
+            .await?;
             let committed = Instant::now();
             loop {
                 let now = cache.backend().get(&key).await.map_err(|e| e.to_string())?;
