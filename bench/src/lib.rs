@@ -13,6 +13,7 @@
 //! * [`expensive`] — a join plus aggregate over 100k rows, uncached against cached, on SQLite
 //!   and PostgreSQL.
 //! * [`miss`] — miss + query + set against the query alone.
+//! * [`cdc`] — change capture: commit-to-invalidation lag on PostgreSQL and MariaDB.
 //! * [`codec`] — `Envelope` encode/decode time and stored size per format and compression.
 //! * [`offload`] — how long a multi-megabyte hit or miss blocks its runtime's worker.
 //! * [`memory`] — one-row hits on the in-process `MemoryBackend`: the library's own cost.
@@ -25,6 +26,7 @@
 //! each round) after a warm-up, so a ratio never compares a cold run with a warm one or a busy
 //! moment of the machine with a quiet one.
 
+pub mod cdc;
 pub mod codec;
 pub mod expensive;
 pub mod fixtures;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bench::fixtures::BenchResult;
 use bench::hit_target::Mode;
-use bench::{codec, expensive, hit, memory, miss, offload, profile, targets, throughput};
+use bench::{cdc, codec, expensive, hit, memory, miss, offload, profile, targets, throughput};
 use clap::{Parser, ValueEnum};
 use serde_json::{json, Map, Value};
 
@@ -39,6 +39,16 @@ struct Cli {
     /// Skip PostgreSQL.
     #[arg(long)]
     no_postgres: bool,
+    /// MariaDB for the cdc scenario (skipped with a note if unreachable or not set up).
+    #[arg(
+        long,
+        env = "DATABASE_URL_MYSQL",
+        default_value = "mysql://root@127.0.0.1:3306/test"
+    )]
+    mysql_url: String,
+    /// Skip MariaDB.
+    #[arg(long)]
+    no_mysql: bool,
     /// Orders in the expensive query's table.
     #[arg(long, default_value_t = 100_000)]
     orders: usize,
@@ -73,6 +83,8 @@ enum Scenario {
     Codec,
     Offload,
     Memory,
+    /// Change capture: commit-to-invalidation lag per database.
+    Cdc,
     /// A bare hit loop for profilers.
     HitLoop,
 }
@@ -282,6 +294,22 @@ async fn run_database_scenarios(
         top.insert("miss_overhead_p50_us".into(), json!(r.overhead_p50_us));
         top.insert("miss_ratio_p50".into(), json!(r.ratio_p50));
         scenarios.insert("miss".into(), serde_json::to_value(r)?);
+    }
+    if cli.runs(Scenario::Cdc) {
+        let config = cdc::CdcConfig {
+            commits: cli.rounds(500),
+            postgres_url: (!cli.no_postgres).then(|| cli.postgres_url.clone()),
+            mysql_url: (!cli.no_mysql).then(|| cli.mysql_url.clone()),
+        };
+        let r = cdc::run(config).await?;
+        r.print();
+        for (db, figures) in [("postgres", &r.postgres), ("mysql", &r.mysql)] {
+            if let Some(f) = figures {
+                top.insert(format!("cdc_lag_p50_ms_{db}"), json!(f.p50_ms));
+                top.insert(format!("cdc_lag_p99_ms_{db}"), json!(f.p99_ms));
+            }
+        }
+        scenarios.insert("cdc".into(), serde_json::to_value(r)?);
     }
     Ok(())
 }

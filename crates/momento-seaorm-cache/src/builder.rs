@@ -14,6 +14,7 @@ use crate::error::ConfigError;
 use crate::flight::Flights;
 use crate::generations::{Consistency, Generations, GENERATION_TTL};
 use crate::guarded::GuardedBackend;
+use crate::health::InvalidatorHealth;
 use crate::key::KeyFormat;
 use crate::metrics::Counters;
 use crate::policy::StoringPolicy;
@@ -36,6 +37,7 @@ impl ModelCache {
         ModelCacheBuilder {
             backend: Box::new(backend),
             settings: Settings::default(),
+            gates: Vec::new(),
         }
     }
 }
@@ -44,6 +46,7 @@ impl ModelCache {
 pub struct ModelCacheBuilder {
     backend: Box<dyn CacheBackend>,
     settings: Settings,
+    gates: Vec<InvalidatorHealth>,
 }
 
 impl std::fmt::Debug for ModelCacheBuilder {
@@ -447,6 +450,26 @@ impl ModelCacheBuilder {
         self
     }
 
+    /// Reads bypass the cache (status `Bypass`) while the change-capture invalidator behind
+    /// `health` is starting, down, or more than its `max_lag` behind, so writes made outside
+    /// this library are never served stale for longer than that bound. May be called once per
+    /// invalidator (database) the cache depends on.
+    ///
+    /// ```
+    /// use momento_seaorm_cache::{InvalidatorHealth, MemoryBackend, ModelCache};
+    /// let health = InvalidatorHealth::new(std::time::Duration::from_millis(500));
+    /// let cache = ModelCache::builder(MemoryBackend::new())
+    ///     .bypass_unless_caught_up(health.clone())
+    ///     .build()
+    ///     .unwrap();
+    /// // then: Invalidator::postgres(url, &cache).health(health).spawn()
+    /// # let _ = cache;
+    /// ```
+    pub fn bypass_unless_caught_up(mut self, health: InvalidatorHealth) -> Self {
+        self.gates.push(health);
+        self
+    }
+
     /// Checks the settings and builds the cache. Every mistake is a [`ConfigError`] that says
     /// what to change.
     ///
@@ -461,7 +484,11 @@ impl ModelCacheBuilder {
     /// assert!(err.to_string().contains("at least one millisecond"));
     /// ```
     pub fn build(self) -> Result<ModelCache, ConfigError> {
-        let ModelCacheBuilder { backend, settings } = self;
+        let ModelCacheBuilder {
+            backend,
+            settings,
+            gates,
+        } = self;
         settings.validate(backend.as_ref())?;
         let ttl = settings.resolved_ttl(backend.as_ref());
         let counters = Arc::new(Counters::default());
@@ -510,6 +537,7 @@ impl ModelCacheBuilder {
             tables: TableIndex::default(),
             counters,
             ttl,
+            gates,
         };
         Ok(ModelCache::from_parts(parts))
     }

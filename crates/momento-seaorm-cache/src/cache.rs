@@ -15,6 +15,7 @@ use crate::backend::CacheBackend;
 use crate::connection::CacheableConnection;
 use crate::generations::{GenerationKeys, Generations};
 use crate::guarded::GuardedBackend;
+use crate::health::InvalidatorHealth;
 use crate::key::{self, CacheKey, KeyFormat};
 use crate::load::Loader;
 use crate::metrics::{CacheStats, Counters};
@@ -49,6 +50,8 @@ pub(crate) struct Parts {
     pub tables: TableIndex,
     pub counters: Arc<Counters>,
     pub ttl: Duration,
+    /// Change-capture invalidators whose lag gates the cache (reads bypass while one is behind).
+    pub gates: Vec<InvalidatorHealth>,
 }
 
 impl std::fmt::Debug for ModelCache {
@@ -387,6 +390,36 @@ impl ModelCache {
         self.parts.generations.bump_all().await;
     }
 
+    /// Invalidates every cached read of each of `tables` (any case) in one batch set, and says
+    /// whether it was recorded. Unlike [`invalidate_table`](Self::invalidate_table) nothing is
+    /// owed when it is not: the caller (a change-capture invalidator) keeps its position and
+    /// tries again. Always `true` with [`Consistency::TtlOnly`](crate::Consistency::TtlOnly).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use momento_seaorm_cache::{MemoryBackend, ModelCache};
+    /// let cache = ModelCache::builder(MemoryBackend::new()).build().unwrap();
+    /// assert!(cache.try_invalidate_tables(&["users", "orders"]).await);
+    /// # }
+    /// ```
+    pub async fn try_invalidate_tables<S: AsRef<str>>(&self, tables: &[S]) -> bool {
+        let tables: Vec<String> = tables.iter().map(|t| t.as_ref().to_lowercase()).collect();
+        self.parts.generations.try_bump_tables(&tables).await
+    }
+
+    /// [`invalidate_all`](Self::invalidate_all) that says whether it was recorded, owing nothing.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use momento_seaorm_cache::{MemoryBackend, ModelCache};
+    /// let cache = ModelCache::builder(MemoryBackend::new()).build().unwrap();
+    /// assert!(cache.try_invalidate_all().await);
+    /// # }
+    /// ```
+    pub async fn try_invalidate_all(&self) -> bool {
+        self.parts.generations.try_bump_all().await
+    }
+
     /// Gives each of `tables` (lowercase, unqualified) a new generation.
     pub(crate) async fn invalidate_tables(&self, tables: &[String]) {
         self.parts.generations.bump_tables(tables).await;
@@ -420,7 +453,8 @@ impl ModelCache {
         L: Loader,
     {
         let owed = |keys: &GenerationKeys| self.parts.generations.owes_any(keys);
-        if db.in_transaction() || plan.depends_on.as_ref().is_some_and(owed) {
+        let behind = || self.parts.gates.iter().any(|g| !g.allows_cache());
+        if db.in_transaction() || plan.depends_on.as_ref().is_some_and(owed) || behind() {
             plan.key = None;
         }
         self.parts.read_path.read(plan, db, loader).await

@@ -335,6 +335,25 @@ impl Generations {
             .await;
     }
 
+    /// Gives each of `tables` a new generation in one batch set; `true` when recorded. Nothing
+    /// is owed on failure: the caller retries.
+    pub(crate) async fn try_bump_tables(&self, tables: &[String]) -> bool {
+        if !self.enabled() || tables.is_empty() {
+            return true;
+        }
+        let keys: Vec<String> = tables.iter().map(|t| self.keys.generation(t)).collect();
+        self.record(self.backend.admit(), &keys).await
+    }
+
+    /// Gives the global generation a new value; `true` when recorded, nothing owed otherwise.
+    pub(crate) async fn try_bump_all(&self) -> bool {
+        if !self.enabled() {
+            return true;
+        }
+        let keys = [self.keys.global_generation().to_owned()];
+        self.record(self.backend.admit(), &keys).await
+    }
+
     /// Gives each key a new random generation in one batch set under the deadline. What cannot
     /// be recorded is owed: this process bypasses the cache for reads that depend on it and
     /// retries every [`OWED_RETRY_INTERVAL`] in the background until it is recorded.

@@ -10,7 +10,8 @@
 //! ```text
 //! front ends   wrap (cache.wrap(E)) · query (.cached(&cache)) · cached_connection (writes) ·
 //!              selectors · convert · exists · stream · paginate · cursor · related · loader ·
-//!              self_loader · shape
+//!              self_loader · shape ·
+//!              invalidator (change capture: the database's committed changes → bumps)
 //!                  │ describe a read (ReadRequest / ReadPlan) and hand it down
 //! the cache    builder (settings → parts) · cache (ModelCache: owns the parts; read_statement,
 //!              invalidation) · config
@@ -23,7 +24,7 @@
 //!              guarded (the backend under deadline, breaker and counters; typed faults)
 //!                  │
 //! leaves       key · codec · tables (sqlparser) · limit · flight · breaker · load · connection ·
-//!              status · metrics · error · capture · backend/{momento, memory}
+//!              status · metrics · error · capture · health · backend/{momento, memory}
 //! ```
 //! * [`cache`] — [`ModelCache`] and [`ModelCache::read_statement`], the one entry point every
 //!   statement read takes; [`builder`] — [`ModelCacheBuilder`] and the assembly of the parts;
@@ -36,6 +37,9 @@
 //!   `load_many`, `load_many_to_many`), [`self_loader`] (`load_self`, `load_self_many`,
 //!   `load_self_via`, `load_self_via_rev`).
 //! * [`cached_connection`] — [`CachedConnection`]: writes through it invalidate cached reads.
+//! * `invalidator` (features `cdc-postgres`, `cdc-mysql`) — change capture: an `Invalidator`
+//!   follows the database's committed changes and invalidates their tables.
+//! * [`health`] — [`InvalidatorHealth`]: reads bypass the cache while an invalidator is behind.
 //! * `read` — the read path: lookup, flights, leases, loading, storing, stale refreshes.
 //! * [`generations`] — invalidation state: generation keys, stamps, [`Consistency`], owed bumps.
 //! * `policy` — how long a value lives, how it is encoded, whether it fits.
@@ -57,6 +61,11 @@
 //! # Features
 //! * `momento` (default) — [`MomentoBackend`], through the official `momento` SDK.
 //! * `memory` (default) — [`MemoryBackend`], in-process on moka.
+//! * `cdc-postgres` — `Invalidator::postgres`: writes made anywhere (other services, `psql`,
+//!   triggers, cascades) invalidate, through PostgreSQL's logical decoding (adds `sqlx` with
+//!   its PostgreSQL driver only).
+//! * `cdc-mysql` — `Invalidator::mysql`: the same through MariaDB/MySQL's binary log (adds
+//!   `mysql_async`).
 //!
 //! SeaORM is used without default features: the application chooses its database drivers,
 //! runtime and TLS flavour by enabling them on its own `sea-orm` dependency.
@@ -143,6 +152,9 @@ mod exists;
 mod flight;
 pub mod generations;
 mod guarded;
+pub mod health;
+#[cfg(any(feature = "cdc-postgres", feature = "cdc-mysql"))]
+pub mod invalidator;
 pub mod key;
 mod limit;
 pub mod load;
@@ -177,6 +189,12 @@ pub use connection::CacheableConnection;
 pub use cursor::CachedCursor;
 pub use error::{CacheFault, ConfigError, DecodeError, FaultKind};
 pub use generations::Consistency;
+pub use health::{InvalidatorHealth, DEFAULT_MAX_LAG};
+#[cfg(any(feature = "cdc-postgres", feature = "cdc-mysql"))]
+pub use invalidator::{
+    Invalidator, InvalidatorBuilder, InvalidatorError, InvalidatorHandle, InvalidatorState,
+    InvalidatorStatus,
+};
 pub use key::{CacheKey, Operation};
 pub use load::{LoadAll, LoadCount, LoadNumItems, LoadOne, Loader};
 pub use metrics::CacheStats;

@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("status", 0),
     ("flight", 0),
     ("capture", 0),
+    ("health", 0),
     // The backend under deadline and breaker.
     ("guarded", 1),
     // Generations, the storing policy, the request type, the settings.
@@ -48,6 +49,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("related", 5),
     ("loader", 5),
     ("self_loader", 5),
+    ("invalidator", 5),
 ];
 
 fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -1,0 +1,606 @@
+//! MariaDB / MySQL: the binary log in ROW format, streamed as a replica would (mysql_async).
+//!
+//! ```text
+//! saved position (<prefix>:cdc:<name>:binlog in the cache) ── absent/purged ─► SHOW MASTER
+//!    │ present                                     STATUS, invalidate everything, start there
+//!    ▼
+//! COM_BINLOG_DUMP from it ─► TABLE_MAP (db.table) ... XID / COMMIT / DDL query
+//!    tables of each committed transaction (+ the children of ON DELETE/UPDATE CASCADE and SET
+//!    NULL foreign keys: InnoDB logs no rows for those) ─► one batch bump per burst
+//!    ─► processed position ─► saved (throttled) ─► caught up as of every probe
+//!       (SHOW MASTER STATUS at t: once processed ≥ that position, caught up as of t)
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::{FutureExt, StreamExt};
+use mysql_async::binlog::events::EventData;
+use mysql_async::binlog::EventType;
+use mysql_async::prelude::*;
+use mysql_async::{BinlogStreamRequest, Conn, Opts};
+use sea_orm::DbBackend;
+use tracing::{debug, info, warn};
+
+use super::{server_id_for, InvalidatorError, Settings, Shared};
+use crate::tables::Touches;
+
+/// How long a saved position lives in the cache (the generations' own lifetime).
+const POSITION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// How often the processed position is saved at most.
+const SAVE_EVERY: Duration = Duration::from_millis(100);
+/// The server sends a heartbeat this often when idle; no event for 3× this is a dead link.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// Commits bumped in one batch at most.
+const MAX_BATCH: usize = 1000;
+
+/// A binlog position: the file's sequence number and name, and the offset in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Position {
+    file: String,
+    pos: u64,
+}
+
+impl Position {
+    fn sequence(&self) -> u64 {
+        self.file
+            .rsplit('.')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn at_least(&self, other: &Position) -> bool {
+        (self.sequence(), self.pos) >= (other.sequence(), other.pos)
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        format!("{}\t{}", self.file, self.pos).into_bytes()
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Position> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let (file, pos) = text.split_once('\t')?;
+        Some(Position {
+            file: file.to_owned(),
+            pos: pos.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.pos)
+    }
+}
+
+fn database(e: mysql_async::Error) -> InvalidatorError {
+    if let mysql_async::Error::Server(server) = &e {
+        match server.code {
+            // ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR
+            1227 | 1045 | 1044 => {
+                return InvalidatorError::Setup(format!(
+                    "{}: the invalidator's user needs GRANT REPLICATION SLAVE, REPLICATION \
+                     CLIENT ON *.* TO <user> (MariaDB 10.5+: also BINLOG MONITOR), and SELECT \
+                     on information_schema",
+                    server.message
+                ))
+            }
+            // ER_NO_BINARY_LOGGING
+            1381 => return binlog_off(),
+            _ => {}
+        }
+    }
+    InvalidatorError::Database(e.to_string())
+}
+
+fn binlog_off() -> InvalidatorError {
+    InvalidatorError::Setup(
+        "the binary log is off: add log_bin = mariadb-bin, binlog_format = ROW and server_id \
+         = 1 under [mysqld] (e.g. /etc/mysql/mariadb.conf.d/90-binlog.cnf) and restart the \
+         server"
+            .to_owned(),
+    )
+}
+
+async fn connect(url: &str) -> Result<Conn, InvalidatorError> {
+    let opts =
+        Opts::from_url(url).map_err(|e| InvalidatorError::Config(format!("bad MySQL URL: {e}")))?;
+    Conn::new(opts).await.map_err(database)
+}
+
+/// The binary log is on, in ROW format, and the user may read it.
+async fn check(conn: &mut Conn) -> Result<(), InvalidatorError> {
+    let row: Option<(String, String)> = conn
+        .query_first("SELECT CAST(@@GLOBAL.log_bin AS CHAR), @@GLOBAL.binlog_format")
+        .await
+        .map_err(database)?;
+    let (log_bin, format) = row.unwrap_or_default();
+    if log_bin != "1" && !log_bin.eq_ignore_ascii_case("ON") {
+        return Err(binlog_off());
+    }
+    if !format.eq_ignore_ascii_case("ROW") {
+        return Err(InvalidatorError::Setup(format!(
+            "binlog_format is {format} but change capture needs ROW (rows changed by triggers \
+             and by statements are logged only then): set binlog_format = ROW under [mysqld] \
+             and restart, or SET GLOBAL binlog_format = 'ROW' for new sessions"
+        )));
+    }
+    master_position(conn).await?;
+    Ok(())
+}
+
+/// The server's current binlog position (needs REPLICATION CLIENT / BINLOG MONITOR).
+async fn master_position(conn: &mut Conn) -> Result<Position, InvalidatorError> {
+    let row: Option<mysql_async::Row> = conn
+        .query_first("SHOW MASTER STATUS")
+        .await
+        .map_err(database)?;
+    let row = row.ok_or_else(binlog_off)?;
+    let file: Option<String> = row.get(0);
+    let pos: Option<u64> = row.get(1);
+    match (file, pos) {
+        (Some(file), Some(pos)) => Ok(Position { file, pos }),
+        _ => Err(binlog_off()),
+    }
+}
+
+/// Waits until every transaction logged before `upto` is visible: MariaDB reports the binlog
+/// position of a consistent snapshot (`binlog_snapshot_file`/`_position`), and everything
+/// logged before it is visible in it. Servers without it (MySQL) get a 5 ms pause instead.
+async fn visible(conn: &mut Conn, upto: &Position) -> Result<(), InvalidatorError> {
+    let started = Instant::now();
+    loop {
+        conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+            .await
+            .map_err(database)?;
+        let rows: Vec<(String, String)> = conn
+            .query("SHOW SESSION STATUS LIKE 'binlog_snapshot_%'")
+            .await
+            .map_err(database)?;
+        conn.query_drop("COMMIT").await.map_err(database)?;
+        let get = |name: &str| {
+            rows.iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        let snapshot = match (get("binlog_snapshot_file"), get("binlog_snapshot_position")) {
+            (Some(file), Some(pos)) if !file.is_empty() => Position {
+                file,
+                pos: pos.parse().unwrap_or(0),
+            },
+            _ => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                return Ok(());
+            }
+        };
+        if snapshot.at_least(upto) {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(2) {
+            warn!(%snapshot, %upto, "logged transactions still invisible after 2 s; invalidating anyway");
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+pub(crate) async fn preflight(settings: &Settings) -> Result<(), InvalidatorError> {
+    let mut conn = connect(&settings.url).await?;
+    check(&mut conn).await?;
+    let _ = conn.disconnect().await;
+    Ok(())
+}
+
+fn position_key(shared: &Shared) -> String {
+    format!("{}:cdc:{}:binlog", shared.cache.prefix(), shared.name)
+}
+
+async fn load_position(shared: &Shared) -> Option<Position> {
+    match shared.cache.backend().get(&position_key(shared)).await {
+        Ok(Some(bytes)) => Position::decode(&bytes),
+        Ok(None) => None,
+        Err(e) => {
+            warn!(invalidator = %shared.name, error = %e, "could not read the saved binlog position");
+            None
+        }
+    }
+}
+
+async fn save_position(shared: &Shared, position: &Position) -> bool {
+    let backend = shared.cache.backend();
+    let ttl = backend
+        .max_ttl()
+        .map_or(POSITION_TTL, |m| m.min(POSITION_TTL));
+    let saved = backend
+        .set(&position_key(shared), position.encode(), ttl)
+        .await;
+    if let Err(e) = &saved {
+        warn!(invalidator = %shared.name, error = %e, "could not save the binlog position");
+    }
+    saved.is_ok()
+}
+
+/// Foreign keys whose actions change other tables: referenced (db, table) → referencing ones.
+async fn cascades(
+    conn: &mut Conn,
+) -> Result<BTreeMap<(String, String), Vec<(String, String)>>, InvalidatorError> {
+    let rows: Vec<(String, String, String, String)> = conn
+        .query(
+            "SELECT UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME, CONSTRAINT_SCHEMA, \
+             TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS \
+             WHERE DELETE_RULE <> 'RESTRICT' AND DELETE_RULE <> 'NO ACTION' \
+             OR UPDATE_RULE <> 'RESTRICT' AND UPDATE_RULE <> 'NO ACTION'",
+        )
+        .await
+        .map_err(database)?;
+    let mut map: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
+    for (ref_db, ref_table, db, table) in rows {
+        map.entry((ref_db.to_lowercase(), ref_table.to_lowercase()))
+            .or_default()
+            .push((db.to_lowercase(), table.to_lowercase()));
+    }
+    Ok(map)
+}
+
+/// What a statement logged as a query event does to the transaction around it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QueryKind {
+    /// `BEGIN`, `XA START`.
+    Begin,
+    /// `COMMIT`, `ROLLBACK` (non-transactional changes stay), `XA COMMIT`.
+    End,
+    /// Savepoints: inside a transaction, no change of their own.
+    Savepoint,
+    /// Accounts, privileges, `CREATE DATABASE`, maintenance: commit implicitly, change no
+    /// cached table.
+    Admin,
+    /// Schema changes and `TRUNCATE`: commit implicitly and change their tables.
+    Ddl,
+    /// A statement-logged data change: part of the transaction around it.
+    Dml,
+}
+
+fn classify(sql: &str) -> QueryKind {
+    let head: String = sql
+        .trim_start()
+        .chars()
+        .take(24)
+        .collect::<String>()
+        .to_ascii_uppercase();
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| head.starts_with(p));
+    if head == "BEGIN" || starts(&["XA START", "XA BEGIN"]) {
+        QueryKind::Begin
+    } else if starts(&["SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO"]) {
+        QueryKind::Savepoint
+    } else if head == "COMMIT" || starts(&["ROLLBACK", "XA COMMIT", "XA ROLLBACK", "XA END"]) {
+        QueryKind::End
+    } else if starts(&[
+        "GRANT",
+        "REVOKE",
+        "CREATE USER",
+        "DROP USER",
+        "ALTER USER",
+        "RENAME USER",
+        "CREATE ROLE",
+        "DROP ROLE",
+        "SET PASSWORD",
+        "CREATE DATABASE",
+        "CREATE SCHEMA",
+        "ALTER DATABASE",
+        "FLUSH",
+        "ANALYZE",
+        "OPTIMIZE",
+        "XA PREPARE",
+    ]) {
+        QueryKind::Admin
+    } else if starts(&["CREATE", "ALTER", "DROP", "TRUNCATE", "RENAME"]) {
+        QueryKind::Ddl
+    } else {
+        QueryKind::Dml
+    }
+}
+
+/// What the stream has shown since the last bump.
+#[derive(Debug, Default)]
+struct Pending {
+    /// (db, table) of committed transactions not yet bumped.
+    committed: BTreeSet<(String, String)>,
+    /// (db, table) of the transaction being read.
+    open: BTreeSet<(String, String)>,
+    everything: bool,
+    transactions: u64,
+    received: Vec<Instant>,
+    /// A statement changed the schema: reload the foreign keys.
+    ddl: bool,
+}
+
+impl Pending {
+    fn commit(&mut self) {
+        self.committed.append(&mut self.open);
+        self.transactions += 1;
+        self.received.push(Instant::now());
+    }
+
+    fn is_empty(&self) -> bool {
+        self.committed.is_empty() && !self.everything && self.transactions == 0
+    }
+}
+
+pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), InvalidatorError> {
+    let mut control = connect(&settings.url).await?;
+    check(&mut control).await?;
+    let mut fks = cascades(&mut control).await?;
+    let mut start = load_position(shared).await;
+    if start.is_none() {
+        let now = master_position(&mut control).await?;
+        if shared
+            .bump_all("no saved binlog position to resume from")
+            .await
+            .is_err()
+        {
+            return Ok(());
+        }
+        save_position(shared, &now).await;
+        start = Some(now);
+    }
+    let start = start.unwrap_or_else(|| Position {
+        file: String::new(),
+        pos: 4,
+    });
+    info!(invalidator = %shared.name, position = %start, "following the binary log");
+
+    let mut streamer = connect(&settings.url).await?;
+    let period = HEARTBEAT.as_nanos() as u64;
+    streamer
+        .query_drop(format!("SET @master_heartbeat_period = {period}"))
+        .await
+        .map_err(database)?;
+    let server_id = settings
+        .server_id
+        .unwrap_or_else(|| server_id_for(&settings.name));
+    let request = BinlogStreamRequest::new(server_id)
+        .with_filename(start.file.as_bytes())
+        .with_pos(start.pos);
+    let mut stream = streamer.get_binlog_stream(request).await.map_err(|e| {
+        if let mysql_async::Error::Server(s) = &e {
+            if s.code == 1236 {
+                // The saved file was purged: that gap cannot be followed.
+                return InvalidatorError::Database(format!("binlog gap: {}", s.message));
+            }
+        }
+        database(e)
+    })?;
+
+    // `seen`: position after the last event read; `processed`: recorded up to here.
+    let mut seen = start.clone();
+    let mut processed = start.clone();
+    // Position after the last commit read (where a restart may resume).
+    let mut last_commit = start.clone();
+    let mut saved_at = Instant::now();
+    let mut saved = start.clone();
+    let mut probes: VecDeque<(SystemTime, Position)> = VecDeque::new();
+    let mut next_probe = Instant::now();
+    let mut in_transaction = false;
+    let mut format_known = false;
+    let mut pending = Pending::default();
+    let mut last_event = Instant::now();
+
+    loop {
+        if shared.stopping() {
+            if saved != processed {
+                save_position(shared, &processed).await;
+            }
+            return Ok(());
+        }
+        // Probe the server's position: once processed reaches it, caught up as of then.
+        if Instant::now() >= next_probe {
+            let asked = SystemTime::now();
+            let now = master_position(&mut control).await?;
+            probes.push_back((asked, now));
+            if probes.len() > 64 {
+                probes.pop_front();
+            }
+            next_probe = Instant::now() + settings.probe_interval;
+        }
+        while let Some((asked, at)) = probes.front() {
+            if processed.at_least(at) {
+                shared.caught_up(*asked, processed.to_string());
+                probes.pop_front();
+            } else {
+                break;
+            }
+        }
+        if last_event.elapsed() > HEARTBEAT * 3 {
+            return Err(InvalidatorError::Database(
+                "no binlog event or heartbeat for 3 s: reconnecting".to_owned(),
+            ));
+        }
+        let wait = next_probe.saturating_duration_since(Instant::now());
+        let event = tokio::select! {
+            event = stream.next() => event,
+            _ = tokio::time::sleep(wait) => continue,
+            _ = shared.probe.notified() => { next_probe = Instant::now(); continue }
+            _ = shared.stopped() => continue,
+        };
+        let mut next = event;
+        loop {
+            let Some(event) = next else {
+                return Err(InvalidatorError::Database(
+                    "the server ended the binlog stream".to_owned(),
+                ));
+            };
+            let event = event.map_err(|e| match &e {
+                mysql_async::Error::Server(s) if s.code == 1236 => {
+                    InvalidatorError::Database(format!("binlog gap: {}", s.message))
+                }
+                _ => database(e),
+            })?;
+            last_event = Instant::now();
+            let header = event.header();
+            let kind = header.event_type_raw();
+            let log_pos = u64::from(header.log_pos());
+            let artificial = log_pos == 0 || kind == EventType::ROTATE_EVENT as u8;
+            if !artificial && log_pos > seen.pos {
+                seen.pos = log_pos;
+            }
+            let commits_before = pending.transactions;
+            match event.read_data() {
+                Ok(Some(EventData::RotateEvent(rotate))) => {
+                    // The first, artificial rotate names the file asked for, read before the
+                    // checksum algorithm is known (its name may end in the checksum bytes).
+                    let file = if format_known {
+                        rotate.name().into_owned()
+                    } else {
+                        seen.file.clone()
+                    };
+                    seen = Position {
+                        file,
+                        pos: rotate.position(),
+                    };
+                }
+                Ok(Some(EventData::FormatDescriptionEvent(_))) => format_known = true,
+                Ok(Some(EventData::TableMapEvent(map))) => {
+                    let db = map.database_name().to_lowercase();
+                    if settings.watches(&db) {
+                        let table = map.table_name().to_lowercase();
+                        pending.open.insert((db, table));
+                    }
+                }
+                Ok(Some(EventData::XidEvent(_))) => {
+                    pending.commit();
+                    in_transaction = false;
+                }
+                Ok(Some(EventData::QueryEvent(query))) => {
+                    let sql = query.query();
+                    let kind = classify(&sql);
+                    if matches!(kind, QueryKind::Ddl | QueryKind::Dml) {
+                        let db = query.schema().to_lowercase();
+                        match shared.cache.touches(DbBackend::MySql, &sql) {
+                            Touches::Writes(tables) => {
+                                for table in tables.iter() {
+                                    pending.open.insert((db.clone(), table.clone()));
+                                }
+                            }
+                            Touches::Unknown if settings.watches(&db) || db.is_empty() => {
+                                pending.everything = true;
+                            }
+                            _ => {}
+                        }
+                    }
+                    match kind {
+                        QueryKind::Begin => in_transaction = true,
+                        QueryKind::Savepoint => {}
+                        QueryKind::Dml if in_transaction => {}
+                        QueryKind::Ddl => {
+                            pending.ddl = true;
+                            pending.commit();
+                            in_transaction = false;
+                        }
+                        // The end of a transaction, an implicit commit, or a data change
+                        // logged as a statement outside BEGIN (it commits by itself).
+                        QueryKind::End | QueryKind::Admin | QueryKind::Dml => {
+                            pending.commit();
+                            in_transaction = false;
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => debug!(kind, error = %e, "unreadable binlog event skipped"),
+            }
+            if pending.transactions > commits_before {
+                last_commit = seen.clone();
+            }
+            if pending.transactions as usize >= MAX_BATCH {
+                break;
+            }
+            // Keep reading what is already here, so a burst is bumped in one batch.
+            match stream.next().now_or_never() {
+                Some(more) => next = more,
+                None => break,
+            }
+        }
+        if !pending.is_empty() {
+            // The binary log is written a moment before the engine makes the transaction
+            // visible: a reader in between would store the old rows under the new generation.
+            // Bump once the last commit read is visible.
+            visible(&mut control, &last_commit).await?;
+            if pending.ddl {
+                fks = cascades(&mut control).await?;
+            }
+            let mut tables = BTreeSet::new();
+            let mut queue: Vec<(String, String)> = pending.committed.iter().cloned().collect();
+            let mut visited = BTreeSet::new();
+            while let Some(table) = queue.pop() {
+                if !visited.insert(table.clone()) {
+                    continue;
+                }
+                if let Some(children) = fks.get(&table) {
+                    queue.extend(children.iter().cloned());
+                }
+                tables.insert(table.1);
+            }
+            let bumped = if pending.everything {
+                shared
+                    .bump_all("a statement whose tables could not be read")
+                    .await
+            } else {
+                shared.bump(&tables).await
+            };
+            if bumped.is_err() {
+                return Ok(());
+            }
+            let lags: Vec<Duration> = pending.received.iter().map(|r| r.elapsed()).collect();
+            shared.transactions_done(pending.transactions, &lags);
+            pending = Pending {
+                open: std::mem::take(&mut pending.open),
+                ..Pending::default()
+            };
+        }
+        processed = if !in_transaction && pending.open.is_empty() {
+            seen.clone()
+        } else {
+            last_commit.clone()
+        };
+        if processed != saved
+            && saved_at.elapsed() >= SAVE_EVERY
+            && save_position(shared, &processed).await
+        {
+            saved = processed.clone();
+            saved_at = Instant::now();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_are_classified_by_what_they_do_to_the_transaction() {
+        assert_eq!(classify("BEGIN"), QueryKind::Begin);
+        assert_eq!(classify("COMMIT"), QueryKind::End);
+        assert_eq!(classify("ROLLBACK"), QueryKind::End);
+        assert_eq!(classify("ROLLBACK TO `sp`"), QueryKind::Savepoint);
+        assert_eq!(classify("SAVEPOINT `sp`"), QueryKind::Savepoint);
+        assert_eq!(classify("GRANT SELECT ON *.* TO x"), QueryKind::Admin);
+        assert_eq!(classify("CREATE DATABASE d"), QueryKind::Admin);
+        assert_eq!(classify("create table t (id int)"), QueryKind::Ddl);
+        assert_eq!(classify("TRUNCATE TABLE t"), QueryKind::Ddl);
+        assert_eq!(classify("UPDATE t SET a = 1"), QueryKind::Dml);
+    }
+
+    #[test]
+    fn positions_compare_by_file_sequence_then_offset() {
+        let p = |file: &str, pos| Position {
+            file: file.to_owned(),
+            pos,
+        };
+        assert!(p("bin.000002", 4).at_least(&p("bin.000001", 9_000)));
+        assert!(!p("bin.000001", 10).at_least(&p("bin.000001", 11)));
+        assert_eq!(
+            Position::decode(&p("bin.000003", 77).encode()),
+            Some(p("bin.000003", 77))
+        );
+    }
+}

@@ -1,0 +1,51 @@
+//! Change capture on MariaDB (the binary log in ROW format): writes made outside the library
+//! invalidate cached reads (see `cdc_common`). Needs the `cdc-mysql` feature; `.ci/run` sets the
+//! server up (`log_bin, binlog_format = ROW`).
+#![cfg(feature = "cdc-mysql")]
+
+mod cdc_common;
+mod common;
+
+use common::Db;
+
+const KIND: Db = Db::MySql;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_connection_write_invalidates() {
+    cdc_common::a_plain_connection_write_invalidates(KIND).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_line_client_write_invalidates() {
+    cdc_common::a_command_line_client_write_invalidates(KIND).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trigger_write_invalidates() {
+    cdc_common::a_trigger_write_invalidates(KIND).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cascade_delete_invalidates_the_child() {
+    cdc_common::a_cascade_delete_invalidates_the_child(KIND).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_stream_and_restarted_nothing_stale() {
+    cdc_common::killed_mid_stream_and_restarted_nothing_stale(KIND).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_to_invalidation_lag() {
+    cdc_common::commit_to_invalidation_lag(KIND).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_replication_rights_gets_a_clear_error() {
+    cdc_common::a_user_without_replication_rights_gets_a_clear_error(KIND).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_name_is_refused() {
+    cdc_common::a_bad_name_is_refused(KIND).await;
+}
