@@ -137,9 +137,29 @@ impl Envelope {
         serialize(self.format, value)
     }
 
-    /// Whether [`frame`](Self::frame) compresses (the costly part for large bodies).
-    pub(crate) fn compresses(&self) -> bool {
-        self.compression != Compression::None
+    /// The body, if it serializes to at most `limit` bytes; `Ok(None)` as soon as it grows past
+    /// that (so a caller on an async worker spends at most `limit` bytes of serialization
+    /// before moving the work elsewhere).
+    pub(crate) fn serialize_within<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        limit: usize,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let mut out = Bounded {
+            buf: Vec::with_capacity(128),
+            limit,
+        };
+        let result = match self.format {
+            SerdeFormat::Json => serde_json::to_writer(&mut out, value).map_err(|e| e.to_string()),
+            SerdeFormat::Postcard => postcard::to_io(value, &mut out)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        };
+        match result {
+            Ok(()) => Ok(Some(out.buf)),
+            Err(_) if out.buf.len() > limit => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// The stored value: the header with `meta`, then `body` compressed.
@@ -294,6 +314,26 @@ fn read_bounded(reader: impl Read) -> Result<Vec<u8>, DecodeError> {
     Ok(out)
 }
 
+/// A writer that refuses to grow past `limit` bytes (it keeps one write past it, to say why).
+struct Bounded {
+    buf: Vec<u8>,
+    limit: usize,
+}
+
+impl Write for Bounded {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() > self.limit {
+            return Err(std::io::Error::other("body over the limit"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn serialize<T: Serialize + ?Sized>(format: SerdeFormat, value: &T) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(128);
     match format {
@@ -363,6 +403,20 @@ mod tests {
                     assert_eq!(back, rows(), "{writer:?} read by {reader:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn bounded_serialization_stops_past_its_limit() {
+        for format in [SerdeFormat::Json, SerdeFormat::Postcard] {
+            let envelope = Envelope {
+                format,
+                ..Envelope::default()
+            };
+            let full = envelope.serialize(&rows()).unwrap();
+            let within = envelope.serialize_within(&rows(), full.len()).unwrap();
+            assert_eq!(within, Some(full.clone()), "{format:?}");
+            assert_eq!(envelope.serialize_within(&rows(), 64).unwrap(), None);
         }
     }
 

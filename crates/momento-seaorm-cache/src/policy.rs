@@ -2,7 +2,6 @@
 //! TTL, the backend's maximum), how it is encoded (format, compression, stamp), and whether it
 //! fits the backend's item limit. It decides; the read path stores.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -90,49 +89,52 @@ impl StoringPolicy {
         })
     }
 
-    /// Encodes `value` with its stamp and lifetime; `store_for` is `None` when it must not be
-    /// stored (zero TTL, or larger than the backend's item limit). `None` when it does not
-    /// serialize. The value is serialized before the future is returned (so the future does
-    /// not borrow it); a large body is compressed on the blocking pool.
-    pub(crate) fn encode<'a, T: Serialize>(
-        &'a self,
-        key: &'a CacheKey,
-        value: &T,
+    /// Encodes `value` with its stamp and lifetime, and gives it back; `store_for` is `None`
+    /// when it must not be stored (zero TTL, or larger than the backend's item limit); no
+    /// [`Encoded`] when it does not serialize. At most [`OFF_WORKER_BYTES`] of serialization
+    /// runs on the caller's worker: a larger body is serialized and compressed on the blocking
+    /// pool.
+    pub(crate) async fn encode<T: Serialize + Send + 'static>(
+        &self,
+        key: &CacheKey,
+        value: T,
         options: StoreOptions,
         stamp: Option<u64>,
-    ) -> impl Future<Output = Option<Encoded>> + Send + 'a {
+    ) -> (T, Option<Encoded>) {
+        let lifetime = self.lifetime(options);
         let envelope = Envelope {
             format: options.format.unwrap_or(self.envelope.format),
             ..self.envelope
         };
-        let body = envelope.serialize(value);
-        async move {
-            let lifetime = self.lifetime(options);
-            let meta = ValueMeta {
-                fresh_until_ms: lifetime.and_then(|l| l.fresh_until_ms),
-                stamp,
-            };
-            let encoded = match body {
-                Ok(body) if body.len() > OFF_WORKER_BYTES && envelope.compresses() => {
-                    tokio::task::spawn_blocking(move || envelope.frame(meta, &body))
-                        .await
-                        .unwrap_or_else(|e| Err(e.to_string()))
+        let meta = ValueMeta {
+            fresh_until_ms: lifetime.and_then(|l| l.fresh_until_ms),
+            stamp,
+        };
+        let (value, encoded) = match envelope.serialize_within(&value, OFF_WORKER_BYTES) {
+            Ok(Some(body)) => (value, envelope.frame(meta, &body)),
+            Ok(None) => {
+                let work = move || {
+                    let encoded = envelope.serialize(&value);
+                    (value, encoded.and_then(|body| envelope.frame(meta, &body)))
+                };
+                match tokio::task::spawn_blocking(work).await {
+                    Ok(done) => done,
+                    Err(error) => std::panic::resume_unwind(error.into_panic()),
                 }
-                Ok(body) => envelope.frame(meta, &body),
-                Err(error) => Err(error),
-            };
-            let bytes = match encoded {
-                Ok(bytes) => Bytes::from(bytes),
-                Err(error) => {
-                    warn!(key = key.as_str(), %error, "result does not serialize; not cached");
-                    return None;
-                }
-            };
-            let store_for = lifetime
-                .filter(|_| self.fits(key, &bytes))
-                .map(|l| l.store_for);
-            Some(Encoded { bytes, store_for })
-        }
+            }
+            Err(error) => (value, Err(error)),
+        };
+        let bytes = match encoded {
+            Ok(bytes) => Bytes::from(bytes),
+            Err(error) => {
+                warn!(key = key.as_str(), %error, "result does not serialize; not cached");
+                return (value, None);
+            }
+        };
+        let store_for = lifetime
+            .filter(|_| self.fits(key, &bytes))
+            .map(|l| l.store_for);
+        (value, Some(Encoded { bytes, store_for }))
     }
 
     /// Whether key plus value fit the backend's item limit; counts and warns when not.

@@ -73,10 +73,12 @@ impl<C: CacheableConnection> Reading<'_, C> {
         // not create it) does not store.
         let stamp = seen.as_ref().and_then(Seen::stamp);
         store &= seen.is_none() || stamp.is_some();
-        let loaded = self.path.load(self.db, loader).await;
-        let landing = match &loaded {
-            Ok(value) => self.keep(value, stamp, store).await,
-            Err(_) => Landing::Nothing,
+        let (loaded, landing) = match self.path.load(self.db, loader).await {
+            Ok(value) => {
+                let (value, landing) = self.keep(value, stamp, store).await;
+                (Ok(value), landing)
+            }
+            Err(error) => (Err(error), Landing::Nothing),
         };
         if leased {
             self.release_lease().await;
@@ -87,10 +89,16 @@ impl<C: CacheableConnection> Reading<'_, C> {
     /// Encodes a loaded value and stores it unless `store` is false (after a fault, or when
     /// a generation could not be created) or the policy says not to; returns what waiters on
     /// the same flight may take.
-    async fn keep<T: Serialize>(&self, value: &T, stamp: Option<u64>, store: bool) -> Landing {
+    async fn keep<T: Serialize + Send + 'static>(
+        &self,
+        value: T,
+        stamp: Option<u64>,
+        store: bool,
+    ) -> (T, Landing) {
         let policy = &self.path.policy;
-        let Some(encoded) = policy.encode(&self.key, value, self.options, stamp).await else {
-            return Landing::Nothing;
+        let (value, encoded) = policy.encode(&self.key, value, self.options, stamp).await;
+        let Some(encoded) = encoded else {
+            return (value, Landing::Nothing);
         };
         let stored = match encoded.store_for {
             Some(ttl) if store => {
@@ -99,7 +107,7 @@ impl<C: CacheableConnection> Reading<'_, C> {
             }
             _ => false,
         };
-        Landing::Loaded(encoded.bytes, stored)
+        (value, Landing::Loaded(encoded.bytes, stored))
     }
 
     /// Refreshes a stale value once per stored version in this process, in a background task
@@ -127,7 +135,7 @@ impl<C: CacheableConnection> Reading<'_, C> {
         let stamp = seen.and_then(Seen::stamp);
         tokio::spawn(async move {
             if let Ok(value) = path.load(&conn, loader).await {
-                let encoded = path.policy.encode(&key, &value, options, stamp).await;
+                let (_, encoded) = path.policy.encode(&key, value, options, stamp).await;
                 if let Some(encoded) = encoded {
                     if let Some(ttl) = encoded.store_for {
                         path.set_now(&key, encoded.bytes, ttl).await;
