@@ -343,10 +343,7 @@ impl ModelCache {
     /// # Ok(()) }
     /// ```
     pub async fn invalidate_table(&self, table: &str) {
-        // As statements name tables: the last part, unquoted, lower-cased.
-        let name = table.rsplit('.').next().unwrap_or(table);
-        let name = name.trim_matches(|c| matches!(c, '"' | '`' | '[' | ']'));
-        self.invalidate_tables(&[name.to_lowercase()]).await;
+        self.invalidate_tables(&[table_name(table)]).await;
     }
 
     /// Invalidates every cached read of every table, in every process sharing the backend
@@ -403,7 +400,7 @@ impl ModelCache {
     /// # }
     /// ```
     pub async fn try_invalidate_tables<S: AsRef<str>>(&self, tables: &[S]) -> bool {
-        let tables: Vec<String> = tables.iter().map(|t| t.as_ref().to_lowercase()).collect();
+        let tables: Vec<String> = tables.iter().map(|t| table_name(t.as_ref())).collect();
         self.parts.generations.try_bump_tables(&tables).await
     }
 
@@ -484,6 +481,14 @@ impl ModelCache {
             }
         }
     }
+}
+
+/// A table name as statements name tables, so both meet on one generation: the last part,
+/// unquoted, lower-cased (`"App"."Users"` is `users`).
+fn table_name(table: &str) -> String {
+    let name = table.rsplit('.').next().unwrap_or(table);
+    name.trim_matches(|c| matches!(c, '"' | '`' | '[' | ']'))
+        .to_lowercase()
 }
 
 /// A statement that is not understood as a read, so its result is not cached.

@@ -322,8 +322,7 @@ impl Generations {
         if !self.enabled() || tables.is_empty() {
             return;
         }
-        let keys: Vec<String> = tables.iter().map(|t| self.keys.generation(t)).collect();
-        self.bump(keys).await;
+        self.bump(self.table_keys(tables)).await;
     }
 
     /// Gives the global generation a new value: every stored value becomes a miss.
@@ -331,8 +330,7 @@ impl Generations {
         if !self.enabled() {
             return;
         }
-        self.bump(vec![self.keys.global_generation().to_owned()])
-            .await;
+        self.bump(self.global_keys()).await;
     }
 
     /// Gives each of `tables` a new generation in one batch set; `true` when recorded. Nothing
@@ -341,8 +339,8 @@ impl Generations {
         if !self.enabled() || tables.is_empty() {
             return true;
         }
-        let keys: Vec<String> = tables.iter().map(|t| self.keys.generation(t)).collect();
-        self.record(self.backend.admit(), &keys).await
+        self.record(self.backend.admit(), &self.table_keys(tables))
+            .await
     }
 
     /// Gives the global generation a new value; `true` when recorded, nothing owed otherwise.
@@ -350,8 +348,17 @@ impl Generations {
         if !self.enabled() {
             return true;
         }
-        let keys = [self.keys.global_generation().to_owned()];
-        self.record(self.backend.admit(), &keys).await
+        self.record(self.backend.admit(), &self.global_keys()).await
+    }
+
+    /// The generation keys of `tables`.
+    fn table_keys(&self, tables: &[String]) -> Vec<String> {
+        tables.iter().map(|t| self.keys.generation(t)).collect()
+    }
+
+    /// The global generation key, as a batch of one.
+    fn global_keys(&self) -> Vec<String> {
+        vec![self.keys.global_generation().to_owned()]
     }
 
     /// Gives each key a new random generation in one batch set under the deadline. What cannot
