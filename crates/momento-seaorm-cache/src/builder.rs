@@ -19,6 +19,7 @@ use crate::key::KeyFormat;
 use crate::metrics::Counters;
 use crate::policy::StoringPolicy;
 use crate::read::ReadPath;
+use crate::rows::RowIndex;
 use crate::tables::TableIndex;
 
 impl ModelCache {
@@ -535,6 +536,7 @@ impl ModelCacheBuilder {
             read_path,
             keys,
             tables: TableIndex::default(),
+            rows: RowIndex::default(),
             counters,
             ttl,
             gates,

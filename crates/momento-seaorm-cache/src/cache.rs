@@ -21,6 +21,7 @@ use crate::load::Loader;
 use crate::metrics::{CacheStats, Counters};
 use crate::read::{ReadPath, ReadPlan};
 use crate::request::ReadRequest;
+use crate::rows::{Condition, RowIndex, Scope};
 use crate::status::ReadResult;
 use crate::tables::{TableIndex, Touches};
 
@@ -48,6 +49,8 @@ pub(crate) struct Parts {
     pub read_path: Arc<ReadPath>,
     pub keys: KeyFormat,
     pub tables: TableIndex,
+    /// Schemas and row shapes, for row and condition generations.
+    pub rows: RowIndex,
     pub counters: Arc<Counters>,
     pub ttl: Duration,
     /// Change-capture invalidators whose lag gates the cache (reads bypass while one is behind).
@@ -422,6 +425,77 @@ impl ModelCache {
         self.parts.generations.bump_tables(tables).await;
     }
 
+    /// Gives each generation key a new value in one batch (owed if not recorded).
+    pub(crate) async fn invalidate_keys(&self, keys: Vec<String>) {
+        self.parts.generations.bump_keys(keys).await;
+    }
+
+    /// The keys a write with unknown rows bumps in each of `tables`.
+    pub(crate) fn table_keys(&self, tables: &[String]) -> Vec<String> {
+        self.parts.generations.table_keys(tables)
+    }
+
+    /// The keys a write to known rows of `table` bumps.
+    pub(crate) fn row_keys<'a>(
+        &self,
+        table: &str,
+        scopes: impl IntoIterator<Item = &'a Scope>,
+    ) -> Vec<String> {
+        self.parts.generations.row_keys(table, scopes)
+    }
+
+    /// Schemas and row shapes.
+    pub(crate) fn rows(&self) -> &RowIndex {
+        &self.parts.rows
+    }
+
+    /// Learns entity `E`'s columns, so that reads of its rows depend on those rows and writes
+    /// to them through a [`CachedConnection`](crate::CachedConnection) invalidate by row.
+    /// Reading `E` through this cache learns it too; a process that only writes `E` calls this
+    /// once, else its writes invalidate every row and condition read of the table (correct,
+    /// coarser).
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// use momento_seaorm_cache::{CacheStatus, CachedConnection};
+    /// use sea_orm::ConnectionTrait;
+    /// cache.register::<user::Entity>();
+    /// let db = CachedConnection::new(db, &cache);
+    /// let users = cache.wrap(user::Entity);
+    /// users.find_by_pk(&db, 1).await?;
+    /// db.execute_unprepared("UPDATE users SET name = 'robert' WHERE id = 2").await?;
+    /// // Row 2 changed: row 1 is still served from the cache.
+    /// assert_eq!(users.find_by_pk_with_status(&db, 1).await?.status, CacheStatus::Hit);
+    /// # Ok(()) }
+    /// ```
+    pub fn register<E: sea_orm::EntityTrait>(&self) {
+        self.parts.rows.learn::<E>();
+    }
+
     /// How this cache names keys.
     pub(crate) fn keys(&self) -> &KeyFormat {
         &self.parts.keys
@@ -432,9 +506,29 @@ impl ModelCache {
         self.parts.tables.touches(backend, sql)
     }
 
-    /// The generation keys a primary-key read of `E` depends on.
-    pub(crate) fn entity_dependencies<E: sea_orm::EntityTrait>(&self) -> Option<GenerationKeys> {
-        self.parts.generations.for_entity::<E>()
+    /// The generation keys a read of `E`'s row with primary key `values` depends on: the
+    /// row's own when the key is one integer column, else the table's.
+    pub(crate) fn row_dependencies<E: sea_orm::EntityTrait>(
+        &self,
+        values: &[sea_orm::Value],
+    ) -> Option<GenerationKeys> {
+        let generations = &self.parts.generations;
+        self.parts.rows.learn::<E>();
+        let table = E::default().table_name().to_lowercase();
+        let row = self.parts.rows.schema(&table).and_then(|schema| {
+            let column = schema.primary_key.clone()?;
+            let [value] = values else { return None };
+            let value = crate::rows::integer_value(value).ok()??;
+            Some(Condition {
+                column,
+                values: vec![value],
+                primary: true,
+            })
+        });
+        match row {
+            Some(condition) => generations.for_condition(&table, &condition),
+            None => generations.for_entity::<E>(),
+        }
     }
 
     /// Runs a plan down the read path; in a transaction, or while this process owes an
@@ -471,6 +565,14 @@ impl ModelCache {
             return Ok(None);
         }
         match self.touches(statement.db_backend, &statement.sql) {
+            Touches::Reads(tables) if tables.len() == 1 => {
+                match self.parts.rows.condition(statement) {
+                    Some((schema, condition)) if schema.table == tables[0] => {
+                        Ok(generations.for_condition(&schema.table, &condition))
+                    }
+                    _ => Ok(generations.for_tables(&tables)),
+                }
+            }
             Touches::Reads(tables) => Ok(generations.for_tables(&tables)),
             Touches::Writes(_) | Touches::Nothing | Touches::Unknown => {
                 tracing::debug!(

@@ -9,7 +9,7 @@
 //! invalidated after the outermost commit; a rollback drops them; a nested transaction
 //! (savepoint) hands its tables to its parent on commit.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -19,47 +19,183 @@ use futures::stream::{self, Stream};
 use sea_orm::{
     AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
     ExecResult, IsolationLevel, QueryResult, Statement, StreamTrait, TransactionError,
-    TransactionOptions, TransactionSession, TransactionTrait,
+    TransactionOptions, TransactionSession, TransactionTrait, Values,
 };
 
 use crate::cache::ModelCache;
 use crate::connection::CacheableConnection;
+use crate::rows::Outcome;
 use crate::tables::Touches;
 
-/// What a statement or a transaction wrote.
+/// What a statement or a transaction wrote: the generation keys to bump.
 #[derive(Debug, Default, Clone)]
 struct Written {
+    /// Keys of statements that have run.
+    keys: BTreeSet<String>,
+    /// Whole-table keys of statements still running (or dropped while running), with a count:
+    /// a statement's precise keys replace them only once it has run.
+    pending: BTreeMap<String, usize>,
+    /// Every table written, for when there are too many keys to bump one by one.
     tables: BTreeSet<String>,
     everything: bool,
 }
 
-impl Written {
-    fn add(&mut self, touches: &Touches) {
-        match touches {
-            Touches::Writes(tables) => self.tables.extend(tables.iter().cloned()),
-            Touches::Unknown => self.everything = true,
-            Touches::Reads(_) | Touches::Nothing => {}
-        }
-    }
+/// A transaction that wrote more row keys than this bumps its tables instead.
+const MAX_KEYS_PER_BUMP: usize = 256;
 
+impl Written {
     fn merge(&mut self, other: Written) {
+        self.keys.extend(other.keys);
+        self.keys.extend(other.pending.into_keys());
         self.tables.extend(other.tables);
         self.everything |= other.everything;
     }
 
     fn is_empty(&self) -> bool {
-        self.tables.is_empty() && !self.everything
+        self.keys.is_empty() && self.pending.is_empty() && !self.everything
     }
 
-    /// Gives new generations to what was written: every table, or everything.
-    async fn invalidate(self, cache: &ModelCache) {
-        if self.everything {
-            cache.invalidate_all().await;
-        } else if !self.tables.is_empty() {
-            let tables: Vec<String> = self.tables.into_iter().collect();
-            cache.invalidate_tables(&tables).await;
+    /// Notes, before a statement runs, what it bumps if its rows cannot be known.
+    fn start(&mut self, touched: &Touched) {
+        match touched {
+            Touched::Everything => self.everything = true,
+            Touched::Tables(tables, coarse) => {
+                self.tables.extend(tables.iter().cloned());
+                for key in coarse {
+                    *self.pending.entry(key.clone()).or_default() += 1;
+                }
+            }
+            Touched::Nothing => {}
         }
     }
+
+    /// Replaces what [`start`](Self::start) noted by what the statement turned out to bump.
+    fn finish(&mut self, touched: &Touched, keys: Vec<String>) {
+        if let Touched::Tables(_, coarse) = touched {
+            for key in coarse {
+                if let Some(count) = self.pending.get_mut(key) {
+                    *count -= 1;
+                    if *count == 0 {
+                        self.pending.remove(key);
+                    }
+                }
+            }
+        }
+        self.keys.extend(keys);
+    }
+
+    /// Gives new generations to what was written, in one batch.
+    async fn invalidate(self, cache: &ModelCache) {
+        if self.everything {
+            return cache.invalidate_all().await;
+        }
+        let mut keys = self.keys;
+        keys.extend(self.pending.into_keys());
+        if keys.len() > MAX_KEYS_PER_BUMP {
+            let tables: Vec<String> = self.tables.into_iter().collect();
+            return cache.invalidate_tables(&tables).await;
+        }
+        if !keys.is_empty() {
+            cache.invalidate_keys(keys.into_iter().collect()).await;
+        }
+    }
+}
+
+/// What a statement touches, as generation keys.
+#[derive(Debug)]
+enum Touched {
+    /// Writes these tables; bumps these keys if its rows are not known.
+    Tables(Arc<[String]>, Vec<String>),
+    /// Not understood: bumps everything.
+    Everything,
+    /// Writes nothing.
+    Nothing,
+}
+
+impl Touched {
+    fn of(cache: &ModelCache, backend: DbBackend, sql: &str) -> Touched {
+        match cache.touches(backend, sql) {
+            Touches::Writes(tables) => {
+                let coarse = cache.table_keys(&tables);
+                Touched::Tables(tables, coarse)
+            }
+            Touches::Unknown => Touched::Everything,
+            Touches::Reads(_) | Touches::Nothing => Touched::Nothing,
+        }
+    }
+
+    /// The keys the statement bumps now that it has run: its rows' scopes and the other
+    /// tables' keys when its rows are known, else every table's keys.
+    fn keys(
+        &self,
+        cache: &ModelCache,
+        backend: DbBackend,
+        sql: &str,
+        ran: Option<Outcome<'_>>,
+    ) -> Vec<String> {
+        let Touched::Tables(tables, coarse) = self else {
+            return Vec::new();
+        };
+        let Some((table, scopes)) = ran.and_then(|o| cache.rows().written(backend, sql, o)) else {
+            return coarse.clone();
+        };
+        let others: Vec<String> = tables.iter().filter(|t| **t != table).cloned().collect();
+        let mut keys = cache.row_keys(&table, &scopes);
+        keys.extend(cache.table_keys(&others));
+        keys
+    }
+}
+
+/// What a statement's result shows of the rows it wrote.
+trait Ran {
+    fn rows(&self) -> Option<&[QueryResult]> {
+        None
+    }
+
+    fn inserted_id(&self, _backend: DbBackend) -> Option<u64> {
+        None
+    }
+}
+
+impl Ran for ExecResult {
+    fn inserted_id(&self, backend: DbBackend) -> Option<u64> {
+        // PostgreSQL has no such id (SeaORM panics if asked); a one-row insert's only.
+        let has_id = matches!(backend, DbBackend::MySql | DbBackend::Sqlite);
+        (has_id && self.rows_affected() == 1)
+            .then(|| self.last_insert_id())
+            .filter(|id| *id > 0)
+    }
+}
+
+impl Ran for Option<QueryResult> {
+    fn rows(&self) -> Option<&[QueryResult]> {
+        Some(self.as_slice())
+    }
+}
+
+impl Ran for Vec<QueryResult> {
+    fn rows(&self) -> Option<&[QueryResult]> {
+        Some(self.as_slice())
+    }
+}
+
+/// A result that shows nothing of the rows (a stream not yet read).
+struct Opaque<T>(T);
+
+impl<T> Ran for Opaque<T> {}
+
+/// What `result` shows of the rows a statement with `values` wrote.
+fn outcome<'a, T: Ran>(
+    result: &'a Result<T, DbErr>,
+    values: &'a Option<Values>,
+    backend: DbBackend,
+) -> Option<Outcome<'a>> {
+    let ran = result.as_ref().ok()?;
+    Some(Outcome {
+        values: values.as_ref().map(|v| v.0.as_slice()).unwrap_or(&[]),
+        rows: ran.rows(),
+        inserted_id: ran.inserted_id(backend),
+    })
 }
 
 /// A [`DatabaseConnection`] that invalidates cached reads of the tables it writes, in every
@@ -246,17 +382,24 @@ impl CachedConnection {
 
     /// Runs `run` and then invalidates what `sql` writes (also when it failed: a failed
     /// statement may have written part of its work).
-    async fn write<T>(
+    async fn write<T: Ran>(
         &self,
         sql: &str,
+        values: Option<Values>,
         run: impl Future<Output = Result<T, DbErr>>,
     ) -> Result<T, DbErr> {
-        let touches = self
-            .cache
-            .touches(ConnectionTrait::get_database_backend(&self.inner), sql);
+        let backend = ConnectionTrait::get_database_backend(&self.inner);
+        let touched = Touched::of(&self.cache, backend, sql);
         let result = run.await;
         let mut written = Written::default();
-        written.add(&touches);
+        written.start(&touched);
+        let keys = touched.keys(
+            &self.cache,
+            backend,
+            sql,
+            outcome(&result, &values, backend),
+        );
+        written.finish(&touched, keys);
         if !written.is_empty() {
             written.invalidate(&self.cache).await;
         }
@@ -275,22 +418,25 @@ macro_rules! connection_through_write {
             }
 
             async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-                let sql = stmt.sql.clone();
-                self.write(&sql, self.inner.execute_raw(stmt)).await
+                let (sql, values) = (stmt.sql.clone(), stmt.values.clone());
+                self.write(&sql, values, self.inner.execute_raw(stmt)).await
             }
 
             async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-                self.write(sql, self.inner.execute_unprepared(sql)).await
+                self.write(sql, None, self.inner.execute_unprepared(sql))
+                    .await
             }
 
             async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-                let sql = stmt.sql.clone();
-                self.write(&sql, self.inner.query_one_raw(stmt)).await
+                let (sql, values) = (stmt.sql.clone(), stmt.values.clone());
+                self.write(&sql, values, self.inner.query_one_raw(stmt))
+                    .await
             }
 
             async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-                let sql = stmt.sql.clone();
-                self.write(&sql, self.inner.query_all_raw(stmt)).await
+                let (sql, values) = (stmt.sql.clone(), stmt.values.clone());
+                self.write(&sql, values, self.inner.query_all_raw(stmt))
+                    .await
             }
 
             fn support_returning(&self) -> bool {
@@ -348,23 +494,32 @@ impl CachedTransaction {
     }
 
     /// Runs `run` and records what `sql` writes, for after the commit.
-    async fn write<T>(
+    async fn write<T: Ran>(
         &self,
         sql: &str,
+        values: Option<Values>,
         run: impl Future<Output = Result<T, DbErr>>,
     ) -> Result<T, DbErr> {
-        let touches = self
-            .cache
-            .touches(ConnectionTrait::get_database_backend(&self.inner), sql);
-        self.written
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .add(&touches);
-        run.await
+        let backend = ConnectionTrait::get_database_backend(&self.inner);
+        let touched = Touched::of(&self.cache, backend, sql);
+        self.written().start(&touched);
+        let result = run.await;
+        let keys = touched.keys(
+            &self.cache,
+            backend,
+            sql,
+            outcome(&result, &values, backend),
+        );
+        self.written().finish(&touched, keys);
+        result
+    }
+
+    fn written(&self) -> std::sync::MutexGuard<'_, Written> {
+        self.written.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn take_written(&self) -> Written {
-        std::mem::take(&mut *self.written.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *self.written())
     }
 }
 
@@ -526,8 +681,10 @@ impl StreamTrait for CachedConnection {
                 let rows = StreamTrait::stream_raw(&self.inner, stmt).await?;
                 return Ok(Box::pin(rows) as RowStream<'a>);
             }
-            let sql = stmt.sql.clone();
-            let rows = self.write(&sql, self.inner.query_all_raw(stmt)).await?;
+            let (sql, values) = (stmt.sql.clone(), stmt.values.clone());
+            let rows = self
+                .write(&sql, values, self.inner.query_all_raw(stmt))
+                .await?;
             Ok(Box::pin(stream::iter(rows.into_iter().map(Ok))) as RowStream<'a>)
         })
     }
@@ -547,9 +704,8 @@ impl StreamTrait for CachedTransaction {
     ) -> Pin<Box<dyn Future<Output = Result<RowStream<'a>, DbErr>> + 'a + Send>> {
         Box::pin(async move {
             let sql = stmt.sql.clone();
-            let rows = self
-                .write(&sql, StreamTrait::stream_raw(&self.inner, stmt))
-                .await?;
+            let stream = async { StreamTrait::stream_raw(&self.inner, stmt).await.map(Opaque) };
+            let Opaque(rows) = self.write(&sql, None, stream).await?;
             Ok(Box::pin(rows) as RowStream<'a>)
         })
     }

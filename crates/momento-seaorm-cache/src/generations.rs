@@ -37,6 +37,7 @@ use crate::breaker::Admission;
 use crate::guarded::GuardedBackend;
 use crate::key::KeyFormat;
 use crate::metrics::Counters;
+use crate::rows::{Condition, Scope};
 
 /// How long a generation key lives; stored values are clamped to it while invalidation is on.
 pub const GENERATION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -208,6 +209,34 @@ impl Generations {
         Some(keys.into())
     }
 
+    /// The generation keys a read of the rows of `table` that `condition` selects depends on:
+    /// the global one, any row of the table (`#*`), the column (unless it is the primary key,
+    /// whose unknown values bump `#*`), and each value. At most
+    /// 3 + 16 keys (`MAX_CONDITION_VALUES`).
+    pub(crate) fn for_condition(
+        &self,
+        table: &str,
+        condition: &Condition,
+    ) -> Option<GenerationKeys> {
+        if !self.enabled() {
+            return None;
+        }
+        let mut keys = Vec::with_capacity(condition.values.len() + 3);
+        keys.push(self.keys.global_generation().to_owned());
+        keys.push(self.keys.row_generation(table, &Scope::AnyRow));
+        if !condition.primary {
+            keys.push(
+                self.keys
+                    .row_generation(table, &Scope::Column(condition.column.clone())),
+            );
+        }
+        for value in &condition.values {
+            let scope = Scope::Value(condition.column.clone(), *value);
+            keys.push(self.keys.row_generation(table, &scope));
+        }
+        Some(keys.into())
+    }
+
     /// The generation keys a primary-key read of entity `E` depends on (its table, lowercased),
     /// memoized per entity type.
     pub(crate) fn for_entity<E: sea_orm::EntityTrait>(&self) -> Option<GenerationKeys> {
@@ -325,6 +354,15 @@ impl Generations {
         self.bump(self.table_keys(tables)).await;
     }
 
+    /// Gives each of `keys` (made by [`table_keys`](Self::table_keys) and
+    /// [`row_keys`](Self::row_keys)) a new generation in one batch; owed if not recorded.
+    pub(crate) async fn bump_keys(self: &Arc<Self>, keys: Vec<String>) {
+        if !self.enabled() || keys.is_empty() {
+            return;
+        }
+        self.bump(keys).await;
+    }
+
     /// Gives the global generation a new value: every stored value becomes a miss.
     pub(crate) async fn bump_all(self: &Arc<Self>) {
         if !self.enabled() {
@@ -351,9 +389,33 @@ impl Generations {
         self.record(self.backend.admit(), &self.global_keys()).await
     }
 
-    /// The generation keys of `tables`.
-    fn table_keys(&self, tables: &[String]) -> Vec<String> {
-        tables.iter().map(|t| self.keys.generation(t)).collect()
+    /// What a write with unknown rows bumps in each of `tables`: the table's generation, which
+    /// whole-table reads depend on, and `#*`, which every row and condition read depends on.
+    pub(crate) fn table_keys(&self, tables: &[String]) -> Vec<String> {
+        tables
+            .iter()
+            .flat_map(|t| {
+                [
+                    self.keys.generation(t),
+                    self.keys.row_generation(t, &Scope::AnyRow),
+                ]
+            })
+            .collect()
+    }
+
+    /// What a write to known rows of `table` bumps: the table's generation and each scope.
+    pub(crate) fn row_keys<'a>(
+        &self,
+        table: &str,
+        scopes: impl IntoIterator<Item = &'a Scope>,
+    ) -> Vec<String> {
+        let mut keys = vec![self.keys.generation(table)];
+        keys.extend(
+            scopes
+                .into_iter()
+                .map(|s| self.keys.row_generation(table, s)),
+        );
+        keys
     }
 
     /// The global generation key, as a batch of one.

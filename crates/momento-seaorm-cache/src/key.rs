@@ -29,6 +29,8 @@ use std::sync::{OnceLock, RwLock};
 use sea_orm::{ColumnTrait, EntityTrait, IdenStatic, Iterable, Statement, Value};
 use sha2::{Digest, Sha256};
 
+use crate::rows::Scope;
+
 /// Default longest key kept readable; longer keys are hashed.
 pub const DEFAULT_MAX_KEY_LEN: usize = 1024;
 
@@ -221,16 +223,28 @@ impl KeyFormat {
         CacheKey::lease_for(key, &self.prefix)
     }
 
-    /// The generation key of `table`: `prefix:gen:<table>` (`%` and `:` percent-escaped).
+    /// The generation key of `table`: `prefix:gen:<table>` (`%`, `:`, `#` and `=`
+    /// percent-escaped).
     pub(crate) fn generation(&self, table: &str) -> String {
         let mut key = String::with_capacity(self.prefix.len() + table.len() + 5);
         key.push_str(&self.prefix);
         key.push_str(":gen:");
-        for c in table.chars() {
-            match c {
-                '%' => key.push_str("%25"),
-                ':' => key.push_str("%3A"),
-                c => key.push(c),
+        push_escaped(&mut key, table);
+        key
+    }
+
+    /// The generation key of a scope of `table`'s rows: `prefix:gen:<table>#*` (any row),
+    /// `...#<column>` (rows whose column value is not known), `...#<column>=<value>`.
+    pub(crate) fn row_generation(&self, table: &str, scope: &Scope) -> String {
+        let mut key = self.generation(table);
+        key.push('#');
+        match scope {
+            Scope::AnyRow => key.push('*'),
+            Scope::Column(column) => push_escaped(&mut key, column),
+            Scope::Value(column, value) => {
+                push_escaped(&mut key, column);
+                key.push('=');
+                key.push_str(&value.to_string());
             }
         }
         key
@@ -239,6 +253,20 @@ impl KeyFormat {
     /// The generation every read depends on: `prefix:gen-all`.
     pub(crate) fn global_generation(&self) -> &str {
         &self.global_generation
+    }
+}
+
+/// Appends `name` with the characters generation keys use as separators percent-escaped.
+fn push_escaped(key: &mut String, name: &str) {
+    for c in name.chars() {
+        match c {
+            '%' => key.push_str("%25"),
+            ':' => key.push_str("%3A"),
+            '#' => key.push_str("%23"),
+            '=' => key.push_str("%3D"),
+            '*' => key.push_str("%2A"),
+            c => key.push(c),
+        }
     }
 }
 
@@ -508,6 +536,19 @@ mod tests {
         let keys = KeyFormat::new("p".into(), 0);
         assert_eq!(keys.generation("a:b%"), "p:gen:a%3Ab%25");
         assert_eq!(keys.global_generation(), "p:gen-all");
+        assert_eq!(keys.generation("a#*="), "p:gen:a%23%2A%3D");
+        assert_eq!(
+            keys.row_generation("posts", &Scope::AnyRow),
+            "p:gen:posts#*"
+        );
+        assert_eq!(
+            keys.row_generation("posts", &Scope::Column("*".into())),
+            "p:gen:posts#%2A"
+        );
+        assert_eq!(
+            keys.row_generation("posts", &Scope::Value("user_id".into(), -7)),
+            "p:gen:posts#user_id=-7"
+        );
     }
 
     #[test]

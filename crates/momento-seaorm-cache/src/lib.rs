@@ -166,6 +166,7 @@ pub mod query;
 mod read;
 pub mod related;
 pub mod request;
+mod rows;
 pub mod selectors;
 pub mod self_loader;
 mod shape;

@@ -86,6 +86,9 @@ pub trait CacheableSelect: Sized + Send {
     fn row_format() -> Option<SerdeFormat> {
         None
     }
+
+    /// Teaches `cache` the entities this query reads (see [`ModelCache::register`]).
+    fn learn_entities(_cache: &ModelCache) {}
 }
 
 /// Adds `.cached(&cache)` to every [`CacheableSelect`] query, to `find_with_related` /
@@ -139,7 +142,16 @@ pub trait CacheQueryExt: Sized {
     }
 }
 
-impl<Q: CacheableSelect> CacheQueryExt for Q {}
+impl<Q: CacheableSelect> CacheQueryExt for Q {
+    fn cached(self, cache: &ModelCache) -> CachedQuery<Self> {
+        Q::learn_entities(cache);
+        CachedQuery {
+            query: self,
+            cache: cache.clone(),
+            options: StoreOptions::default(),
+        }
+    }
+}
 
 /// A query bound to a cache; made by [`CacheQueryExt::cached`]. Its `.all`, `.one` and
 /// `.count` return what SeaORM's return; the `_with_status` variants also say how the read was
@@ -668,6 +680,10 @@ where
     fn key_label(_statement: &Statement) -> Cow<'static, str> {
         Cow::Borrowed(key::entity_label::<E>())
     }
+
+    fn learn_entities(cache: &ModelCache) {
+        cache.register::<E>();
+    }
 }
 
 impl<E, F> CacheableSelect for SelectTwo<E, F>
@@ -690,6 +706,11 @@ where
 
     fn key_label(_statement: &Statement) -> Cow<'static, str> {
         Cow::Borrowed(key::pair_label::<E, F>())
+    }
+
+    fn learn_entities(cache: &ModelCache) {
+        cache.register::<E>();
+        cache.register::<F>();
     }
 }
 

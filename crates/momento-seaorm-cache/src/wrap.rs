@@ -310,7 +310,7 @@ where
             operation: Operation::FindByPk,
             label,
             key: Some(self.primary_key(label, &values)),
-            depends_on: self.cache.entity_dependencies::<E>(),
+            depends_on: self.cache.row_dependencies::<E>(&values),
             options: self.options,
         };
         let loader = LoadByPk::<E> {

@@ -100,12 +100,7 @@ impl TableIndex {
 
 /// Parses `sql` and says what it touches (see the module documentation).
 pub(crate) fn classify(backend: DbBackend, sql: &str) -> Touches {
-    let dialect: Box<dyn Dialect> = match backend {
-        DbBackend::MySql => Box::new(MySqlDialect {}),
-        DbBackend::Sqlite => Box::new(SQLiteDialect {}),
-        _ => Box::new(PostgreSqlDialect {}),
-    };
-    let Ok(mut statements) = parse(dialect.as_ref(), sql) else {
+    let Some(mut statements) = parse_statements(backend, sql) else {
         return Touches::Unknown;
     };
     let mut scan = Scan::default();
@@ -115,6 +110,20 @@ pub(crate) fn classify(backend: DbBackend, sql: &str) -> Touches {
         }
     }
     scan.touches()
+}
+
+/// The sqlparser dialect of `backend`.
+pub(crate) fn dialect(backend: DbBackend) -> Box<dyn Dialect> {
+    match backend {
+        DbBackend::MySql => Box::new(MySqlDialect {}),
+        DbBackend::Sqlite => Box::new(SQLiteDialect {}),
+        _ => Box::new(PostgreSqlDialect {}),
+    }
+}
+
+/// Every statement in `sql` parsed for `backend`'s dialect; `None` if any does not parse.
+pub(crate) fn parse_statements(backend: DbBackend, sql: &str) -> Option<Vec<Statement>> {
+    parse(dialect(backend).as_ref(), sql).ok()
 }
 
 /// Every statement in `sql`, which must be separated by `;`. Stricter than

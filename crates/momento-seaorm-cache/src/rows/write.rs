@@ -1,0 +1,478 @@
+//! What a write did to rows: for each integer column of its table, the values it may have
+//! changed rows from and to, when the statement, its bound values and its result show them.
+
+use std::collections::BTreeSet;
+
+use sea_orm::{DbBackend, QueryResult, Value as Bound};
+use sqlparser::ast::{
+    AssignmentTarget, Expr, Insert, OnConflictAction, OnInsert, SelectItem, SetExpr, Statement,
+    TableObject,
+};
+
+use super::schema::TableSchema;
+use super::sql::{pins, resolve, single_table, table_name, Pin, Placeholders, Source};
+
+/// At most this many row scopes per statement; a write touching more bumps its whole table's
+/// rows (`#*`) instead.
+pub(crate) const MAX_WRITE_SCOPES: usize = 64;
+
+/// The part of a table's rows a write changed, or a read depends on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Scope {
+    /// Any row (`#*`): what every row and condition read of the table depends on.
+    AnyRow,
+    /// Rows whose `column` held or holds a value not known (`#column`).
+    Column(String),
+    /// Rows whose `column` held or holds this value (`#column=value`).
+    Value(String, i128),
+}
+
+/// The columns a `RETURNING` clause hands back as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Returned {
+    All,
+    Columns(Vec<String>),
+}
+
+impl Returned {
+    fn has(returned: &Option<Returned>, column: &str) -> bool {
+        match returned {
+            Some(Returned::All) => true,
+            Some(Returned::Columns(columns)) => columns.iter().any(|c| c == column),
+            None => false,
+        }
+    }
+}
+
+/// A write whose rows can be known, as parsed (memoized per text).
+#[derive(Debug)]
+pub(crate) enum WriteShape {
+    /// `INSERT INTO t (columns) VALUES (...), ...`; a slot is `None` for an expression.
+    Insert {
+        table: String,
+        columns: Vec<String>,
+        rows: Vec<Vec<Option<Source>>>,
+        returned: Option<Returned>,
+    },
+    /// `UPDATE t SET ... [WHERE ...]` of one table.
+    Update {
+        table: String,
+        set: Vec<(String, Option<Source>)>,
+        pins: Vec<Pin>,
+        returned: Option<Returned>,
+    },
+    /// `DELETE FROM t [WHERE ...]` of one table.
+    Delete {
+        table: String,
+        pins: Vec<Pin>,
+        returned: Option<Returned>,
+    },
+}
+
+/// What running the write gave back.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Outcome<'a> {
+    /// The statement's bound values.
+    pub values: &'a [Bound],
+    /// The rows it returned, when it ran as a query.
+    pub rows: Option<&'a [QueryResult]>,
+    /// The id the database generated for a one-row insert (MySQL, SQLite).
+    pub inserted_id: Option<u64>,
+}
+
+impl WriteShape {
+    /// The shape of `sql`, if it is one plain `INSERT ... VALUES`, `UPDATE` or `DELETE` of one
+    /// table; upserts, `REPLACE`, multi-table forms and anything else are `None`.
+    pub(crate) fn parse(backend: DbBackend, sql: &str) -> Option<WriteShape> {
+        let statements = crate::tables::parse_statements(backend, sql)?;
+        let [statement] = statements.as_slice() else {
+            return None;
+        };
+        let placeholders = Placeholders::of(backend, sql)?;
+        match statement {
+            Statement::Insert(insert) => insert_shape(insert, &placeholders),
+            Statement::Update(update) => {
+                if update.from.is_some() || update.or.is_some() {
+                    return None;
+                }
+                let (table, alias) = single_table(std::slice::from_ref(&update.table))?;
+                let mut set = Vec::new();
+                for assignment in &update.assignments {
+                    let AssignmentTarget::ColumnName(name) = &assignment.target else {
+                        return None;
+                    };
+                    let column = table_name(name)?;
+                    set.push((column, super::sql::source(&assignment.value, &placeholders)));
+                }
+                let pins = pins(
+                    update.selection.as_ref(),
+                    &table,
+                    alias.as_deref(),
+                    &placeholders,
+                );
+                let returned = returned(update.returning.as_deref())?;
+                Some(WriteShape::Update {
+                    table,
+                    set,
+                    pins,
+                    returned,
+                })
+            }
+            Statement::Delete(delete) => {
+                if !delete.tables.is_empty() || delete.using.is_some() {
+                    return None;
+                }
+                let from = match &delete.from {
+                    sqlparser::ast::FromTable::WithFromKeyword(from)
+                    | sqlparser::ast::FromTable::WithoutKeyword(from) => from,
+                };
+                let (table, alias) = single_table(from)?;
+                let pins = pins(
+                    delete.selection.as_ref(),
+                    &table,
+                    alias.as_deref(),
+                    &placeholders,
+                );
+                let returned = returned(delete.returning.as_deref())?;
+                Some(WriteShape::Delete {
+                    table,
+                    pins,
+                    returned,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The table written.
+    pub(crate) fn table(&self) -> &str {
+        match self {
+            WriteShape::Insert { table, .. }
+            | WriteShape::Update { table, .. }
+            | WriteShape::Delete { table, .. } => table,
+        }
+    }
+
+    /// The scopes this write changed in a table with `schema`: for each integer column, the
+    /// values rows held before and after when both are known, else the column; `AnyRow` when
+    /// the primary key's values, or every column's, are not known, or there are too many.
+    pub(crate) fn scopes(&self, schema: &TableSchema, outcome: Outcome<'_>) -> BTreeSet<Scope> {
+        let any = || BTreeSet::from([Scope::AnyRow]);
+        let mut scopes = BTreeSet::new();
+        let mut columns_unknown = 0;
+        for column in &schema.integer_columns {
+            match self.values_of(column, schema, outcome) {
+                Some(values) => {
+                    scopes.extend(values.into_iter().map(|v| Scope::Value(column.clone(), v)))
+                }
+                None if schema.primary_key.as_ref() == Some(column) => return any(),
+                None => {
+                    columns_unknown += 1;
+                    scopes.insert(Scope::Column(column.clone()));
+                }
+            }
+        }
+        if columns_unknown == schema.integer_columns.len() || scopes.len() > MAX_WRITE_SCOPES {
+            return any();
+        }
+        scopes
+    }
+
+    /// Every value `column` held in a changed row before the write or holds after it; `None`
+    /// when not known.
+    fn values_of(
+        &self,
+        column: &str,
+        schema: &TableSchema,
+        outcome: Outcome<'_>,
+    ) -> Option<Vec<i128>> {
+        let from_rows = |returned: &Option<Returned>| {
+            Returned::has(returned, column)
+                .then_some(outcome.rows)
+                .flatten()
+                .and_then(|rows| returned_values(rows, column))
+        };
+        let pinned = |pins: &[Pin]| {
+            let (_, sources) = pins.iter().find(|(c, _)| c == column)?;
+            resolve(sources, outcome.values).ok()
+        };
+        match self {
+            WriteShape::Insert {
+                columns,
+                rows,
+                returned,
+                ..
+            } => {
+                if let Some(values) = from_rows(returned) {
+                    return Some(values);
+                }
+                match columns.iter().position(|c| c == column) {
+                    Some(at) => {
+                        let sources: Option<Vec<Source>> = rows
+                            .iter()
+                            .map(|row| row.get(at).copied().flatten())
+                            .collect();
+                        resolve(&sources?, outcome.values).ok()
+                    }
+                    None if schema.primary_key.as_deref() == Some(column)
+                        && schema.auto_increment
+                        && rows.len() == 1 =>
+                    {
+                        outcome.inserted_id.map(|id| vec![i128::from(id)])
+                    }
+                    None => None,
+                }
+            }
+            WriteShape::Update {
+                set,
+                pins,
+                returned,
+                ..
+            } => {
+                let Some((_, assigned)) = set.iter().find(|(c, _)| c == column) else {
+                    // Not assigned: unchanged, so every changed row holds it before and after.
+                    return from_rows(returned).or_else(|| pinned(pins));
+                };
+                let after = match assigned {
+                    Some(source) => resolve(&[*source], outcome.values).ok(),
+                    None => from_rows(returned),
+                };
+                let mut values = pinned(pins)?;
+                values.extend(after?);
+                Some(values)
+            }
+            WriteShape::Delete { pins, returned, .. } => {
+                from_rows(returned).or_else(|| pinned(pins))
+            }
+        }
+    }
+}
+
+fn insert_shape(insert: &Insert, placeholders: &Placeholders) -> Option<WriteShape> {
+    let replaces = match &insert.on {
+        None => false,
+        Some(OnInsert::OnConflict(c)) => !matches!(c.action, OnConflictAction::DoNothing),
+        Some(_) => true,
+    };
+    let or_replaces = insert
+        .or
+        .as_ref()
+        .is_some_and(|or| !matches!(or, sqlparser::ast::SqliteOnConflict::Ignore));
+    if replaces || or_replaces || insert.replace_into || !insert.assignments.is_empty() {
+        return None;
+    }
+    let TableObject::TableName(name) = &insert.table else {
+        return None;
+    };
+    let table = table_name(name)?;
+    let columns: Option<Vec<String>> = insert.columns.iter().map(table_name).collect();
+    let SetExpr::Values(values) = insert.source.as_ref()?.body.as_ref() else {
+        return None;
+    };
+    let rows = values
+        .rows
+        .iter()
+        .map(|row| {
+            row.content
+                .iter()
+                .map(|e| super::sql::source(e, placeholders))
+                .collect()
+        })
+        .collect();
+    let returned = returned(insert.returning.as_deref())?;
+    Some(WriteShape::Insert {
+        table,
+        columns: columns?,
+        rows,
+        returned,
+    })
+}
+
+/// What a `RETURNING` clause hands back unchanged: `Some(None)` without one, `None` if it is
+/// not understood.
+fn returned(items: Option<&[SelectItem]>) -> Option<Option<Returned>> {
+    let Some(items) = items else {
+        return Some(None);
+    };
+    let mut columns = Vec::new();
+    for item in items {
+        match item {
+            SelectItem::Wildcard(_) => return Some(Some(Returned::All)),
+            SelectItem::UnnamedExpr(expr) => columns.extend(plain_column(expr)),
+            SelectItem::ExprWithAlias { expr, alias } => {
+                if let Some(column) = plain_column(expr) {
+                    if column == alias.value.to_lowercase() {
+                        columns.push(column);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(Some(Returned::Columns(columns)))
+}
+
+fn plain_column(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Identifier(ident) => Some(ident.value.to_lowercase()),
+        Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.to_lowercase()),
+        _ => None,
+    }
+}
+
+/// The integers (`NULL`s left out) `column` holds in every returned row; `None` if one row
+/// does not hold an integer there.
+fn returned_values(rows: &[QueryResult], column: &str) -> Option<Vec<i128>> {
+    rows.iter()
+        .map(|row| integer_at(row, column))
+        .collect::<Option<Vec<Option<i128>>>>()
+        .map(|values| values.into_iter().flatten().collect())
+}
+
+/// The integer in `row`'s `column`: `Some(None)` for `NULL`, `None` when it is not an integer.
+fn integer_at(row: &QueryResult, column: &str) -> Option<Option<i128>> {
+    if let Ok(v) = row.try_get::<Option<i64>>("", column) {
+        return Some(v.map(i128::from));
+    }
+    if let Ok(v) = row.try_get::<Option<i32>>("", column) {
+        return Some(v.map(i128::from));
+    }
+    if let Ok(v) = row.try_get::<Option<i16>>("", column) {
+        return Some(v.map(i128::from));
+    }
+    if let Ok(v) = row.try_get::<Option<u64>>("", column) {
+        return Some(v.map(i128::from));
+    }
+    row.try_get::<Option<u32>>("", column)
+        .ok()
+        .map(|v| v.map(i128::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> TableSchema {
+        TableSchema {
+            table: "posts".into(),
+            integer_columns: vec!["id".into(), "user_id".into(), "votes".into()],
+            primary_key: Some("id".into()),
+            auto_increment: true,
+        }
+    }
+
+    fn scopes(backend: DbBackend, sql: &str, values: &[Bound], id: Option<u64>) -> Vec<Scope> {
+        let Some(shape) = WriteShape::parse(backend, sql) else {
+            return vec![Scope::AnyRow];
+        };
+        let outcome = Outcome {
+            values,
+            rows: None,
+            inserted_id: id,
+        };
+        shape.scopes(&schema(), outcome).into_iter().collect()
+    }
+
+    fn v(column: &str, value: i128) -> Scope {
+        Scope::Value(column.into(), value)
+    }
+
+    fn col(column: &str) -> Scope {
+        Scope::Column(column.into())
+    }
+
+    #[test]
+    fn an_update_by_key_knows_the_key_and_the_assigned_values_old_value_is_a_column() {
+        let sql = r#"UPDATE "posts" SET "title" = $1, "votes" = $2 WHERE "posts"."id" = $3"#;
+        let values = ["t".into(), Bound::Int(Some(4)), Bound::Int(Some(5))];
+        // user_id unchanged but not known: its column; votes: old unknown, so its column.
+        assert_eq!(
+            scopes(DbBackend::Postgres, sql, &values, None),
+            vec![col("user_id"), col("votes"), v("id", 5)]
+        );
+        let sql = "UPDATE posts SET user_id = ? WHERE id = ? AND user_id = ?";
+        let values = [
+            Bound::Int(Some(8)),
+            Bound::Int(Some(5)),
+            Bound::Int(Some(7)),
+        ];
+        assert_eq!(
+            scopes(DbBackend::Sqlite, sql, &values, None),
+            vec![col("votes"), v("id", 5), v("user_id", 7), v("user_id", 8)]
+        );
+    }
+
+    #[test]
+    fn inserts_know_their_values_or_the_generated_id() {
+        let sql = "INSERT INTO posts (user_id, votes, title) VALUES (?, 0, ?)";
+        let values = [Bound::Int(Some(7)), "t".into()];
+        assert_eq!(
+            scopes(DbBackend::MySql, sql, &values, Some(11)),
+            vec![v("id", 11), v("user_id", 7), v("votes", 0)]
+        );
+        assert_eq!(
+            scopes(DbBackend::MySql, sql, &values, None),
+            vec![Scope::AnyRow]
+        );
+        let sql = "INSERT INTO posts (id, user_id) VALUES (1, 2), (3, 2)";
+        assert_eq!(
+            scopes(DbBackend::Postgres, sql, &[], None),
+            vec![col("votes"), v("id", 1), v("id", 3), v("user_id", 2)]
+        );
+    }
+
+    #[test]
+    fn unknown_rows_are_any_row() {
+        for (backend, sql) in [
+            (
+                DbBackend::Postgres,
+                "UPDATE posts SET votes = 1 WHERE votes > 3",
+            ),
+            (DbBackend::Postgres, "DELETE FROM posts"),
+            (
+                DbBackend::Postgres,
+                "UPDATE posts SET id = id + 1 WHERE user_id = 2",
+            ),
+            (
+                DbBackend::Postgres,
+                "INSERT INTO posts (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET votes = 1",
+            ),
+            (DbBackend::MySql, "REPLACE INTO posts (id) VALUES (1)"),
+            (
+                DbBackend::Sqlite,
+                "INSERT OR REPLACE INTO posts (id) VALUES (1)",
+            ),
+            (
+                DbBackend::Postgres,
+                "UPDATE posts SET votes = 1 FROM users WHERE users.id = posts.id",
+            ),
+            (
+                DbBackend::Postgres,
+                "INSERT INTO posts (id) SELECT id FROM users",
+            ),
+            (
+                DbBackend::MySql,
+                "DELETE posts FROM posts JOIN users ON users.id = posts.user_id",
+            ),
+        ] {
+            assert_eq!(
+                scopes(backend, sql, &[], None),
+                vec![Scope::AnyRow],
+                "{sql}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_delete_by_key_knows_the_key_only() {
+        assert_eq!(
+            scopes(
+                DbBackend::Postgres,
+                "DELETE FROM posts WHERE id IN (1, 2)",
+                &[],
+                None
+            ),
+            vec![col("user_id"), col("votes"), v("id", 1), v("id", 2)]
+        );
+    }
+}
