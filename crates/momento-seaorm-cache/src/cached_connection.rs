@@ -152,6 +152,11 @@ trait Ran {
         None
     }
 
+    /// Whether [`rows`](Self::rows) are all the statement returned, not only the first.
+    fn all_rows(&self) -> bool {
+        false
+    }
+
     fn inserted_id(&self, _backend: DbBackend) -> Option<u64> {
         None
     }
@@ -177,6 +182,10 @@ impl Ran for Vec<QueryResult> {
     fn rows(&self) -> Option<&[QueryResult]> {
         Some(self.as_slice())
     }
+
+    fn all_rows(&self) -> bool {
+        true
+    }
 }
 
 /// A result that shows nothing of the rows (a stream not yet read).
@@ -194,6 +203,7 @@ fn outcome<'a, T: Ran>(
     Some(Outcome {
         values: values.as_ref().map(|v| v.0.as_slice()).unwrap_or(&[]),
         rows: ran.rows(),
+        all_rows: ran.all_rows(),
         inserted_id: ran.inserted_id(backend),
     })
 }

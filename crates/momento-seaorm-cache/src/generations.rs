@@ -1,7 +1,9 @@
 //! Generations: how reads learn that a write happened.
 //!
 //! Every table has a generation key in the backend (`prefix:gen:<table>`), and every read also
-//! depends on the global one (`prefix:gen-all`). A write gives each table it wrote a new random
+//! depends on the global one (`prefix:gen-all`). Reads pinned to rows depend on row generations
+//! instead (`prefix:gen:<table>#*`, `#<column>`, `#<column>=<value>`; see `rows`), which writes
+//! to known rows bump along with the table's. A write gives each table it wrote a new random
 //! generation; a value is stored with the stamp (a hash) of the generations its read saw, and
 //! served only while a read sees the same ones.
 //!

@@ -23,7 +23,7 @@
 //!                  │
 //!              guarded (the backend under deadline, breaker and counters; typed faults)
 //!                  │
-//! leaves       key · codec · tables (sqlparser) · limit · flight · breaker · load · connection ·
+//! leaves       key · codec · tables (sqlparser) · rows · limit · flight · breaker · load · connection ·
 //!              status · metrics · error · capture · health · backend/{momento, memory}
 //! ```
 //! * [`cache`] — [`ModelCache`] and [`ModelCache::read_statement`], the one entry point every
@@ -55,6 +55,9 @@
 //! * [`status`] — [`CacheStatus`] and [`ReadResult`]: how a read was served.
 //! * [`breaker`] — the circuit breaker; `flight` — one load per key and generations.
 //! * `tables` — the tables a statement reads and writes (sqlparser, memoized).
+//! * `rows` — row and condition scopes: entity schemas, the rows a one-table read is pinned to
+//!   (`id = 5`, `user_id IN (..)`), the rows a write changed (README: "Row and condition
+//!   granularity").
 //! * [`metrics`] — counters through the `metrics` facade and [`CacheStats`].
 //! * [`error`] — [`ConfigError`] from `build()`, [`CacheFault`] from backends.
 //!

@@ -76,6 +76,8 @@ pub(crate) struct Outcome<'a> {
     pub values: &'a [Bound],
     /// The rows it returned, when it ran as a query.
     pub rows: Option<&'a [QueryResult]>,
+    /// Whether `rows` holds every row returned (`query_all`), not only the first (`query_one`).
+    pub all_rows: bool,
     /// The id the database generated for a one-row insert (MySQL, SQLite).
     pub inserted_id: Option<u64>,
 }
@@ -186,9 +188,13 @@ impl WriteShape {
         schema: &TableSchema,
         outcome: Outcome<'_>,
     ) -> Option<Vec<i128>> {
+        // The first row alone stands for the rows changed only when there can be one.
+        let rows = outcome
+            .rows
+            .filter(|_| outcome.all_rows || self.at_most_one_row(schema, outcome.values));
         let from_rows = |returned: &Option<Returned>| {
             Returned::has(returned, column)
-                .then_some(outcome.rows)
+                .then_some(rows)
                 .flatten()
                 .and_then(|rows| returned_values(rows, column))
         };
@@ -245,6 +251,23 @@ impl WriteShape {
                 from_rows(returned).or_else(|| pinned(pins))
             }
         }
+    }
+}
+
+impl WriteShape {
+    /// Whether the write changes at most one row: a one-row insert, or a `WHERE` pinning the
+    /// primary key to one value.
+    fn at_most_one_row(&self, schema: &TableSchema, values: &[Bound]) -> bool {
+        let pins = match self {
+            WriteShape::Insert { rows, .. } => return rows.len() == 1,
+            WriteShape::Update { pins, .. } | WriteShape::Delete { pins, .. } => pins,
+        };
+        let Some(key) = &schema.primary_key else {
+            return false;
+        };
+        pins.iter()
+            .filter(|(c, _)| c == key)
+            .any(|(_, sources)| resolve(sources, values).is_ok_and(|v| v.len() <= 1))
     }
 }
 
