@@ -77,7 +77,10 @@ async fn published_values_reach_a_subscriber_with_increasing_sequence_numbers() 
         let value = next_value(&mut subscription).await;
         assert_eq!(value.topic_sequence_number, i + 1);
         assert_ne!(value.topic_sequence_page, 0);
-        assert_eq!(*page.get_or_insert(value.topic_sequence_page), value.topic_sequence_page);
+        assert_eq!(
+            *page.get_or_insert(value.topic_sequence_page),
+            value.topic_sequence_page
+        );
         assert_eq!(value.publisher_id, "");
         assert_eq!(value.kind, ValueKind::Text(format!("m{i}")));
     }
@@ -147,7 +150,10 @@ async fn a_publish_over_4_kib_is_refused_as_limit_exceeded() {
     // Refused publishes take no sequence number.
     let value = next_value(&mut subscription).await;
     assert_eq!(value.topic_sequence_number, 1);
-    assert_eq!(value.kind, ValueKind::Binary(vec![7u8; MAX_TOPIC_MESSAGE_SIZE]));
+    assert_eq!(
+        value.kind,
+        ValueKind::Binary(vec![7u8; MAX_TOPIC_MESSAGE_SIZE])
+    );
     server.shutdown().await;
 }
 
@@ -180,6 +186,8 @@ async fn after_a_break_the_sdk_resubscribes_at_its_last_value_and_yields_it_agai
     let subscribes_before = faults.requests();
 
     faults.break_subscriptions();
+    // Let the old stream end before the next publish (it would otherwise carry it).
+    tokio::time::sleep(Duration::from_millis(200)).await;
     // Published while the stream is down: the resumed subscription replays it.
     publish(&topics, "c").await;
     // The SDK reports nothing; it resubscribes at 2 (its last value), which replays 2.
@@ -198,6 +206,7 @@ async fn a_subscription_broken_before_its_first_value_misses_what_came_meanwhile
     let (server, topics) = topics_server(MomentoLite::builder()).await;
     let mut subscription = subscribe(&topics).await;
     server.faults().break_subscriptions();
+    tokio::time::sleep(Duration::from_millis(200)).await;
     // The SDK resubscribes only when polled, with resume 0 (nothing received): "latest only".
     publish(&topics, "missed").await;
     let next = tokio::spawn(async move { next_text(&mut subscription).await });
@@ -280,20 +289,21 @@ async fn a_stopped_server_ends_streams_and_the_sdk_resumes_after_start_again() {
 // The gRPC level: what the SDK's `Subscription` hides.
 
 /// Adds the `authorization` header, as the SDK's header interceptor does.
-fn authorize(token: &'static str) -> impl FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
-    move |mut request| {
-        let value = tonic::metadata::MetadataValue::from_static(token);
+#[derive(Clone)]
+struct Auth(&'static str);
+
+impl tonic::service::Interceptor for Auth {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        let value = tonic::metadata::MetadataValue::from_static(self.0);
         request.metadata_mut().insert("authorization", value);
         Ok(request)
     }
 }
 
-type RawClient = PubsubClient<
-    InterceptedService<
-        Channel,
-        Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>,
-    >,
->;
+type RawClient = PubsubClient<InterceptedService<Channel, Auth>>;
 
 async fn raw_client(server: &LiteServer, token: &'static str) -> RawClient {
     let channel = Channel::from_shared(server.endpoint())
@@ -301,7 +311,7 @@ async fn raw_client(server: &LiteServer, token: &'static str) -> RawClient {
         .connect()
         .await
         .expect("connect");
-    PubsubClient::with_interceptor(channel, Box::new(authorize(token)) as _)
+    PubsubClient::with_interceptor(channel, Auth(token))
 }
 
 async fn raw_publish(client: &mut RawClient, text: &str) {
@@ -326,7 +336,11 @@ async fn raw_subscribe(
         resume_at_topic_sequence_number: resume_at,
         sequence_page: page,
     };
-    client.subscribe(request).await.expect("subscribe").into_inner()
+    client
+        .subscribe(request)
+        .await
+        .expect("subscribe")
+        .into_inner()
 }
 
 async fn next_kind(stream: &mut tonic::Streaming<pb::SubscriptionItem>) -> Kind {
@@ -363,13 +377,19 @@ async fn heartbeats_arrive_at_the_configured_interval_behind_the_auth_check() {
             ..Default::default()
         })
         .await;
-    assert_eq!(refused.err().map(|s| s.code()), Some(tonic::Code::Unauthenticated));
+    assert_eq!(
+        refused.err().map(|s| s.code()),
+        Some(tonic::Code::Unauthenticated)
+    );
 
     let mut client = raw_client(&server, "secret").await;
     let mut stream = raw_subscribe(&mut client, 0, 0).await;
     let start = Instant::now();
     for _ in 0..3 {
-        assert_eq!(next_kind(&mut stream).await, Kind::Heartbeat(pb::Heartbeat {}));
+        assert_eq!(
+            next_kind(&mut stream).await,
+            Kind::Heartbeat(pb::Heartbeat {})
+        );
     }
     // Three heartbeats 100 ms apart, well before the 5 s default.
     let elapsed = start.elapsed();
@@ -417,7 +437,9 @@ async fn resuming_replays_from_the_number_or_starts_with_a_discontinuity() {
             other => break other,
         }
     };
-    let status = ended.expect("an error before the end").expect_err("an error");
+    let status = ended
+        .expect("an error before the end")
+        .expect_err("an error");
     assert_eq!(status.code(), tonic::Code::Unavailable);
     server.shutdown().await;
 }

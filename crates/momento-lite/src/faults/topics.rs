@@ -69,8 +69,7 @@ impl TopicFaults {
 
     /// Switches dropping and delaying off (the counters stay).
     pub(crate) fn clear(&self) {
-        self.drop_fraction
-            .store(0f64.to_bits(), Ordering::Relaxed);
+        self.drop_fraction.store(0f64.to_bits(), Ordering::Relaxed);
         self.delay_nanos.store(0, Ordering::Relaxed);
     }
 }
@@ -93,7 +92,10 @@ impl FaultController {
     pub fn delay_topic_messages(&self, d: Duration) {
         tracing::info!(delay = ?d, "momento-lite topic delivery delay set");
         let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        self.shared.topics.delay_nanos.store(nanos, Ordering::Relaxed);
+        self.shared
+            .topics
+            .delay_nanos
+            .store(nanos, Ordering::Relaxed);
     }
 
     /// Ends every open subscription stream now with an `UNAVAILABLE` status, as a broken
@@ -172,7 +174,7 @@ mod tests {
     #[test]
     fn breaking_streams_bumps_the_generation_and_the_count() {
         let faults = FaultController::new();
-        let mut generation = faults.subscription_generation();
+        let generation = faults.subscription_generation();
         faults.break_subscriptions();
         assert!(generation.has_changed().unwrap_or(false));
         faults.end_subscriptions();

@@ -101,7 +101,10 @@ fn publish_value(value: Option<pb::TopicValue>) -> Result<pb::topic_value::Kind,
 impl Pubsub for PubsubService {
     type SubscribeStream = SubscriptionStream;
 
-    async fn publish(&self, request: Request<pb::PublishRequest>) -> Result<Response<Empty>, Status> {
+    async fn publish(
+        &self,
+        request: Request<pb::PublishRequest>,
+    ) -> Result<Response<Empty>, Status> {
         let request = request.into_inner();
         self.check(&request.cache_name, &request.topic)?;
         let value = publish_value(request.value)?;
@@ -122,8 +125,10 @@ impl Pubsub for PubsubService {
             return Err(Status::unavailable("momento-lite is stopping"));
         }
         let topic = self.hub.topic(&request.cache_name, &request.topic);
-        let (cursor, discontinuity) =
-            topic.start(request.resume_at_topic_sequence_number, request.sequence_page);
+        let (cursor, discontinuity) = topic.start(
+            request.resume_at_topic_sequence_number,
+            request.sequence_page,
+        );
         tracing::debug!(
             cache = %request.cache_name,
             topic = %request.topic,
@@ -132,7 +137,8 @@ impl Pubsub for PubsubService {
             "subscribed"
         );
         let heartbeat = self.hub.settings().heartbeat;
-        let subscriber = Subscriber::new(topic, cursor, discontinuity, heartbeat, self.faults.clone());
+        let subscriber =
+            Subscriber::new(topic, cursor, discontinuity, heartbeat, self.faults.clone());
         Ok(Response::new(subscriber.into_stream()))
     }
 }

@@ -58,7 +58,10 @@ impl Subscriber {
             ended: faults.subscription_generation(),
             topic,
             cursor,
-            pending: discontinuity.map(Pending::Discontinuity).into_iter().collect(),
+            pending: discontinuity
+                .map(Pending::Discontinuity)
+                .into_iter()
+                .collect(),
             heartbeat: interval,
             faults,
             done: false,

@@ -242,6 +242,9 @@ mod tests {
             (0, 7)
         );
         let (cursor, discontinuity) = topic.start(50, 7);
-        assert_eq!((cursor, discontinuity.map(|d| d.new_topic_sequence)), (6, Some(5)));
+        assert_eq!(
+            (cursor, discontinuity.map(|d| d.new_topic_sequence)),
+            (6, Some(5))
+        );
     }
 }
