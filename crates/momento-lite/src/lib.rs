@@ -43,6 +43,36 @@
 //! yielded last before the break is yielded again (same number); a subscription that had
 //! yielded nothing resumes at 0 and misses what was published in between.
 //!
+//! ```
+//! use futures::StreamExt;
+//! use momento::topics::{configurations::Laptop, ValueKind};
+//! use momento::{CacheClient, TopicClient};
+//! use momento_lite::MomentoLite;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = MomentoLite::builder().start().await?;
+//! let cache = CacheClient::builder()
+//!     .default_ttl(std::time::Duration::from_secs(60))
+//!     .configuration(momento::cache::configurations::Laptop::latest())
+//!     .credential_provider(server.credential_provider())
+//!     .build()?;
+//! cache.create_cache("cache").await?; // a topic lives in an existing cache
+//! let topics = TopicClient::builder()
+//!     .configuration(Laptop::latest())
+//!     .credential_provider(server.credential_provider())
+//!     .build()?;
+//!
+//! let mut subscription = topics.subscribe("cache", "invalidations").await?;
+//! topics.publish("cache", "invalidations", "key-1").await?;
+//! let value = subscription.next().await.expect("a subscription never ends");
+//! assert_eq!(value.kind, ValueKind::Text("key-1".into()));
+//! assert_eq!(value.topic_sequence_number, 1);
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! The binary (`cargo run -p momento-lite -- --port 8080 [--auth-token T] [--max-memory-mb N]`)
 //! runs the same server until ctrl-c.
 

@@ -53,7 +53,8 @@ pub enum Rpc {
     Publish,
     /// `Subscribe` of the topics service (the `TopicClient`'s `subscribe`, and each resubscription
     /// the SDK's `Subscription` makes after its stream ends). A latency fault delays the start of
-    /// the stream, an error fault refuses it.
+    /// the stream, an error fault refuses it (a resubscribing SDK 0.70 retries at once, with no
+    /// backoff, for as long as its `Subscription` is polled).
     Subscribe,
     /// `CreateCache`, on the control plane.
     CreateCache,
