@@ -13,7 +13,7 @@
 //!   endpoint, a ready credential provider, its [`FaultController`], eviction counts and
 //!   [`CacheStats`], `reset_topics()`, `stop()` / `start_again()` / `restart()` on the same port,
 //!   and a graceful `shutdown()`.
-//! - [`credential_provider`] (this file) — a `CredentialProvider` for any insecure
+//! - [`credential_provider`] (`net`) — a `CredentialProvider` for any insecure
 //!   Momento-compatible endpoint, built from a disposable token and the SDK's insecure override.
 //! - `store` — the data: caches of items (byte values and sets of byte elements), millisecond
 //!   TTLs, the 5 MiB item size limit, and per cache an optional memory limit with
@@ -83,6 +83,7 @@ mod control;
 mod data;
 mod error;
 pub mod faults;
+mod net;
 mod store;
 mod topics;
 mod unimplemented;
@@ -93,12 +94,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use momento::CredentialProvider;
 use momento_protos::cache_client::pubsub::pubsub_server::PubsubServer;
 use momento_protos::cache_client::scs_server::ScsServer;
 use momento_protos::control_client::scs_control_server::ScsControlServer;
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::service::interceptor::InterceptedService;
@@ -109,10 +109,12 @@ use crate::auth::TokenCheck;
 use crate::control::ControlService;
 use crate::data::DataService;
 use crate::faults::FaultLayer;
+use crate::net::bind;
 use crate::store::Store;
 use crate::topics::{PubsubService, TopicHub, TopicSettings};
 
 pub use crate::faults::{Fault, FaultController, ParseRpcError, Rpc, RpcFilter, TopicCounts};
+pub use crate::net::credential_provider;
 pub use crate::store::{CacheStats, ITEM_OVERHEAD_BYTES, MAX_ITEM_SIZE};
 pub use crate::topics::{MAX_TOPIC_MESSAGE_SIZE, REQUEST_SIZE_LIMIT_EXCEEDED};
 
@@ -269,20 +271,6 @@ impl MomentoLite {
         server.running = Some(server.serve(listener));
         Ok(server)
     }
-}
-
-/// Binds a listener with `SO_REUSEADDR` (except on Windows, where it would let two servers share
-/// a port), so a restarted server gets its port back while closed connections linger in
-/// `TIME_WAIT`.
-fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = match addr {
-        SocketAddr::V4(_) => TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => TcpSocket::new_v6()?,
-    };
-    #[cfg(not(windows))]
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(1024)
 }
 
 impl fmt::Debug for MomentoLite {
@@ -518,21 +506,4 @@ impl Drop for LiteServer {
             self.faults.end_subscriptions();
         }
     }
-}
-
-/// A credential provider for a momento-lite (or any insecure Momento-compatible) endpoint.
-///
-/// Builds a v1 disposable token (URL-safe base64 of `{"api_key": auth_token, "endpoint": host}`)
-/// and overrides every endpoint with `endpoint`, insecurely: with an `http://` endpoint the SDK's
-/// gRPC clients connect in plain text.
-pub fn credential_provider(endpoint: &str, auth_token: &str) -> CredentialProvider {
-    let host = endpoint
-        .split_once("://")
-        .map_or(endpoint, |(_, rest)| rest)
-        .trim_end_matches('/');
-    let claims = serde_json::json!({ "api_key": auth_token, "endpoint": host });
-    let token = base64::engine::general_purpose::URL_SAFE.encode(claims.to_string());
-    CredentialProvider::from_disposable_token(token)
-        .expect("a base64 JSON token with api_key and endpoint is a valid v1 token")
-        .insecure_endpoint_override(endpoint)
 }
