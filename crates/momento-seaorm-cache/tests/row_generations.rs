@@ -10,7 +10,7 @@ use common::{insert_user, Db, TestCache, TestDb};
 use momento_seaorm_cache::{CacheQueryExt, CacheStatus, CachedConnection, ModelCache};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set, TransactionSession, TransactionTrait,
 };
 
 struct Fixture {

@@ -391,6 +391,7 @@ mod tests {
         let outcome = Outcome {
             values,
             rows: None,
+            all_rows: false,
             inserted_id: id,
         };
         shape.scopes(&schema(), outcome).into_iter().collect()
