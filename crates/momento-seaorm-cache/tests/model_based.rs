@@ -29,7 +29,7 @@ use common::{Db, TestCache, TestDb};
 use momento_seaorm_cache::{
     CacheQueryExt, CacheStatus, CacheableConnection, CachedConnection, ModelCache, ReadResult,
 };
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
     ModelTrait, NotSet, QueryFilter, QueryOrder, Set, Statement, TransactionSession,
@@ -1278,13 +1278,17 @@ impl Run {
         let other = 1 - c;
         let t = self.conns[c].begin().await.expect("begin");
         self.remember(format!("#{} begin via {c}", self.index));
+        // Only PostgreSQL aborts a transaction on a refused statement.
+        let aborts = self.kind == Db::Postgres;
         let mut broken = false;
         for write in &txn.writes {
             let result = run_write(&t, write).await;
-            broken |= result.is_err();
+            broken |= aborts && result.is_err();
             self.count_write(format!("  in txn: {write:?}"), result);
         }
-        if let Some((writes, commit)) = &txn.nested {
+        // After a refused statement PostgreSQL refuses every statement until the end (a
+        // savepoint too), so the savepoint and the read inside are skipped then.
+        if let Some((writes, commit)) = txn.nested.as_ref().filter(|_| !broken) {
             let nested = t.begin().await.expect("savepoint");
             let mut nested_broken = false;
             for write in writes {
@@ -1300,16 +1304,13 @@ impl Run {
             } else {
                 nested.rollback().await
             };
-            broken |= result.is_err();
+            broken |= aborts && result.is_err();
             let verb = if commit { "commit" } else { "rollback" };
             self.remember(format!("#{}   savepoint {verb}: {result:?}", self.index));
         }
-        if let Some(read) = &txn.read_inside {
-            // After a refused statement PostgreSQL refuses every read until the end.
-            if !broken {
-                let result = run_read(&self.caches[c], &t, &t, read).await;
-                self.check_read("  read in txn:".to_owned(), read, result);
-            }
+        if let Some(read) = txn.read_inside.as_ref().filter(|_| !broken) {
+            let result = run_read(&self.caches[c], &t, &t, read).await;
+            self.check_read("  read in txn:".to_owned(), read, result);
         }
         if let Some(read) = &txn.read_outside {
             let conn = &self.conns[other];
