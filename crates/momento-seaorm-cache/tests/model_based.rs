@@ -113,6 +113,12 @@ const NAMES: [&str; 5] = ["ann", "bob", "cy", "dee", "eve"];
 const TITLES: [&str; 4] = ["hello", "news", "rust", "cache"];
 /// Steps per database unless `MODEL_STEPS` says otherwise.
 const STEPS: usize = 10_000;
+/// Steps that are one write, and steps that are a transaction (the rest are reads).
+const WRITE_PERCENT: u32 = 15;
+const TXN_PERCENT: u32 = 3;
+/// How many recent reads are remembered, and how often a read repeats one of them.
+const RECENT: usize = 16;
+const REPEAT_PERCENT: u32 = 60;
 /// Operations shown before a failing one.
 const HISTORY: usize = 20;
 
@@ -424,6 +430,9 @@ struct Gen {
     rng: fastrand::Rng,
     /// Whether a read may run outside an open transaction (a second connection).
     concurrent_reads: bool,
+    /// Recent reads, repeated often: a repeated read finds its entry stored, so it is either a
+    /// hit that must still be right, or a miss that a write must have caused.
+    recent: VecDeque<Read>,
 }
 
 impl Gen {
@@ -548,19 +557,29 @@ impl Gen {
 
     fn write(&mut self, s: &Shadow) -> Write {
         // Inserts and deletes lean towards keeping about USERS users and POSTS posts.
-        let users_low = s.users.len() < USERS;
-        let posts_low = s.posts.len() < POSTS;
+        // Below the target, inserts grow with the deficit and deletes stop at half of it.
+        let (users, posts) = (s.users.len(), s.posts.len());
+        let deficit = |n: usize, target: usize| (target.saturating_sub(n) * 20 / target) as u32;
+        let deletes = |n: usize, target: usize, w: u32| {
+            if n * 2 < target {
+                0
+            } else if n < target {
+                w
+            } else {
+                w * 3
+            }
+        };
         let weights: [(u32, u32); 11] = [
-            (0, if users_low { 6 } else { 2 }), // insert user
-            (1, if posts_low { 14 } else { 5 }), // insert post
+            (0, 3 + deficit(users, USERS) * 2), // insert user
+            (1, 6 + deficit(posts, POSTS) * 4), // insert post
             (2, 8),                             // update user
             (3, 10),                            // update post
-            (4, if users_low { 1 } else { 3 }), // delete user
-            (5, if posts_low { 2 } else { 6 }), // delete post
+            (4, deletes(users, USERS, 1)),      // delete user
+            (5, deletes(posts, POSTS, 2)),      // delete post
             (6, 6),                             // update_many users
             (7, 6),                             // update_many posts
-            (8, if posts_low { 1 } else { 3 }), // delete_many posts
-            (9, if users_low { 1 } else { 2 }), // delete_many users
+            (8, deletes(posts, POSTS, 1)),      // delete_many posts
+            (9, deletes(users, USERS, 1)),      // delete_many users
             (10, 12),                           // raw
         ];
         let total: u32 = weights.iter().map(|(_, w)| w).sum();
@@ -719,7 +738,21 @@ impl Gen {
         }
     }
 
+    /// A recent read again (usually), or a new one.
     fn read(&mut self, s: &Shadow) -> Read {
+        if !self.recent.is_empty() && self.chance(REPEAT_PERCENT) {
+            let i = self.rng.usize(..self.recent.len());
+            return self.recent[i].clone();
+        }
+        let read = self.new_read(s);
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(read.clone());
+        read
+    }
+
+    fn new_read(&mut self, s: &Shadow) -> Read {
         match self.rng.u32(..16) {
             0 | 1 => Read::UserPk {
                 id: self.user_id(s),
@@ -750,12 +783,12 @@ impl Gen {
     fn step(&mut self, s: &Shadow) -> Step {
         let cache = self.rng.usize(..2);
         let roll = self.rng.u32(..100);
-        if roll < 25 {
+        if roll < WRITE_PERCENT {
             Step::Write {
                 cache,
                 write: self.write(s),
             }
-        } else if roll < 29 {
+        } else if roll < WRITE_PERCENT + TXN_PERCENT {
             let n = self.rng.usize(1..=3);
             let writes = (0..n).map(|_| self.write(s)).collect();
             let nested = if self.chance(25) {
@@ -1434,6 +1467,7 @@ async fn model_based(kind: Db) {
     let mut gen = Gen {
         rng,
         concurrent_reads: kind != Db::Sqlite,
+        recent: VecDeque::new(),
     };
     let started = Instant::now();
     for index in 0..steps {
