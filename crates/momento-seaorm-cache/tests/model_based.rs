@@ -230,8 +230,14 @@ enum Write {
 
 #[derive(Debug, Clone)]
 enum Read {
-    UserPk { id: i32, wrap: bool },
-    PostPk { id: i32, wrap: bool },
+    UserPk {
+        id: i32,
+        wrap: bool,
+    },
+    PostPk {
+        id: i32,
+        wrap: bool,
+    },
     UsersWhere(UserFilter),
     PostsWhere(PostFilter),
     UsersNamed(String),
@@ -617,7 +623,11 @@ impl Gen {
                     0 => (Some(self.name()), None, None),
                     1 => (None, None, Some(self.rng.i32(0..=100))),
                     2 => (None, Some(self.team()), None),
-                    _ => (Some(self.name()), Some(self.team()), Some(self.rng.i32(0..=100))),
+                    _ => (
+                        Some(self.name()),
+                        Some(self.team()),
+                        Some(self.rng.i32(0..=100)),
+                    ),
                 };
                 Write::UpdateUser {
                     id,
@@ -711,7 +721,9 @@ impl Gen {
                 };
                 let name = self.name();
                 values.extend([id, self.team(), self.rng.i32(0..=100)]);
-                format!("INSERT INTO mb_users (id, name, team_id, score) VALUES (?, '{name}', ?, ?)")
+                format!(
+                    "INSERT INTO mb_users (id, name, team_id, score) VALUES (?, '{name}', ?, ?)"
+                )
             }
             6 => {
                 let id = {
@@ -1054,32 +1066,28 @@ where
         Read::UserPk { id, wrap: true } => compare!(
             cache
                 .wrap(mb_user::Entity)
-                .find_by_pk_with_status(conn, *id)
-                ,
+                .find_by_pk_with_status(conn, *id),
             mb_user::Entity::find_by_id(*id).one(plain),
             same,
         ),
         Read::UserPk { id, wrap: false } => compare!(
             mb_user::Entity::find_by_id(*id)
                 .cached(cache)
-                .one_with_status(conn)
-                ,
+                .one_with_status(conn),
             mb_user::Entity::find_by_id(*id).one(plain),
             same,
         ),
         Read::PostPk { id, wrap: true } => compare!(
             cache
                 .wrap(mb_post::Entity)
-                .find_by_pk_with_status(conn, *id)
-                ,
+                .find_by_pk_with_status(conn, *id),
             mb_post::Entity::find_by_id(*id).one(plain),
             same,
         ),
         Read::PostPk { id, wrap: false } => compare!(
             mb_post::Entity::find_by_id(*id)
                 .cached(cache)
-                .one_with_status(conn)
-                ,
+                .one_with_status(conn),
             mb_post::Entity::find_by_id(*id).one(plain),
             same,
         ),
@@ -1108,7 +1116,11 @@ where
             )
         }
         Read::TeamAndScoreAbove(team, score) => {
-            let q = || users().filter(U::TeamId.eq(*team)).filter(U::Score.gt(*score));
+            let q = || {
+                users()
+                    .filter(U::TeamId.eq(*team))
+                    .filter(U::Score.gt(*score))
+            };
             compare!(
                 q().cached(cache).all_with_status(conn),
                 q().all(plain),
@@ -1192,10 +1204,7 @@ where
             use sea_orm::PaginatorTrait;
             let q = || mb_user::Entity::find().filter(U::TeamId.eq(*team));
             compare!(
-                cache
-                    .wrap(mb_user::Entity)
-                    .count_with_status(conn, q())
-                    ,
+                cache.wrap(mb_user::Entity).count_with_status(conn, q()),
                 q().count(plain),
                 same,
             )
@@ -1295,7 +1304,10 @@ impl Run {
                 status = outcome.status
             ));
         }
-        self.remember(format!("#{} {label} {read:?} -> {}", self.index, outcome.status));
+        self.remember(format!(
+            "#{} {label} {read:?} -> {}",
+            self.index, outcome.status
+        ));
     }
 
     /// Reloads the rows the generator chooses from (directly from the database).
@@ -1310,7 +1322,10 @@ impl Run {
         self.shadow.users.clear();
         self.shadow.posts.clear();
         for row in rows {
-            let (table, id): (i32, i32) = (row.try_get("", "t").unwrap(), row.try_get("", "id").unwrap());
+            let (table, id): (i32, i32) = (
+                row.try_get("", "t").unwrap(),
+                row.try_get("", "id").unwrap(),
+            );
             match table {
                 0 => self.shadow.users.push(id),
                 _ => self.shadow.posts.push(id),
@@ -1328,7 +1343,7 @@ impl Run {
                 self.count_write(format!("write via {cache}: {write:?}"), result);
                 // The generator's view may lag a little (it only picks ids): reloaded after
                 // every third write.
-                if self.counts.writes % 3 == 0 {
+                if self.counts.writes.is_multiple_of(3) {
                     self.refresh().await;
                 }
             }
