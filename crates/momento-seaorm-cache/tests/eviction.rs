@@ -37,8 +37,9 @@ async fn set_age(conn: &CachedConnection, id: i32, age: i32) {
     row.update(conn).await.unwrap();
 }
 
-/// Cache `find_by_pk(1)`, update the row through a `CachedConnection`, delete the table's
-/// generation with the raw SDK, read: a miss with the new row, never the old one as a hit.
+/// Cache `find_by_pk(1)` and a whole-table read (the sum of ages), update the row through a
+/// `CachedConnection`, delete the generations they depend on with the raw SDK (the row's, and
+/// the table's), read: misses with the new row, never the old values as hits.
 async fn an_evicted_table_generation_does_not_revive_an_old_value(kind: Db) {
     let Some(db) = TestDb::new(kind).await else {
         return;
@@ -57,12 +58,24 @@ async fn an_evicted_table_generation_does_not_revive_an_old_value(kind: Db) {
         (warm.status, warm.value.unwrap().age),
         (CacheStatus::Hit, 29)
     );
+    let ages = || {
+        user::Entity::find()
+            .filter(user::Column::Age.gt(0))
+            .cached(&cache)
+            .all_with_status(&conn)
+    };
+    ages().await.unwrap();
+    assert_eq!(ages().await.unwrap().status, CacheStatus::Hit);
     set_age(&conn, 1, 77).await;
+    raw_delete(&momento, "model-cache:gen:users#id=1").await;
     raw_delete(&momento, "model-cache:gen:users").await;
     let read = users.find_by_pk_with_status(&conn, 1).await.unwrap();
     assert_eq!(read.value.unwrap().age, 77, "the row after the write");
     assert_eq!(read.status, CacheStatus::Miss);
-    assert!(cache.stats().generations_absent >= 1);
+    let all = ages().await.unwrap();
+    assert_eq!(all.status, CacheStatus::Miss);
+    assert!(all.value.iter().any(|u| u.id == 1 && u.age == 77));
+    assert!(cache.stats().generations_absent >= 2);
     // The reload recreated the generation: the next read is a hit again.
     let again = users.find_by_pk_with_status(&conn, 1).await.unwrap();
     assert_eq!(
