@@ -62,7 +62,7 @@ struct Cli {
     #[arg(long)]
     tracing: bool,
     /// mixed: measured operations per write rate (`--quick` divides by 10).
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 10_000)]
     mixed_ops: usize,
     /// mixed: the seed of the key and operation generator.
     #[arg(long, default_value_t = 10)]
