@@ -70,6 +70,34 @@ pub mod order {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// `bench_posts`: a few rows per user, the child side of a foreign key (`user_id` →
+/// `bench_users.id`), for the mixed read/write scenario.
+pub mod post {
+    use sea_orm::entity::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
+    #[sea_orm(table_name = "bench_posts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub user_id: i32,
+        pub title: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::user::Entity",
+            from = "Column::UserId",
+            to = "super::user::Column::Id"
+        )]
+        User,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// Number of user groups the seeded users fall into.
 pub const GROUPS: i32 = 10;
 
@@ -127,6 +155,36 @@ pub async fn seed_orders(db: &DatabaseConnection, n: usize, users: i32) -> Bench
             ..Default::default()
         });
         order::Entity::insert_many(rows).exec(db).await?;
+    }
+    Ok(())
+}
+
+/// The title post `id` is seeded with.
+pub fn post_title(id: i32) -> String {
+    format!("post {id:06}")
+}
+
+/// Creates `bench_posts` and its index on `user_id` (the foreign-key list reads by it).
+pub async fn create_posts_table(db: &DatabaseConnection) -> BenchResult<()> {
+    let schema = Schema::new(db.get_database_backend());
+    db.execute(&schema.create_table_from_entity(post::Entity))
+        .await?;
+    db.execute_unprepared("CREATE INDEX bench_posts_user_id ON bench_posts (user_id)")
+        .await?;
+    Ok(())
+}
+
+/// Inserts `per_user` posts for each of users 1..=`users`: user `u` has posts
+/// `(u - 1) * per_user + 1 ..= u * per_user`.
+pub async fn seed_posts(db: &DatabaseConnection, users: i32, per_user: i32) -> BenchResult<()> {
+    let ids: Vec<i32> = (1..=users * per_user).collect();
+    for chunk in ids.chunks(2_000) {
+        let rows = chunk.iter().map(|&id| post::ActiveModel {
+            id: Set(id),
+            user_id: Set(1 + (id - 1) / per_user),
+            title: Set(post_title(id)),
+        });
+        post::Entity::insert_many(rows).exec(db).await?;
     }
     Ok(())
 }

@@ -13,6 +13,7 @@
 //! * [`expensive`] — a join plus aggregate over 100k rows, uncached against cached, on SQLite
 //!   and PostgreSQL.
 //! * [`miss`] — miss + query + set against the query alone.
+//! * [`mixed`] — hit ratio of Zipf reads with 0–10% row writes over two caches (issue 10).
 //! * [`cdc`] — change capture: commit-to-invalidation lag on PostgreSQL and MariaDB.
 //! * [`codec`] — `Envelope` encode/decode time and stored size per format and compression.
 //! * [`offload`] — how long a multi-megabyte hit or miss blocks its runtime's worker.
@@ -34,6 +35,7 @@ pub mod hit;
 pub mod hit_target;
 pub mod memory;
 pub mod miss;
+pub mod mixed;
 pub mod offload;
 pub mod profile;
 pub mod stats;

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use bench::fixtures::BenchResult;
 use bench::hit_target::Mode;
-use bench::{cdc, codec, expensive, hit, memory, miss, offload, profile, targets, throughput};
+use bench::{
+    cdc, codec, expensive, hit, memory, miss, mixed, offload, profile, targets, throughput,
+};
 use clap::{Parser, ValueEnum};
 use serde_json::{json, Map, Value};
 
@@ -29,7 +31,8 @@ struct Cli {
     /// A tenth of the rounds: a smoke run, not a measurement.
     #[arg(long)]
     quick: bool,
-    /// PostgreSQL for the expensive scenario (skipped with a note if unreachable).
+    /// PostgreSQL for the expensive, cdc and mixed scenarios (skipped with a note if
+    /// unreachable).
     #[arg(
         long,
         env = "DATABASE_URL_POSTGRES",
@@ -58,6 +61,12 @@ struct Cli {
     /// Install a tracing subscriber (fmt, level warn), as an application would.
     #[arg(long)]
     tracing: bool,
+    /// mixed: measured operations per write rate (`--quick` divides by 10).
+    #[arg(long, default_value_t = 10_000)]
+    mixed_ops: usize,
+    /// mixed: the seed of the key and operation generator.
+    #[arg(long, default_value_t = 10)]
+    seed: u64,
     /// hit-loop: the store to read.
     #[arg(long, value_enum, default_value = "memory")]
     loop_backend: profile::LoopBackend,
@@ -85,6 +94,8 @@ enum Scenario {
     Memory,
     /// Change capture: commit-to-invalidation lag per database.
     Cdc,
+    /// Hit ratio of Zipf reads with 0/1/5/10% row writes over two caches (issue 10).
+    Mixed,
     /// A bare hit loop for profilers.
     HitLoop,
 }
@@ -259,7 +270,7 @@ async fn run_latency_scenarios(
     Ok(())
 }
 
-/// expensive and miss: where the database is on the path.
+/// expensive, miss, cdc and mixed: where the database is on the path.
 async fn run_database_scenarios(
     cli: &Cli,
     top: &mut Map<String, Value>,
@@ -310,6 +321,38 @@ async fn run_database_scenarios(
             }
         }
         scenarios.insert("cdc".into(), serde_json::to_value(r)?);
+    }
+    if cli.runs(Scenario::Mixed) {
+        let ops = cli.rounds(cli.mixed_ops);
+        let config = mixed::MixedConfig {
+            users: 10_000,
+            posts_per_user: 3,
+            ops,
+            warmup: ops / 10,
+            zipf_s: 1.0,
+            seed: cli.seed,
+            postgres_url: (!cli.no_postgres).then(|| cli.postgres_url.clone()),
+        };
+        let r = mixed::run(config).await?;
+        r.print();
+        for (suffix, figures) in [("", Some(&r.sqlite)), ("_postgres", r.postgres.as_ref())] {
+            let Some(f) = figures else { continue };
+            let read_only = f.hit_ratio(0);
+            let names = [
+                ("hit_ratio_read_only", read_only),
+                ("hit_ratio_writes_1pct", f.hit_ratio(1)),
+                ("hit_ratio_writes_5pct", f.hit_ratio(5)),
+                ("hit_ratio_writes_10pct", f.hit_ratio(10)),
+                (
+                    "hit_ratio_writes_5pct_over_read_only",
+                    bench::stats::ratio(f.hit_ratio(5), read_only),
+                ),
+            ];
+            for (name, value) in names {
+                top.insert(format!("{name}{suffix}"), json!(value));
+            }
+        }
+        scenarios.insert("mixed".into(), serde_json::to_value(r)?);
     }
     Ok(())
 }

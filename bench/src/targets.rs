@@ -18,6 +18,9 @@ pub enum Bound {
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetCheck {
     pub field: &'static str,
+    /// Where the target comes from, when it is not the benchmark issue.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub note: &'static str,
     pub bound: Bound,
     pub limit: f64,
     pub value: f64,
@@ -27,20 +30,36 @@ pub struct TargetCheck {
     pub margin: f64,
 }
 
-const TARGETS: [(&str, Bound, f64); 6] = [
-    ("hit_p50_ratio", Bound::AtMost, 1.10),
-    ("hit_p99_ratio", Bound::AtMost, 1.20),
-    ("throughput_64_ratio", Bound::AtLeast, 0.90),
-    ("memory_hit_p50_us", Bound::AtMost, 2.0),
-    ("expensive_speedup_sqlite", Bound::AtLeast, 100.0),
-    ("expensive_speedup_postgres", Bound::AtLeast, 100.0),
+/// Issue 10: a write to one row keeps the rest of its table cached. At 5% writes the hit ratio
+/// stays at least 90% of the read-only one (`mixed`). Missed with table-level invalidation.
+const ISSUE_10: &str = "issue 10";
+
+const TARGETS: [(&str, Bound, f64, &str); 8] = [
+    ("hit_p50_ratio", Bound::AtMost, 1.10, ""),
+    ("hit_p99_ratio", Bound::AtMost, 1.20, ""),
+    ("throughput_64_ratio", Bound::AtLeast, 0.90, ""),
+    ("memory_hit_p50_us", Bound::AtMost, 2.0, ""),
+    ("expensive_speedup_sqlite", Bound::AtLeast, 100.0, ""),
+    ("expensive_speedup_postgres", Bound::AtLeast, 100.0, ""),
+    (
+        "hit_ratio_writes_5pct_over_read_only",
+        Bound::AtLeast,
+        0.90,
+        ISSUE_10,
+    ),
+    (
+        "hit_ratio_writes_5pct_over_read_only_postgres",
+        Bound::AtLeast,
+        0.90,
+        ISSUE_10,
+    ),
 ];
 
 /// Checks every target whose figure is in `top` (the JSON object's top level).
 pub fn check(top: &Map<String, Value>) -> Vec<TargetCheck> {
     TARGETS
         .iter()
-        .filter_map(|&(field, bound, limit)| {
+        .filter_map(|&(field, bound, limit, note)| {
             let value = top.get(field)?.as_f64()?;
             let (met, margin) = match bound {
                 Bound::AtMost => (value <= limit, (limit - value) / limit),
@@ -48,6 +67,7 @@ pub fn check(top: &Map<String, Value>) -> Vec<TargetCheck> {
             };
             Some(TargetCheck {
                 field,
+                note,
                 bound,
                 limit,
                 value,
@@ -67,8 +87,13 @@ pub fn print(checks: &[TargetCheck]) {
             Bound::AtLeast => ">=",
         };
         let verdict = if c.met { "met" } else { "MISSED" };
+        let note = if c.note.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", c.note)
+        };
         println!(
-            "  {:<28} {:>10.3} {op} {:<8} {verdict:<6} (margin {:+.1}%)",
+            "  {:<46} {:>10.3} {op} {:<8} {verdict:<6} (margin {:+.1}%){note}",
             c.field,
             c.value,
             c.limit,

@@ -1,0 +1,526 @@
+//! A mixed read/write workload: how much of a table stays cached while its rows are written
+//! (issue 10, "a write to one row keeps the rest of its table cached").
+//!
+//! 10,000 users and three posts each (`bench_posts.user_id` → `bench_users.id`, indexed), on
+//! in-memory SQLite and, when reachable, PostgreSQL. Two [`ModelCache`]s share one in-process
+//! momento-lite with the same cache name and key prefix, as two processes would, each with its
+//! own [`CachedConnection`] over the same database, default consistency (`Strict`).
+//!
+//! Each operation picks a user id from a Zipf distribution (s = 1.0, rank = id, from a seeded
+//! generator). A read is, at even odds, `cache.wrap(user::Entity).find_by_pk(&db, id)` or the
+//! foreign-key list `post::Entity::find().filter(user_id = id).cached(&cache).all(&db)`; reads
+//! alternate between the two caches. A write is, at even odds, an ActiveModel update of the
+//! user's `username` or of one of its posts' `title`, by primary key, through the two
+//! `CachedConnection`s in turn. At each write rate (0%, 1%, 5%, 10% of operations) a warm-up
+//! runs, then the measured operations; the hit ratio is `CacheStatus::Hit` reads over all
+//! cached reads. Before the first rate every key is read once (unmeasured), so the read-only ratio is the
+//! ceiling a warm cache reaches.
+//!
+//! Every read is also checked against the last value written (all writes are sequential and
+//! awaited), so `stale_reads` must be 0.
+
+use std::time::Instant;
+
+use momento_seaorm_cache::{CacheQueryExt, CacheStatus, CachedConnection, ModelCache};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ActiveValue::Unchanged};
+use serde::Serialize;
+
+use crate::fixtures::{self, post, user, BenchResult, Lite, PgSchema};
+
+/// The write rates measured, in percent of operations.
+pub const WRITE_PERCENTS: [u32; 4] = [0, 1, 5, 10];
+
+/// Size of the data, of the runs, and the generator's seed.
+#[derive(Debug, Clone)]
+pub struct MixedConfig {
+    pub users: i32,
+    pub posts_per_user: i32,
+    /// Measured operations per write rate.
+    pub ops: usize,
+    /// Unmeasured operations at the same rate before them.
+    pub warmup: usize,
+    /// The Zipf exponent.
+    pub zipf_s: f64,
+    pub seed: u64,
+    /// PostgreSQL server to use; `None` skips it.
+    pub postgres_url: Option<String>,
+}
+
+/// The counts and hit ratio at one write rate.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RateFigures {
+    pub write_percent: u32,
+    pub ops: usize,
+    /// Cached reads (`find_by_pk` and the foreign-key list).
+    pub reads: usize,
+    pub hits: usize,
+    pub misses: usize,
+    /// Stale (served within stale-while-revalidate) and bypassed reads.
+    pub other: usize,
+    pub writes: usize,
+    pub user_writes: usize,
+    pub post_writes: usize,
+    pub find_by_pk_reads: usize,
+    pub find_by_pk_hits: usize,
+    pub list_reads: usize,
+    pub list_hits: usize,
+    /// Reads whose value differed from the last write (must be 0).
+    pub stale_reads: usize,
+    /// `hits / reads`.
+    pub hit_ratio: f64,
+    pub find_by_pk_hit_ratio: f64,
+    pub list_hit_ratio: f64,
+    pub seconds: f64,
+    pub ops_per_sec: f64,
+}
+
+/// Figures on one database.
+#[derive(Debug, Clone, Serialize)]
+pub struct DbFigures {
+    pub database: &'static str,
+    pub users: i32,
+    pub posts: i32,
+    /// Seconds to read every key once before the first rate.
+    pub populate_seconds: f64,
+    pub rates: Vec<RateFigures>,
+}
+
+impl DbFigures {
+    /// The hit ratio at `percent` writes (0 if not measured).
+    pub fn hit_ratio(&self, percent: u32) -> f64 {
+        self.rates
+            .iter()
+            .find(|r| r.write_percent == percent)
+            .map_or(0.0, |r| r.hit_ratio)
+    }
+}
+
+/// The mixed scenario's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct MixedReport {
+    pub seed: u64,
+    pub zipf_s: f64,
+    pub ops: usize,
+    pub warmup: usize,
+    pub sqlite: DbFigures,
+    pub postgres: Option<DbFigures>,
+    /// Why PostgreSQL was skipped, if it was.
+    pub postgres_skipped: Option<String>,
+}
+
+/// SplitMix64: small, fast, and the same sequence on every platform for a seed.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in 0..n.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
+
+/// Zipf over ranks 1..=n: P(k) ∝ 1 / k^s, sampled by binary search of the cumulative weights.
+#[derive(Debug, Clone)]
+pub struct Zipf {
+    cdf: Vec<f64>,
+}
+
+impl Zipf {
+    pub fn new(n: usize, s: f64) -> Zipf {
+        let mut total = 0.0;
+        let mut cdf: Vec<f64> = (1..=n)
+            .map(|k| {
+                total += 1.0 / (k as f64).powf(s);
+                total
+            })
+            .collect();
+        for c in &mut cdf {
+            *c /= total;
+        }
+        Zipf { cdf }
+    }
+
+    /// A rank in 1..=n.
+    pub fn sample(&self, rng: &mut Rng) -> usize {
+        let u = rng.next_f64();
+        self.cdf
+            .partition_point(|&c| c <= u)
+            .min(self.cdf.len() - 1)
+            + 1
+    }
+}
+
+/// What the database holds, as the writes left it (to check every read).
+struct Expected {
+    usernames: Vec<String>,
+    titles: Vec<String>,
+    per_user: i32,
+}
+
+impl Expected {
+    fn new(users: i32, per_user: i32) -> Expected {
+        Expected {
+            usernames: (1..=users)
+                .map(|id| fixtures::user_row(id).username)
+                .collect(),
+            titles: (1..=users * per_user).map(fixtures::post_title).collect(),
+            per_user,
+        }
+    }
+
+    fn user_ok(&self, id: i32, row: Option<&user::Model>) -> bool {
+        row.is_some_and(|r| r.id == id && r.username == self.usernames[(id - 1) as usize])
+    }
+
+    fn posts_ok(&self, id: i32, rows: &mut [post::Model]) -> bool {
+        rows.sort_by_key(|p| p.id);
+        let first = (id - 1) * self.per_user + 1;
+        rows.len() == self.per_user as usize
+            && rows.iter().zip(first..).all(|(p, pid)| {
+                p.id == pid && p.user_id == id && p.title == self.titles[(pid - 1) as usize]
+            })
+    }
+}
+
+/// The two "processes": a cache and its connection each.
+struct Side {
+    cache: ModelCache,
+    conn: CachedConnection,
+}
+
+/// `SELECT … FROM bench_posts WHERE user_id = ?`.
+fn posts_of(id: i32) -> sea_orm::Select<post::Entity> {
+    post::Entity::find().filter(post::Column::UserId.eq(id))
+}
+
+/// One cached read of user `id` (its row or its posts) on `side`; counts it into `f`.
+async fn read(
+    side: &Side,
+    id: i32,
+    list: bool,
+    expected: &Expected,
+    f: &mut RateFigures,
+) -> BenchResult<()> {
+    let (status, ok) = if list {
+        let mut r = posts_of(id)
+            .cached(&side.cache)
+            .all_with_status(&side.conn)
+            .await?;
+        (r.status, expected.posts_ok(id, &mut r.value))
+    } else {
+        let r = side
+            .cache
+            .wrap(user::Entity)
+            .find_by_pk_with_status(&side.conn, id)
+            .await?;
+        (r.status, expected.user_ok(id, r.value.as_ref()))
+    };
+    let hit = status == CacheStatus::Hit;
+    f.reads += 1;
+    match status {
+        CacheStatus::Hit => f.hits += 1,
+        CacheStatus::Miss => f.misses += 1,
+        CacheStatus::Stale | CacheStatus::Bypass => f.other += 1,
+    }
+    if list {
+        f.list_reads += 1;
+        f.list_hits += usize::from(hit);
+    } else {
+        f.find_by_pk_reads += 1;
+        f.find_by_pk_hits += usize::from(hit);
+    }
+    f.stale_reads += usize::from(!ok);
+    Ok(())
+}
+
+/// One ActiveModel update by primary key through `side`'s `CachedConnection`: the user's
+/// username, or the title of one of its posts.
+async fn write(
+    side: &Side,
+    id: i32,
+    post_index: i32,
+    to_post: bool,
+    expected: &mut Expected,
+    f: &mut RateFigures,
+) -> BenchResult<()> {
+    f.writes += 1;
+    if to_post {
+        let pid = (id - 1) * expected.per_user + 1 + post_index;
+        let title = format!("{} w{}", fixtures::post_title(pid), f.writes);
+        post::ActiveModel {
+            id: Unchanged(pid),
+            title: Set(title.clone()),
+            ..Default::default()
+        }
+        .update(&side.conn)
+        .await?;
+        expected.titles[(pid - 1) as usize] = title;
+        f.post_writes += 1;
+    } else {
+        let name = format!("{} w{}", fixtures::user_row(id).username, f.writes);
+        user::ActiveModel {
+            id: Unchanged(id),
+            username: Set(name.clone()),
+            ..Default::default()
+        }
+        .update(&side.conn)
+        .await?;
+        expected.usernames[(id - 1) as usize] = name;
+        f.user_writes += 1;
+    }
+    Ok(())
+}
+
+/// `ops` operations at `percent` writes.
+async fn run_ops(
+    sides: &[Side; 2],
+    (zipf, rng): (&Zipf, &mut Rng),
+    expected: &mut Expected,
+    percent: u32,
+    ops: usize,
+) -> BenchResult<RateFigures> {
+    let mut f = RateFigures {
+        write_percent: percent,
+        ops,
+        ..Default::default()
+    };
+    let write_below = f64::from(percent) / 100.0;
+    let started = Instant::now();
+    for op in 0..ops {
+        let id = zipf.sample(rng) as i32;
+        let is_write = rng.next_f64() < write_below;
+        let to_list = rng.below(2) == 1;
+        if is_write {
+            let post_index = rng.below(expected.per_user as u64) as i32;
+            let side = &sides[f.writes % 2];
+            write(side, id, post_index, to_list, expected, &mut f).await?;
+        } else {
+            read(&sides[op % 2], id, to_list, expected, &mut f).await?;
+        }
+    }
+    f.seconds = started.elapsed().as_secs_f64();
+    f.ops_per_sec = (ops as f64 / f.seconds).round();
+    let ratio = |hits: usize, reads: usize| {
+        if reads == 0 {
+            0.0
+        } else {
+            (hits as f64 / reads as f64 * 10_000.0).round() / 10_000.0
+        }
+    };
+    f.hit_ratio = ratio(f.hits, f.reads);
+    f.find_by_pk_hit_ratio = ratio(f.find_by_pk_hits, f.find_by_pk_reads);
+    f.list_hit_ratio = ratio(f.list_hits, f.list_reads);
+    Ok(f)
+}
+
+/// Reads every key once, then runs each write rate: warm-up, then the measured operations.
+async fn measure(
+    database: &'static str,
+    db: &DatabaseConnection,
+    lite: &Lite,
+    config: &MixedConfig,
+) -> BenchResult<DbFigures> {
+    // Same backend, cache name and (default) key prefix: two processes sharing one cache.
+    let sides = [0, 1].map(|_| -> BenchResult<Side> {
+        let cache = lite.model_cache()?;
+        let conn = CachedConnection::new(db.clone(), &cache);
+        Ok(Side { cache, conn })
+    });
+    let [a, b] = sides;
+    let sides = [a?, b?];
+    let mut expected = Expected::new(config.users, config.posts_per_user);
+    let started = Instant::now();
+    // Unmeasured: each side reads half of the keys, the two halves concurrently.
+    let populate = |parity: usize| {
+        let (side, expected) = (&sides[parity], &expected);
+        async move {
+            let mut f = RateFigures::default();
+            for id in (1..=config.users).filter(|&id| id as usize % 2 == parity) {
+                read(side, id, false, expected, &mut f).await?;
+                read(side, id, true, expected, &mut f).await?;
+            }
+            BenchResult::Ok(f.stale_reads)
+        }
+    };
+    let (even, odd) = tokio::join!(populate(0), populate(1));
+    if even? + odd? > 0 {
+        return Err(format!("{database}: populating read wrong values").into());
+    }
+    let populate_seconds = started.elapsed().as_secs_f64();
+    let zipf = Zipf::new(config.users as usize, config.zipf_s);
+    let mut rng = Rng::new(config.seed);
+    let mut rates = Vec::new();
+    for percent in WRITE_PERCENTS {
+        let gen = (&zipf, &mut rng);
+        run_ops(&sides, gen, &mut expected, percent, config.warmup).await?;
+        let gen = (&zipf, &mut rng);
+        let f = run_ops(&sides, gen, &mut expected, percent, config.ops).await?;
+        rates.push(f);
+    }
+    Ok(DbFigures {
+        database,
+        users: config.users,
+        posts: config.users * config.posts_per_user,
+        populate_seconds: (populate_seconds * 100.0).round() / 100.0,
+        rates,
+    })
+}
+
+async fn seed(db: &DatabaseConnection, config: &MixedConfig) -> BenchResult<()> {
+    fixtures::create_posts_table(db).await?;
+    fixtures::seed_posts(db, config.users, config.posts_per_user).await
+}
+
+async fn on_sqlite(lite: &Lite, config: &MixedConfig) -> BenchResult<DbFigures> {
+    let db = fixtures::sqlite_with_users(config.users).await?;
+    seed(&db, config).await?;
+    measure("sqlite", &db, lite, config).await
+}
+
+/// `Ok(Err(reason))` when the server is not reachable.
+async fn on_postgres(
+    url: &str,
+    lite: &Lite,
+    config: &MixedConfig,
+) -> BenchResult<Result<DbFigures, String>> {
+    let schema = match PgSchema::create(url).await {
+        Ok(schema) => schema,
+        Err(reason) => {
+            return Ok(Err(format!(
+                "PostgreSQL at {url} is not reachable: {reason}"
+            )))
+        }
+    };
+    let seeded = async {
+        fixtures::create_tables(&schema.conn).await?;
+        fixtures::seed_users(&schema.conn, config.users).await?;
+        seed(&schema.conn, config).await
+    };
+    let result = match seeded.await {
+        Ok(()) => measure("postgres", &schema.conn, lite, config).await,
+        Err(e) => Err(e),
+    };
+    schema.drop_schema().await?;
+    result.map(Ok)
+}
+
+/// Runs the scenario on SQLite and, if reachable, PostgreSQL; a fresh momento-lite for each.
+pub async fn run(config: MixedConfig) -> BenchResult<MixedReport> {
+    let lite = Lite::start().await?;
+    let sqlite = on_sqlite(&lite, &config).await?;
+    lite.stop().await;
+    let (postgres, postgres_skipped) = match &config.postgres_url {
+        None => (None, Some("no PostgreSQL URL given".to_owned())),
+        Some(url) => {
+            let lite = Lite::start().await?;
+            let outcome = on_postgres(url, &lite, &config).await;
+            lite.stop().await;
+            match outcome? {
+                Ok(figures) => (Some(figures), None),
+                Err(reason) => (None, Some(reason)),
+            }
+        }
+    };
+    Ok(MixedReport {
+        seed: config.seed,
+        zipf_s: config.zipf_s,
+        ops: config.ops,
+        warmup: config.warmup,
+        sqlite,
+        postgres,
+        postgres_skipped,
+    })
+}
+
+impl MixedReport {
+    /// Prints the table.
+    pub fn print(&self) {
+        println!(
+            "\n== mixed: Zipf reads and writes over two caches sharing one momento-lite (Strict) =="
+        );
+        println!(
+            "  seed {}, zipf s = {}, {} ops per rate after {} warm-up ops; reads: half find_by_pk, \
+             half the posts of a user; writes: half user, half post updates",
+            self.seed, self.zipf_s, self.ops, self.warmup
+        );
+        for f in [Some(&self.sqlite), self.postgres.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            println!(
+                "  {}: {} users, {} posts; every key read once in {:.1} s",
+                f.database, f.users, f.posts, f.populate_seconds
+            );
+            println!(
+                "  {:>7} {:>7} {:>7} {:>7} {:>6} {:>7} {:>9} {:>9} {:>9} {:>6} {:>8}",
+                "writes",
+                "reads",
+                "hits",
+                "misses",
+                "other",
+                "writes",
+                "hit ratio",
+                "pk ratio",
+                "list rat.",
+                "stale",
+                "ops/s"
+            );
+            for r in &f.rates {
+                println!(
+                    "  {:>6}% {:>7} {:>7} {:>7} {:>6} {:>7} {:>9.4} {:>9.4} {:>9.4} {:>6} {:>8}",
+                    r.write_percent,
+                    r.reads,
+                    r.hits,
+                    r.misses,
+                    r.other,
+                    r.writes,
+                    r.hit_ratio,
+                    r.find_by_pk_hit_ratio,
+                    r.list_hit_ratio,
+                    r.stale_reads,
+                    r.ops_per_sec
+                );
+            }
+        }
+        if let Some(reason) = &self.postgres_skipped {
+            println!("  NOTE: PostgreSQL skipped: {reason}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zipf_favours_low_ranks_and_stays_in_range() {
+        let zipf = Zipf::new(10_000, 1.0);
+        let mut rng = Rng::new(10);
+        let mut ones = 0;
+        for _ in 0..100_000 {
+            let k = zipf.sample(&mut rng);
+            assert!((1..=10_000).contains(&k));
+            ones += usize::from(k == 1);
+        }
+        // P(1) = 1 / H(10000) ≈ 0.1020.
+        assert!((9_500..11_000).contains(&ones), "{ones}");
+    }
+}
