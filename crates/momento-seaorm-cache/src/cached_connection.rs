@@ -160,6 +160,11 @@ trait Ran {
     fn inserted_id(&self, _backend: DbBackend) -> Option<u64> {
         None
     }
+
+    /// The rows as the statement left them, read after it in its transaction.
+    fn current(&self) -> Option<&[QueryResult]> {
+        None
+    }
 }
 
 impl Ran for ExecResult {
@@ -204,8 +209,34 @@ fn outcome<'a, T: Ran>(
         values: values.as_ref().map(|v| v.0.as_slice()).unwrap_or(&[]),
         rows: ran.rows(),
         all_rows: ran.all_rows(),
+        current: ran.current(),
         inserted_id: ran.inserted_id(backend),
     })
+}
+
+/// An update's result, and its rows' integer columns as it left them (read in its transaction).
+struct LookedUp(ExecResult, Option<Vec<QueryResult>>);
+
+impl Ran for LookedUp {
+    fn inserted_id(&self, backend: DbBackend) -> Option<u64> {
+        self.0.inserted_id(backend)
+    }
+
+    fn current(&self) -> Option<&[QueryResult]> {
+        self.1.as_deref()
+    }
+}
+
+/// The `SELECT` that shows what an update of `stmt` leaves in its rows' integer columns, where
+/// it is worth a read in the update's transaction: on MySQL/MariaDB and SQLite, whose SeaORM
+/// updates return no rows (and where a failed read does not abort the transaction).
+fn lookup(cache: &ModelCache, backend: DbBackend, stmt: &Statement) -> Option<Statement> {
+    if !matches!(backend, DbBackend::MySql | DbBackend::Sqlite) {
+        return None;
+    }
+    let values = stmt.values.as_ref().map(|v| v.0.as_slice()).unwrap_or(&[]);
+    let select = cache.rows().lookup(backend, &stmt.sql, values)?;
+    Some(Statement::from_string(backend, select))
 }
 
 /// A [`DatabaseConnection`] that invalidates cached reads of the tables it writes, in every
@@ -429,7 +460,14 @@ macro_rules! connection_through_write {
 
             async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
                 let (sql, values) = (stmt.sql.clone(), stmt.values.clone());
-                self.write(&sql, values, self.inner.execute_raw(stmt)).await
+                let backend = ConnectionTrait::get_database_backend(&self.inner);
+                match lookup(&self.cache, backend, &stmt) {
+                    Some(select) => {
+                        let run = self.update_and_look_up(stmt, select);
+                        self.write(&sql, values, run).await.map(|done| done.0)
+                    }
+                    None => self.write(&sql, values, self.inner.execute_raw(stmt)).await,
+                }
             }
 
             async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
@@ -645,12 +683,43 @@ macro_rules! transactions {
 }
 
 impl CachedConnection {
+    /// Runs `update` in a transaction of its own, reads `select` after it there, and commits.
+    async fn update_and_look_up(
+        &self,
+        update: Statement,
+        select: Statement,
+    ) -> Result<LookedUp, DbErr> {
+        let txn = self.inner.begin().await?;
+        match txn.execute_raw(update).await {
+            Ok(done) => {
+                let rows = txn.query_all_raw(select).await.ok();
+                txn.commit().await?;
+                Ok(LookedUp(done, rows))
+            }
+            Err(error) => {
+                let _ = txn.rollback().await;
+                Err(error)
+            }
+        }
+    }
+
     fn wrap_transaction(&self, inner: DatabaseTransaction) -> CachedTransaction {
         CachedTransaction::new(inner, self.cache.clone(), None)
     }
 }
 
 impl CachedTransaction {
+    /// Runs `update` in this transaction and reads `select` after it.
+    async fn update_and_look_up(
+        &self,
+        update: Statement,
+        select: Statement,
+    ) -> Result<LookedUp, DbErr> {
+        let done = self.inner.execute_raw(update).await?;
+        let rows = self.inner.query_all_raw(select).await.ok();
+        Ok(LookedUp(done, rows))
+    }
+
     /// A nested transaction hands what it wrote to this one on commit.
     fn wrap_transaction(&self, inner: DatabaseTransaction) -> CachedTransaction {
         CachedTransaction::new(inner, self.cache.clone(), Some(self.written.clone()))

@@ -89,6 +89,30 @@ impl RowIndex {
         Some((schema, condition))
     }
 
+    /// The `SELECT` that shows, in the transaction of an update of `sql` and after it, what its
+    /// rows hold in the integer columns it does not show (see `WriteShape::lookup`).
+    pub(crate) fn lookup(
+        &self,
+        backend: DbBackend,
+        sql: &str,
+        values: &[sea_orm::Value],
+    ) -> Option<String> {
+        let shape = self.write_shape(backend, sql)?;
+        let schema = self.schemas.get(shape.table())?;
+        shape.lookup(&schema, values, backend)
+    }
+
+    fn write_shape(&self, backend: DbBackend, sql: &str) -> Option<Arc<WriteShape>> {
+        match self.writes.get(sql) {
+            Some(shape) => shape,
+            None => {
+                let shape = WriteShape::parse(backend, sql).map(Arc::new);
+                self.writes.insert(sql.to_owned(), shape.clone());
+                shape
+            }
+        }
+    }
+
     /// The table a write of `sql` changed and the scopes of its rows it changed; `None` when
     /// its rows are not known (its tables' generations and `#*` are then bumped).
     pub(crate) fn written(
@@ -97,14 +121,7 @@ impl RowIndex {
         sql: &str,
         outcome: Outcome<'_>,
     ) -> Option<(String, BTreeSet<Scope>)> {
-        let shape = match self.writes.get(sql) {
-            Some(shape) => shape,
-            None => {
-                let shape = WriteShape::parse(backend, sql).map(Arc::new);
-                self.writes.insert(sql.to_owned(), shape.clone());
-                shape
-            }
-        }?;
+        let shape = self.write_shape(backend, sql)?;
         let schema = self.schemas.get(shape.table())?;
         Some((shape.table().to_owned(), shape.scopes(&schema, outcome)))
     }

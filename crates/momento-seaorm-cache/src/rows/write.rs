@@ -57,6 +57,8 @@ pub(crate) enum WriteShape {
     /// `UPDATE t SET ... [WHERE ...]` of one table.
     Update {
         table: String,
+        /// The table as the statement names it (schema, quotes).
+        target: String,
         set: Vec<(String, Option<Source>)>,
         pins: Vec<Pin>,
         returned: Option<Returned>,
@@ -78,6 +80,9 @@ pub(crate) struct Outcome<'a> {
     pub rows: Option<&'a [QueryResult]>,
     /// Whether `rows` holds every row returned (`query_all`), not only the first (`query_one`).
     pub all_rows: bool,
+    /// For an update, the rows its primary-key pin selects as they are after it, read in the
+    /// same transaction (see [`WriteShape::lookup`]).
+    pub current: Option<&'a [QueryResult]>,
     /// The id the database generated for a one-row insert (MySQL, SQLite).
     pub inserted_id: Option<u64>,
 }
@@ -98,6 +103,10 @@ impl WriteShape {
                     return None;
                 }
                 let (table, alias) = single_table(std::slice::from_ref(&update.table))?;
+                let sqlparser::ast::TableFactor::Table { name, .. } = &update.table.relation else {
+                    return None;
+                };
+                let target = name.to_string();
                 let mut set = Vec::new();
                 for assignment in &update.assignments {
                     let AssignmentTarget::ColumnName(name) = &assignment.target else {
@@ -115,6 +124,7 @@ impl WriteShape {
                 let returned = returned(update.returning.as_deref())?;
                 Some(WriteShape::Update {
                     table,
+                    target,
                     set,
                     pins,
                     returned,
@@ -235,13 +245,20 @@ impl WriteShape {
                 returned,
                 ..
             } => {
+                let current = || {
+                    outcome
+                        .current
+                        .and_then(|rows| returned_values(rows, column))
+                };
                 let Some((_, assigned)) = set.iter().find(|(c, _)| c == column) else {
                     // Not assigned: unchanged, so every changed row holds it before and after.
-                    return from_rows(returned).or_else(|| pinned(pins));
+                    return from_rows(returned)
+                        .or_else(current)
+                        .or_else(|| pinned(pins));
                 };
                 let after = match assigned {
                     Some(source) => resolve(&[*source], outcome.values).ok(),
-                    None => from_rows(returned),
+                    None => from_rows(returned).or_else(current),
                 };
                 let mut values = pinned(pins)?;
                 values.extend(after?);
@@ -255,6 +272,56 @@ impl WriteShape {
 }
 
 impl WriteShape {
+    /// For an `UPDATE` whose `WHERE` pins the primary key (at most 16 values) and does not
+    /// assign it, leaving integer columns whose values neither it nor a `RETURNING` shows: a
+    /// `SELECT` of those rows' integer columns. Run in the update's transaction, after it, it
+    /// shows them as the update left them with no other write in between (the update holds
+    /// the rows' locks; SQLite, its database's), so unassigned columns are known before and
+    /// after.
+    pub(crate) fn lookup(
+        &self,
+        schema: &TableSchema,
+        values: &[Bound],
+        backend: DbBackend,
+    ) -> Option<String> {
+        let WriteShape::Update {
+            set,
+            pins,
+            returned: None,
+            target,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let key = schema.primary_key.as_ref()?;
+        let assigned = |c: &String| set.iter().any(|(s, _)| s == c);
+        let unknown = schema
+            .integer_columns
+            .iter()
+            .any(|c| c != key && !assigned(c));
+        if assigned(key) || !unknown || !schema.integer_columns.iter().all(|c| plain_name(c)) {
+            return None;
+        }
+        let (_, sources) = pins.iter().find(|(c, _)| c == key)?;
+        let keys = resolve(sources, values).ok()?;
+        if keys.is_empty() || keys.len() > super::read::MAX_CONDITION_VALUES {
+            return None;
+        }
+        let quote = |c: &str| match backend {
+            DbBackend::MySql => format!("`{c}`"),
+            _ => format!("\"{c}\""),
+        };
+        let columns: Vec<String> = schema.integer_columns.iter().map(|c| quote(c)).collect();
+        let keys: Vec<String> = keys.iter().map(i128::to_string).collect();
+        Some(format!(
+            "SELECT {} FROM {target} WHERE {} IN ({})",
+            columns.join(", "),
+            quote(key),
+            keys.join(", ")
+        ))
+    }
+
     /// Whether the write changes at most one row: a one-row insert, or a `WHERE` pinning the
     /// primary key to one value.
     fn at_most_one_row(&self, schema: &TableSchema, values: &[Bound]) -> bool {
@@ -269,6 +336,12 @@ impl WriteShape {
             .filter(|(c, _)| c == key)
             .any(|(_, sources)| resolve(sources, values).is_ok_and(|v| v.len() <= 1))
     }
+}
+
+/// A lower-case name that needs no quoting rules of its own (entity names are used as written).
+fn plain_name(name: &str) -> bool {
+    name.chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn insert_shape(insert: &Insert, placeholders: &Placeholders) -> Option<WriteShape> {
@@ -392,6 +465,7 @@ mod tests {
             values,
             rows: None,
             all_rows: false,
+            current: None,
             inserted_id: id,
         };
         shape.scopes(&schema(), outcome).into_iter().collect()
@@ -482,6 +556,33 @@ mod tests {
             assert_eq!(
                 scopes(backend, sql, &[], None),
                 vec![Scope::AnyRow],
+                "{sql}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_update_by_key_looks_up_what_it_does_not_show() {
+        let shape = |sql: &str| WriteShape::parse(DbBackend::MySql, sql).unwrap();
+        let values = [Bound::Int(Some(3)), Bound::Int(Some(5))];
+        let lookup = shape("UPDATE `app`.`posts` SET `votes` = ? WHERE `posts`.`id` = ?").lookup(
+            &schema(),
+            &values,
+            DbBackend::MySql,
+        );
+        assert_eq!(
+            lookup.as_deref(),
+            Some("SELECT `id`, `user_id`, `votes` FROM `app`.`posts` WHERE `id` IN (5)")
+        );
+        for sql in [
+            "UPDATE posts SET id = 9 WHERE id = 5",
+            "UPDATE posts SET votes = 1 WHERE user_id = 5",
+            "UPDATE posts SET user_id = 1, votes = 2 WHERE id = 5",
+            "DELETE FROM posts WHERE id = 5",
+        ] {
+            assert_eq!(
+                shape(sql).lookup(&schema(), &[], DbBackend::MySql),
+                None,
                 "{sql}"
             );
         }
