@@ -160,6 +160,7 @@ mod limit;
 pub mod load;
 pub mod loader;
 pub mod metrics;
+pub mod near;
 pub mod paginate;
 mod policy;
 pub mod query;
@@ -198,6 +199,9 @@ pub use invalidator::{
 pub use key::{CacheKey, Operation};
 pub use load::{LoadAll, LoadCount, LoadNumItems, LoadOne, Loader};
 pub use metrics::CacheStats;
+#[cfg(feature = "momento")]
+pub use near::NearTopic;
+pub use near::{NearCache, NearStats, DEFAULT_MAX_STALENESS};
 pub use paginate::CachedPaginator;
 pub use query::{CacheQueryExt, CacheableSelect, CachedQuery};
 pub use request::ReadRequest;
