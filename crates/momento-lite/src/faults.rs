@@ -1,4 +1,5 @@
-//! Fault injection: added latency, gRPC errors and dropped connections, switched on and off at
+//! Fault injection: added latency, gRPC errors, dropped connections and topic faults (dropped,
+//! delayed messages, broken subscription streams; see `topics`), switched on and off at
 //! run time through a [`FaultController`] (from [`LiteServer::faults`](crate::LiteServer::faults))
 //! or at start-up by the binary's `--latency-ms`, `--error-code`, `--fault-rpcs` and
 //! `--fault-fraction` flags.
@@ -16,6 +17,7 @@
 mod connections;
 mod layer;
 mod rpc;
+mod topics;
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
@@ -33,6 +35,8 @@ use tonic::{Code, Status};
 pub(crate) use connections::closable;
 pub(crate) use layer::FaultLayer;
 pub use rpc::{ParseRpcError, Rpc};
+pub(crate) use topics::PublishDecision;
+pub use topics::TopicCounts;
 
 /// The `err` metadata value Momento sends when an account exceeds its request rate; the SDK
 /// reports the status as `LimitExceededError`, "Request rate limit exceeded for this account".
@@ -212,8 +216,8 @@ pub(crate) struct Decision {
     pub(crate) error: Option<Code>,
 }
 
-/// Switches faults on and off on a running server, drops its connections, and counts its
-/// requests. Cheap to clone, `Send + Sync`; every clone controls the same server, across
+/// Switches faults on and off on a running server, drops its connections, drops, delays and
+/// breaks its topic messages and subscriptions, and counts its requests and topic messages. Cheap to clone, `Send + Sync`; every clone controls the same server, across
 /// [`LiteServer::stop`](crate::LiteServer::stop) and
 /// [`start_again`](crate::LiteServer::start_again).
 #[derive(Debug, Clone)]
@@ -233,6 +237,8 @@ struct Shared {
     generation: watch::Sender<u64>,
     /// The state of the SplitMix64 generator that decides fractions.
     random: AtomicU64,
+    /// Topic faults and message counters.
+    topics: topics::TopicFaults,
 }
 
 impl FaultController {
@@ -246,6 +252,7 @@ impl FaultController {
                 requests: AtomicU64::new(0),
                 generation: watch::Sender::new(0),
                 random: AtomicU64::new(seed),
+                topics: topics::TopicFaults::new(),
             }),
         }
     }
@@ -259,8 +266,10 @@ impl FaultController {
         self.shared.any.store(true, Ordering::Release);
     }
 
-    /// Removes every fault.
+    /// Removes every fault, the topic message drops and delays included (a stream break is
+    /// instantaneous, there is nothing to remove).
     pub fn clear(&self) {
+        self.shared.topics.clear();
         let mut faults = self.write();
         faults.clear();
         self.shared.any.store(false, Ordering::Release);

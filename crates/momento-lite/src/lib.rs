@@ -3,16 +3,17 @@
 //! momento-lite speaks Momento's gRPC protocol through the server traits generated in the official
 //! `momento-protos` crate, so the official `momento` SDK talks to it unchanged: point a
 //! [`momento::CacheClient`] at [`LiteServer::credential_provider`] and every supported call works
-//! as it does against the service, errors included.
+//! as it does against the service, errors included. A [`momento::TopicClient`] built with the
+//! same credential provider publishes and subscribes to topics on the same port.
 //!
 //! # Map of the crate
-//! - [`MomentoLite`] (this file) — the builder: host, port, auth token, memory limit per cache;
-//!   `start()` binds and spawns
+//! - [`MomentoLite`] (this file) — the builder: host, port, auth token, memory limit per cache,
+//!   topic heartbeat interval and log length; `start()` binds and spawns
 //!   the server on the current tokio runtime and returns a [`LiteServer`] handle with its
 //!   endpoint, a ready credential provider, its [`FaultController`], eviction counts and
-//!   [`CacheStats`], `stop()` / `start_again()` / `restart()` on the same port, and a graceful
-//!   `shutdown()`.
-//! - [`credential_provider`] (this file) — a `CredentialProvider` for any insecure
+//!   [`CacheStats`], `reset_topics()`, `stop()` / `start_again()` / `restart()` on the same port,
+//!   and a graceful `shutdown()`.
+//! - [`credential_provider`] (`net`) — a `CredentialProvider` for any insecure
 //!   Momento-compatible endpoint, built from a disposable token and the SDK's insecure override.
 //! - `store` — the data: caches of items (byte values and sets of byte elements), millisecond
 //!   TTLs, the 5 MiB item size limit, and per cache an optional memory limit with
@@ -20,11 +21,57 @@
 //! - `data` — the `Scs` data-plane service: scalar RPCs (`Get`, `Set`, the `SetIf` family,
 //!   `Increment`, TTLs, batches) and set RPCs (`SetUnion`, `SetDifference`, `SetFetch`).
 //! - `control` — the `ScsControl` control-plane service: create, list, flush, delete caches.
-//! - `auth` — the auth token check, a tonic interceptor in front of both services.
+//! - `topics` — the `Pubsub` service (Momento Topics: `Publish`, `Subscribe`): `hub.rs` the
+//!   topics of the server and their pages, `topic.rs` one topic's sequence counter and bounded
+//!   log of recent messages, `stream.rs` one subscription stream (replay, heartbeats,
+//!   discontinuities, its end). Semantics in the module's documentation.
+//! - `auth` — the auth token check, a tonic interceptor in front of every service.
 //! - `error` — store failures and the gRPC status (code plus `err` metadata) each one answers.
-//! - `unimplemented` — every other RPC of both services answers `UNIMPLEMENTED`.
+//! - `unimplemented` — every other RPC of the cache services answers `UNIMPLEMENTED`.
 //! - [`faults`] — fault injection: [`Fault`]s (latency, error statuses) on chosen [`Rpc`]s,
-//!   dropped connections and a request counter, driven by a [`FaultController`].
+//!   dropped connections and a request counter, and (`faults/topics.rs`) dropped or delayed topic
+//!   messages, broken subscription streams and [`TopicCounts`], driven by a [`FaultController`].
+//!
+//! # What the SDK's `TopicClient` makes of a subscription (momento 0.70)
+//! `TopicClient::subscribe` returns a `Subscription`, a `Stream` of `SubscriptionValue`s
+//! (`kind`, `topic_sequence_number`, `topic_sequence_page`, `publisher_id`). It never yields
+//! heartbeats or discontinuities: it skips heartbeats, and a discontinuity only moves its
+//! resume point (number and page). When its stream ends or fails it does not end or report
+//! anything: it resubscribes at once (and again after each failed attempt, without backoff),
+//! with `resume_at_topic_sequence_number` = the number of the last value it yielded (or of the
+//! last discontinuity; 0 if neither) and that page. Since a resume at N replays N, the value
+//! yielded last before the break is yielded again (same number); a subscription that had
+//! yielded nothing resumes at 0 and misses what was published in between.
+//!
+//! ```
+//! use futures::StreamExt;
+//! use momento::topics::{configurations::Laptop, ValueKind};
+//! use momento::{CacheClient, TopicClient};
+//! use momento_lite::MomentoLite;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = MomentoLite::builder().start().await?;
+//! let cache = CacheClient::builder()
+//!     .default_ttl(std::time::Duration::from_secs(60))
+//!     .configuration(momento::cache::configurations::Laptop::latest())
+//!     .credential_provider(server.credential_provider())
+//!     .build()?;
+//! cache.create_cache("cache").await?; // a topic lives in an existing cache
+//! let topics = TopicClient::builder()
+//!     .configuration(Laptop::latest())
+//!     .credential_provider(server.credential_provider())
+//!     .build()?;
+//!
+//! let mut subscription = topics.subscribe("cache", "invalidations").await?;
+//! topics.publish("cache", "invalidations", "key-1").await?;
+//! let value = subscription.next().await.expect("a subscription never ends");
+//! assert_eq!(value.kind, ValueKind::Text("key-1".into()));
+//! assert_eq!(value.topic_sequence_number, 1);
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! The binary (`cargo run -p momento-lite -- --port 8080 [--auth-token T] [--max-memory-mb N]`)
 //! runs the same server until ctrl-c.
@@ -36,7 +83,9 @@ mod control;
 mod data;
 mod error;
 pub mod faults;
+mod net;
 mod store;
+mod topics;
 mod unimplemented;
 
 use std::fmt;
@@ -45,11 +94,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use momento::CredentialProvider;
+use momento_protos::cache_client::pubsub::pubsub_server::PubsubServer;
 use momento_protos::cache_client::scs_server::ScsServer;
 use momento_protos::control_client::scs_control_server::ScsControlServer;
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::service::interceptor::InterceptedService;
@@ -60,10 +109,14 @@ use crate::auth::TokenCheck;
 use crate::control::ControlService;
 use crate::data::DataService;
 use crate::faults::FaultLayer;
+use crate::net::bind;
 use crate::store::Store;
+use crate::topics::{PubsubService, TopicHub, TopicSettings};
 
-pub use crate::faults::{Fault, FaultController, ParseRpcError, Rpc, RpcFilter};
+pub use crate::faults::{Fault, FaultController, ParseRpcError, Rpc, RpcFilter, TopicCounts};
+pub use crate::net::credential_provider;
 pub use crate::store::{CacheStats, ITEM_OVERHEAD_BYTES, MAX_ITEM_SIZE};
+pub use crate::topics::{MAX_TOPIC_MESSAGE_SIZE, REQUEST_SIZE_LIMIT_EXCEEDED};
 
 /// The API key a [`LiteServer`] without an auth token hands to clients (it accepts any key).
 const DUMMY_AUTH_TOKEN: &str = "momento-lite";
@@ -76,6 +129,12 @@ const MAX_DECODING_MESSAGE_SIZE: usize = 32 * 1024 * 1024;
 /// How long [`LiteServer::shutdown`] lets open connections drain before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// The default interval of topic heartbeats, as Momento's.
+const DEFAULT_TOPIC_HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// The default number of recent messages each topic keeps for resuming subscriptions.
+const DEFAULT_TOPIC_BUFFER: usize = 1_000;
+
 /// How often [`LiteServer::stop`] closes connections again while the server task winds down (a
 /// connection accepted just before the stop signal still gets closed).
 const STOP_POLL: Duration = Duration::from_millis(50);
@@ -83,7 +142,7 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 /// Builds and starts a momento-lite server.
 ///
 /// Defaults: host 127.0.0.1, port 0 (an ephemeral port, see [`LiteServer::addr`]), no auth, no
-/// memory limit.
+/// memory limit, topic heartbeats every 5 s, 1,000 messages kept per topic.
 ///
 /// ```
 /// use std::time::Duration;
@@ -116,6 +175,7 @@ pub struct MomentoLite {
     port: u16,
     auth_token: Option<String>,
     max_memory_bytes: Option<u64>,
+    topics: TopicSettings,
 }
 
 impl MomentoLite {
@@ -126,6 +186,10 @@ impl MomentoLite {
             port: 0,
             auth_token: None,
             max_memory_bytes: None,
+            topics: TopicSettings {
+                heartbeat: DEFAULT_TOPIC_HEARTBEAT,
+                buffer: DEFAULT_TOPIC_BUFFER,
+            },
         }
     }
 
@@ -174,6 +238,21 @@ impl MomentoLite {
         self.max_memory_bytes(mb.saturating_mul(1024 * 1024))
     }
 
+    /// How often an open topic subscription stream carries a heartbeat (5 s by default, as
+    /// Momento; at least 1 ms). The SDK's `Subscription` hides heartbeats from its caller.
+    pub fn topic_heartbeat(mut self, interval: Duration) -> Self {
+        self.topics.heartbeat = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How many recent messages each topic keeps (1,000 by default, at least 1), so a
+    /// subscription resuming at sequence number N gets the messages from N on if they are still
+    /// kept, and a `Discontinuity` first otherwise.
+    pub fn topic_buffer(mut self, messages: usize) -> Self {
+        self.topics.buffer = messages.max(1);
+        self
+    }
+
     /// Binds the port and spawns the server on the current tokio runtime; returns once the
     /// server is listening.
     ///
@@ -186,25 +265,12 @@ impl MomentoLite {
             auth_token: self.auth_token,
             store: Arc::new(Store::with_max_memory(self.max_memory_bytes)),
             faults: FaultController::new(),
+            topics: Arc::new(TopicHub::new(self.topics)),
             running: None,
         };
         server.running = Some(server.serve(listener));
         Ok(server)
     }
-}
-
-/// Binds a listener with `SO_REUSEADDR` (except on Windows, where it would let two servers share
-/// a port), so a restarted server gets its port back while closed connections linger in
-/// `TIME_WAIT`.
-fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = match addr {
-        SocketAddr::V4(_) => TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => TcpSocket::new_v6()?,
-    };
-    #[cfg(not(windows))]
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(1024)
 }
 
 impl fmt::Debug for MomentoLite {
@@ -217,6 +283,8 @@ impl fmt::Debug for MomentoLite {
                 &self.auth_token.as_ref().map(|_| "<redacted>"),
             )
             .field("max_memory_bytes", &self.max_memory_bytes)
+            .field("topic_heartbeat", &self.topics.heartbeat)
+            .field("topic_buffer", &self.topics.buffer)
             .finish()
     }
 }
@@ -232,6 +300,7 @@ pub struct LiteServer {
     auth_token: Option<String>,
     store: Arc<Store>,
     faults: FaultController,
+    topics: Arc<TopicHub>,
     running: Option<Running>,
 }
 
@@ -265,8 +334,8 @@ impl LiteServer {
         credential_provider(&self.endpoint(), token)
     }
 
-    /// The fault controller of this server: inject latency and errors, drop connections, count
-    /// requests. It stays valid across [`stop`](Self::stop) and [`start_again`](Self::start_again),
+    /// The fault controller of this server: inject latency and errors, drop connections, drop,
+    /// delay and break topic messages and subscriptions, count requests and topic messages. It stays valid across [`stop`](Self::stop) and [`start_again`](Self::start_again),
     /// and active faults stay active.
     pub fn faults(&self) -> FaultController {
         self.faults.clone()
@@ -291,6 +360,16 @@ impl LiteServer {
         self.store.cache_stats(cache)
     }
 
+    /// Forgets every topic, as a reset of Momento's topics would: the next publish or
+    /// subscription to a topic creates it afresh, its sequence numbers restarting at 1 on a new
+    /// (greater) sequence page, and every open subscription stream ends, so the SDK resubscribes
+    /// with its old page and gets the new topic (after a discontinuity the SDK hides: its next
+    /// values carry the new page).
+    pub fn reset_topics(&self) {
+        self.topics.reset();
+        self.faults.end_subscriptions();
+    }
+
     /// Whether the server is up (not [stopped](Self::stop)).
     pub fn is_running(&self) -> bool {
         self.running.is_some()
@@ -299,12 +378,15 @@ impl LiteServer {
     /// Takes the server down abruptly, as a crash would: stops accepting connections, closes
     /// the open ones (requests in flight fail) and returns once the port is released. Until
     /// [`start_again`](Self::start_again) clients cannot connect; the SDK reports their calls as
-    /// `ServerUnavailable`. The caches and items are kept. Does nothing on a stopped server.
+    /// `ServerUnavailable`. The caches and items are kept, and so are the topics (page and
+    /// sequence counter); open subscription streams end. Does nothing on a stopped server.
     pub async fn stop(&mut self) {
         let Some(Running { stop, mut task }) = self.running.take() else {
             return;
         };
+        self.topics.set_open(false);
         let _ = stop.send(());
+        self.faults.end_subscriptions();
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
         loop {
             self.faults.drop_connections();
@@ -347,12 +429,15 @@ impl LiteServer {
     }
 
     /// Stops accepting connections, lets open ones drain (for up to 5 seconds) and returns once
-    /// the port is released, so a new server can bind it right away.
+    /// the port is released, so a new server can bind it right away. Subscription streams end
+    /// at once (they would never drain).
     pub async fn shutdown(mut self) {
         let Some(Running { stop, mut task }) = self.running.take() else {
             return;
         };
+        self.topics.set_open(false);
         let _ = stop.send(());
+        self.faults.end_subscriptions();
         if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
             .await
             .is_err()
@@ -363,19 +448,27 @@ impl LiteServer {
         }
     }
 
-    /// Spawns the gRPC server on `listener` over this server's store, token and faults.
+    /// Spawns the gRPC server on `listener` over this server's store, topics, token and faults.
     fn serve(&self, listener: TcpListener) -> Running {
         let token_check = TokenCheck::new(self.auth_token.as_deref());
         let data = ScsServer::new(DataService::new(Arc::clone(&self.store)))
             .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE);
         let control = ScsControlServer::new(ControlService::new(Arc::clone(&self.store)));
+        let pubsub = PubsubServer::new(PubsubService::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.topics),
+            self.faults.clone(),
+        ))
+        .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE);
+        self.topics.set_open(true);
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let incoming = faults::closable(incoming, &self.faults);
         let (stop, stopped) = oneshot::channel::<()>();
         let serve = Server::builder()
             .layer(FaultLayer::new(self.faults.clone()))
             .add_service(InterceptedService::new(data, token_check.clone()))
-            .add_service(InterceptedService::new(control, token_check))
+            .add_service(InterceptedService::new(control, token_check.clone()))
+            .add_service(InterceptedService::new(pubsub, token_check))
             .serve_with_incoming_shutdown(incoming, async {
                 // A dropped sender stops the server too.
                 let _ = stopped.await;
@@ -408,24 +501,9 @@ impl fmt::Debug for LiteServer {
 impl Drop for LiteServer {
     fn drop(&mut self) {
         if let Some(running) = self.running.take() {
+            self.topics.set_open(false);
             let _ = running.stop.send(());
+            self.faults.end_subscriptions();
         }
     }
-}
-
-/// A credential provider for a momento-lite (or any insecure Momento-compatible) endpoint.
-///
-/// Builds a v1 disposable token (URL-safe base64 of `{"api_key": auth_token, "endpoint": host}`)
-/// and overrides every endpoint with `endpoint`, insecurely: with an `http://` endpoint the SDK's
-/// gRPC clients connect in plain text.
-pub fn credential_provider(endpoint: &str, auth_token: &str) -> CredentialProvider {
-    let host = endpoint
-        .split_once("://")
-        .map_or(endpoint, |(_, rest)| rest)
-        .trim_end_matches('/');
-    let claims = serde_json::json!({ "api_key": auth_token, "endpoint": host });
-    let token = base64::engine::general_purpose::URL_SAFE.encode(claims.to_string());
-    CredentialProvider::from_disposable_token(token)
-        .expect("a base64 JSON token with api_key and endpoint is a valid v1 token")
-        .insecure_endpoint_override(endpoint)
 }

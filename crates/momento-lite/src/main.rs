@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run -p momento-lite -- --port 8080 [--auth-token T] [--host 0.0.0.0] [--max-memory-mb N]
+//!     [--topic-heartbeat-ms N]
 //!     [--latency-ms N] [--error-code unavailable|internal|resource-exhausted|deadline-exceeded]
 //!     [--fault-rpcs get,set] [--fault-fraction 0.3]
 //! ```
@@ -35,6 +36,14 @@ struct Args {
     /// (unlimited by default).
     #[arg(long, env = "MOMENTO_LITE_MAX_MEMORY_MB", value_name = "N")]
     max_memory_mb: Option<u64>,
+    /// Interval of the heartbeats on topic subscription streams, in milliseconds.
+    #[arg(
+        long,
+        env = "MOMENTO_LITE_TOPIC_HEARTBEAT_MS",
+        value_name = "N",
+        default_value_t = 5000
+    )]
+    topic_heartbeat_ms: u64,
     /// Fault: delay the answer to each affected request by this many milliseconds.
     #[arg(long, env = "MOMENTO_LITE_LATENCY_MS", value_name = "N")]
     latency_ms: Option<u64>,
@@ -103,7 +112,10 @@ fn parse_fraction(text: &str) -> Result<f64, String> {
 impl Args {
     /// The server the flags ask for.
     fn builder(&self) -> MomentoLite {
-        let mut builder = MomentoLite::builder().host(self.host).port(self.port);
+        let mut builder = MomentoLite::builder()
+            .host(self.host)
+            .port(self.port)
+            .topic_heartbeat(Duration::from_millis(self.topic_heartbeat_ms));
         if let Some(token) = &self.auth_token {
             builder = builder.auth_token(token.clone());
         }

@@ -7,12 +7,15 @@ use std::str::FromStr;
 /// The gRPC service name of the data plane (`Scs`), as it appears in request paths.
 pub(crate) const DATA_SERVICE: &str = "cache_client.Scs";
 
+/// The gRPC service name of the topics service (`Pubsub`), as it appears in request paths.
+pub(crate) const PUBSUB_SERVICE: &str = "cache_client.pubsub.Pubsub";
+
 /// The gRPC service name of the control plane (`ScsControl`), as it appears in request paths.
 pub(crate) const CONTROL_SERVICE: &str = "control_client.ScsControl";
 
-/// One RPC of momento-lite's two services, as a fault filter names it.
+/// One RPC of momento-lite's services, as a fault filter names it.
 ///
-/// Each RPC momento-lite implements has its own variant; every other RPC of either service (the
+/// Each RPC momento-lite implements has its own variant; every other RPC of its services (the
 /// ones answering `UNIMPLEMENTED`, such as list and dictionary calls) is [`Rpc::Other`]. On the
 /// command line and in [`FromStr`] an RPC is named in snake case: `get`, `get_batch`,
 /// `set_if_not_exists`, `create_cache`, `other`...
@@ -46,6 +49,13 @@ pub enum Rpc {
     SetDifference,
     /// `SetFetch` (the SDK's `set_fetch`).
     SetFetch,
+    /// `Publish` of the topics service (the `TopicClient`'s `publish`).
+    Publish,
+    /// `Subscribe` of the topics service (the `TopicClient`'s `subscribe`, and each resubscription
+    /// the SDK's `Subscription` makes after its stream ends). A latency fault delays the start of
+    /// the stream, an error fault refuses it (a resubscribing SDK 0.70 retries at once, with no
+    /// backoff, for as long as its `Subscription` is polled).
+    Subscribe,
     /// `CreateCache`, on the control plane.
     CreateCache,
     /// `DeleteCache`, on the control plane.
@@ -54,13 +64,13 @@ pub enum Rpc {
     ListCaches,
     /// `FlushCache`, on the control plane.
     FlushCache,
-    /// Any other RPC of either service (all answer `UNIMPLEMENTED`); counted as data plane.
+    /// Any other RPC of these services (all answer `UNIMPLEMENTED`); counted as data plane.
     Other,
 }
 
 impl Rpc {
     /// Every RPC, in declaration order.
-    pub const ALL: [Rpc; 19] = [
+    pub const ALL: [Rpc; 21] = [
         Rpc::Get,
         Rpc::GetBatch,
         Rpc::Set,
@@ -75,6 +85,8 @@ impl Rpc {
         Rpc::SetUnion,
         Rpc::SetDifference,
         Rpc::SetFetch,
+        Rpc::Publish,
+        Rpc::Subscribe,
         Rpc::CreateCache,
         Rpc::DeleteCache,
         Rpc::ListCaches,
@@ -99,6 +111,8 @@ impl Rpc {
             Rpc::SetUnion => "set_union",
             Rpc::SetDifference => "set_difference",
             Rpc::SetFetch => "set_fetch",
+            Rpc::Publish => "publish",
+            Rpc::Subscribe => "subscribe",
             Rpc::CreateCache => "create_cache",
             Rpc::DeleteCache => "delete_cache",
             Rpc::ListCaches => "list_caches",
@@ -116,7 +130,7 @@ impl Rpc {
     }
 
     /// The RPC a request path such as `/cache_client.Scs/Get` calls, or `None` when the path
-    /// belongs to neither of momento-lite's services.
+    /// belongs to none of momento-lite's services.
     pub(crate) fn from_path(path: &str) -> Option<Rpc> {
         let (service, method) = path.strip_prefix('/')?.split_once('/')?;
         let rpc = match (service, method) {
@@ -134,11 +148,13 @@ impl Rpc {
             (DATA_SERVICE, "SetUnion") => Rpc::SetUnion,
             (DATA_SERVICE, "SetDifference") => Rpc::SetDifference,
             (DATA_SERVICE, "SetFetch") => Rpc::SetFetch,
+            (PUBSUB_SERVICE, "Publish") => Rpc::Publish,
+            (PUBSUB_SERVICE, "Subscribe") => Rpc::Subscribe,
             (CONTROL_SERVICE, "CreateCache") => Rpc::CreateCache,
             (CONTROL_SERVICE, "DeleteCache") => Rpc::DeleteCache,
             (CONTROL_SERVICE, "ListCaches") => Rpc::ListCaches,
             (CONTROL_SERVICE, "FlushCache") => Rpc::FlushCache,
-            (DATA_SERVICE | CONTROL_SERVICE, _) => Rpc::Other,
+            (DATA_SERVICE | CONTROL_SERVICE | PUBSUB_SERVICE, _) => Rpc::Other,
             _ => return None,
         };
         Some(rpc)
@@ -176,6 +192,7 @@ impl FromStr for Rpc {
 
 #[cfg(test)]
 mod tests {
+    use momento_protos::cache_client::pubsub::pubsub_server::PubsubServer;
     use momento_protos::cache_client::scs_server::ScsServer;
     use momento_protos::control_client::scs_control_server::ScsControlServer;
     use tonic::server::NamedService;
@@ -183,6 +200,7 @@ mod tests {
     use super::*;
     use crate::control::ControlService;
     use crate::data::DataService;
+    use crate::topics::PubsubService;
 
     #[test]
     fn every_name_parses_back() {
@@ -197,6 +215,10 @@ mod tests {
     #[test]
     fn service_names_match_the_generated_servers() {
         assert_eq!(<ScsServer<DataService> as NamedService>::NAME, DATA_SERVICE);
+        assert_eq!(
+            <PubsubServer<PubsubService> as NamedService>::NAME,
+            PUBSUB_SERVICE
+        );
         assert_eq!(
             <ScsControlServer<ControlService> as NamedService>::NAME,
             CONTROL_SERVICE
@@ -221,6 +243,14 @@ mod tests {
         assert_eq!(
             Rpc::from_path("/control_client.ScsControl/CreateIndex"),
             Some(Rpc::Other)
+        );
+        assert_eq!(
+            Rpc::from_path("/cache_client.pubsub.Pubsub/Subscribe"),
+            Some(Rpc::Subscribe)
+        );
+        assert_eq!(
+            Rpc::from_path("/cache_client.pubsub.Pubsub/Publish"),
+            Some(Rpc::Publish)
         );
         assert_eq!(Rpc::from_path("/grpc.health.v1.Health/Check"), None);
         assert_eq!(Rpc::from_path("/cache_client.Scs"), None);
