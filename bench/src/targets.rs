@@ -27,13 +27,16 @@ pub struct TargetCheck {
     pub margin: f64,
 }
 
-const TARGETS: [(&str, Bound, f64); 6] = [
+const TARGETS: [(&str, Bound, f64); 8] = [
     ("hit_p50_ratio", Bound::AtMost, 1.10),
     ("hit_p99_ratio", Bound::AtMost, 1.20),
     ("throughput_64_ratio", Bound::AtLeast, 0.90),
     ("memory_hit_p50_us", Bound::AtMost, 2.0),
     ("expensive_speedup_sqlite", Bound::AtLeast, 100.0),
     ("expensive_speedup_postgres", Bound::AtLeast, 100.0),
+    ("near_hit_p50_us", Bound::AtMost, 1.0),
+    // max_staleness (100 ms) plus a 20 ms margin, with 10% of messages dropped.
+    ("near_invalidation_lossy_max_ms", Bound::AtMost, 120.0),
 ];
 
 /// Checks every target whose figure is in `top` (the JSON object's top level).
