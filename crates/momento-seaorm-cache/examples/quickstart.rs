@@ -11,8 +11,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use momento_seaorm_cache::{
-    CacheQueryExt, CachedConnection, ModelCache, MomentoBackend, NearCache, NearTopic,
-    ReadResult,
+    CacheQueryExt, CachedConnection, ModelCache, MomentoBackend, NearCache, NearTopic, ReadResult,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, Database, DatabaseConnection, DbErr,
@@ -258,7 +257,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let near_users = near_cache.wrap(user::Entity);
     for _ in 0..3 {
-        show("find_by_pk(1) via near cache", near_users.find_by_pk_with_status(&db, 1)).await?;
+        show(
+            "find_by_pk(1) via near cache",
+            near_users.find_by_pk_with_status(&db, 1),
+        )
+        .await?;
     }
 
     let totals: Vec<GroupTotal> = totals_per_group().cached(&cache).all(&db).await?;
