@@ -203,7 +203,7 @@ impl NearStore {
 
     /// Drops every entry that depends on one of `keys`; the global key flushes everything.
     pub(crate) fn bumped(&self, keys: &[String]) {
-        if keys.iter().any(|k| *k == self.global) {
+        if keys.contains(&self.global) {
             self.flush();
             return;
         }
