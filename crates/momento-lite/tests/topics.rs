@@ -352,15 +352,19 @@ async fn next_kind(stream: &mut tonic::Streaming<pb::SubscriptionItem>) -> Kind 
     item.kind.expect("an item kind")
 }
 
-/// The sequence number of a `TopicItem`, skipping heartbeats.
+/// The sequence number and page of the next `TopicItem`, skipping heartbeats (within
+/// `PATIENCE` in all).
 async fn next_sequence(stream: &mut tonic::Streaming<pb::SubscriptionItem>) -> (u64, u64) {
-    loop {
-        match next_kind(stream).await {
-            Kind::Item(item) => return (item.topic_sequence_number, item.sequence_page),
-            Kind::Heartbeat(_) => continue,
-            Kind::Discontinuity(d) => panic!("unexpected {d:?}"),
+    let item = async {
+        loop {
+            match next_kind(stream).await {
+                Kind::Item(item) => return (item.topic_sequence_number, item.sequence_page),
+                Kind::Heartbeat(_) => continue,
+                Kind::Discontinuity(d) => panic!("unexpected {d:?}"),
+            }
         }
-    }
+    };
+    timeout(PATIENCE, item).await.expect("an item in time")
 }
 
 #[tokio::test]
@@ -431,12 +435,17 @@ async fn resuming_replays_from_the_number_or_starts_with_a_discontinuity() {
 
     // Breaking the streams ends them with UNAVAILABLE.
     server.faults().break_subscriptions();
-    let ended = loop {
-        match timeout(PATIENCE, stream.next()).await.expect("in time") {
-            Some(Ok(_)) => continue,
-            other => break other,
+    // Heartbeats may come first; the end must come within PATIENCE.
+    let ended = timeout(PATIENCE, async {
+        loop {
+            match stream.next().await {
+                Some(Ok(_)) => continue,
+                other => break other,
+            }
         }
-    };
+    })
+    .await
+    .expect("the stream ends in time");
     let status = ended
         .expect("an error before the end")
         .expect_err("an error");
