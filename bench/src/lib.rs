@@ -17,6 +17,8 @@
 //! * [`cdc`] — change capture: commit-to-invalidation lag on PostgreSQL and MariaDB.
 //! * [`codec`] — `Envelope` encode/decode time and stored size per format and compression.
 //! * [`offload`] — how long a multi-megabyte hit or miss blocks its runtime's worker.
+//! * [`near`] — the near cache: near-hit latency, backend share of a zipfian workload,
+//!   throughput at 64 tasks, and invalidation delay between two caches (clean and lossy).
 //! * [`memory`] — one-row hits on the in-process `MemoryBackend`: the library's own cost.
 //! * [`profile`] — a bare hit loop to run under callgrind or perf.
 //! * [`targets`] — the targets the figures are checked against.
@@ -36,6 +38,7 @@ pub mod hit_target;
 pub mod memory;
 pub mod miss;
 pub mod mixed;
+pub mod near;
 pub mod offload;
 pub mod profile;
 pub mod stats;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bench::fixtures::BenchResult;
 use bench::hit_target::Mode;
 use bench::{
-    cdc, codec, expensive, hit, memory, miss, mixed, offload, profile, targets, throughput,
+    cdc, codec, expensive, hit, memory, miss, mixed, near, offload, profile, targets, throughput,
 };
 use clap::{Parser, ValueEnum};
 use serde_json::{json, Map, Value};
@@ -96,6 +96,8 @@ enum Scenario {
     Cdc,
     /// Hit ratio of Zipf reads with 0/1/5/10% row writes over two caches (issue 10).
     Mixed,
+    /// The near cache: near hits, zipfian backend share, throughput, invalidation delay.
+    Near,
     /// A bare hit loop for profilers.
     HitLoop,
 }
@@ -145,6 +147,9 @@ async fn run(cli: Cli) -> BenchResult<()> {
     let mut scenarios = Map::new();
     run_latency_scenarios(&cli, &mut top, &mut scenarios).await?;
     run_database_scenarios(&cli, &mut top, &mut scenarios).await?;
+    if cli.runs(Scenario::Near) {
+        run_near(&cli, &mut top, &mut scenarios).await?;
+    }
     if cli.runs(Scenario::HitLoop) {
         let report =
             profile::run(cli.loop_backend, cli.loop_mode, cli.loop_op, cli.iterations).await?;
@@ -354,6 +359,53 @@ async fn run_database_scenarios(
         }
         scenarios.insert("mixed".into(), serde_json::to_value(r)?);
     }
+    Ok(())
+}
+
+/// The near cache's figures.
+async fn run_near(
+    cli: &Cli,
+    top: &mut Map<String, Value>,
+    scenarios: &mut Map<String, Value>,
+) -> BenchResult<()> {
+    let config = near::NearConfig {
+        hit_rounds: cli.rounds(200_000),
+        zipf_reads: cli.rounds(200_000),
+        throughput_secs: if cli.quick {
+            0.4
+        } else {
+            cli.throughput_secs * 2.0
+        },
+        writes: cli.rounds(500),
+        max_staleness: Duration::from_millis(100),
+    };
+    let r = near::run(config).await?;
+    r.print();
+    let ms = |us: f64| (us / 1e3 * 1e3).round() / 1e3;
+    let figures = [
+        ("near_hit_p50_us", r.near_hit.p50_us),
+        ("near_hit_p99_us", r.near_hit.p99_us),
+        ("near_hit_batch_mean_us", r.near_hit_batch_mean_us),
+        ("near_zipf_backend_share", r.zipf_backend_share),
+        ("near_throughput_64_ratio", r.throughput_64_ratio),
+        ("near_invalidation_p50_ms", ms(r.invalidation.p50_us)),
+        ("near_invalidation_p99_ms", ms(r.invalidation.p99_us)),
+        ("near_invalidation_max_ms", ms(r.invalidation.max_us)),
+        (
+            "near_invalidation_lossy_p50_ms",
+            ms(r.invalidation_lossy.p50_us),
+        ),
+        (
+            "near_invalidation_lossy_p99_ms",
+            ms(r.invalidation_lossy.p99_us),
+        ),
+        (
+            "near_invalidation_lossy_max_ms",
+            ms(r.invalidation_lossy.max_us),
+        ),
+    ];
+    put(top, &figures);
+    scenarios.insert("near".into(), serde_json::to_value(r)?);
     Ok(())
 }
 

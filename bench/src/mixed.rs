@@ -233,10 +233,10 @@ async fn read(
             .await?;
         (r.status, expected.user_ok(id, r.value.as_ref()))
     };
-    let hit = status == CacheStatus::Hit;
+    let hit = matches!(status, CacheStatus::Hit | CacheStatus::NearHit);
     f.reads += 1;
     match status {
-        CacheStatus::Hit => f.hits += 1,
+        CacheStatus::Hit | CacheStatus::NearHit => f.hits += 1,
         CacheStatus::Miss => f.misses += 1,
         CacheStatus::Stale | CacheStatus::Bypass => f.other += 1,
     }

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use momento_seaorm_cache::{
-    CacheQueryExt, CachedConnection, ModelCache, MomentoBackend, ReadResult,
+    CacheQueryExt, CachedConnection, ModelCache, MomentoBackend, NearCache, NearTopic, ReadResult,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, Database, DatabaseConnection, DbErr,
@@ -162,10 +162,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
         (backend, Some(server))
     };
+    let near_backend = backend.clone();
     let cache = ModelCache::builder(backend).build()?;
     let users = cache.wrap(user::Entity);
 
-    println!("{:<34} {:<6} {:>10}  key", "operation", "status", "time");
+    println!("{:<34} {:<8} {:>10}  key", "operation", "status", "time");
     for round in 1..=2 {
         println!("-- round {round} --");
         show("find_by_pk(1)", users.find_by_pk_with_status(&db, 1)).await?;
@@ -242,6 +243,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     show("find_by_pk(1)", users.find_by_pk_with_status(&db, 1)).await?;
     show("find_by_pk(1)", users.find_by_pk_with_status(&db, 1)).await?;
 
+    // A near cache in front of the same backend: a remote hit is kept in process memory and
+    // the next read is served from there. Offline, writes are pushed between processes over
+    // momento-lite's topic; with Momento itself, see the README (NearTopic) for the endpoint.
+    println!("-- a second cache with a near cache (16 MiB, max_staleness 100 ms) --");
+    let mut near = NearCache::new(16 << 20);
+    if let Some(server) = &_server {
+        near = near.topic(NearTopic::new(server.endpoint(), "lite", "model-cache"));
+    }
+    let near_cache = ModelCache::builder(near_backend).near_cache(near).build()?;
+    while !near_cache.near_stats().is_some_and(|s| s.healthy) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let near_users = near_cache.wrap(user::Entity);
+    for _ in 0..3 {
+        show(
+            "find_by_pk(1) via near cache",
+            near_users.find_by_pk_with_status(&db, 1),
+        )
+        .await?;
+    }
+
     let totals: Vec<GroupTotal> = totals_per_group().cached(&cache).all(&db).await?;
     println!("\nOrder totals per group (from the cache): {totals:?}");
     println!(
@@ -280,7 +302,7 @@ async fn show<T>(
         key
     };
     println!(
-        "{label:<34} {:<6} {:>8.2}ms  {key}",
+        "{label:<34} {:<8} {:>8.3}ms  {key}",
         lookup.status.as_str(),
         elapsed.as_secs_f64() * 1000.0
     );

@@ -17,6 +17,7 @@ use crate::guarded::GuardedBackend;
 use crate::health::InvalidatorHealth;
 use crate::key::KeyFormat;
 use crate::metrics::Counters;
+use crate::near::{Near, NearCache};
 use crate::policy::StoringPolicy;
 use crate::read::ReadPath;
 use crate::rows::RowIndex;
@@ -471,6 +472,51 @@ impl ModelCacheBuilder {
         self
     }
 
+    /// A near cache in front of the backend (off by default): hits served from process
+    /// memory in about a microsecond, revalidated against the backend at least every
+    /// `max_staleness`, dropped at once by this process's writes and, with a
+    /// [`NearTopic`](crate::NearTopic), by every other process's (see [`NearCache`]).
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// use momento_seaorm_cache::{CacheStatus, MemoryBackend, ModelCache, NearCache};
+    /// let cache = ModelCache::builder(MemoryBackend::new())
+    ///     .near_cache(NearCache::new(8 * 1024 * 1024))
+    ///     .build()?;
+    /// let users = cache.wrap(user::Entity);
+    /// let status = || async { users.find_by_pk_with_status(&db, 1).await.map(|r| r.status) };
+    /// assert_eq!(status().await?, CacheStatus::Miss); // loaded and stored
+    /// assert_eq!(status().await?, CacheStatus::Hit); // from the backend, kept near
+    /// assert_eq!(status().await?, CacheStatus::NearHit); // from process memory
+    /// # Ok(()) }
+    /// ```
+    pub fn near_cache(mut self, near: NearCache) -> Self {
+        self.settings.near = Some(near);
+        self
+    }
+
     /// Checks the settings and builds the cache. Every mistake is a [`ConfigError`] that says
     /// what to change.
     ///
@@ -502,12 +548,21 @@ impl ModelCacheBuilder {
         let breaker = settings.breaker.map(Breaker::new);
         let guarded = GuardedBackend::new(backend, settings.timeout, breaker, counters.clone());
         let backend = Arc::new(guarded);
-        let generations = Arc::new(Generations::new(
+        let near = match &settings.near {
+            Some(near) => Some(Near::start(
+                near,
+                keys.global_generation(),
+                &settings.prefix,
+            )?),
+            None => None,
+        };
+        let generations = Generations::new(
             backend.clone(),
             keys.clone(),
             settings.consistency,
             counters.clone(),
-        ));
+        );
+        let generations = Arc::new(generations.with_near(near.clone()));
         let policy = StoringPolicy {
             ttl,
             max_ttl,
@@ -529,6 +584,7 @@ impl ModelCacheBuilder {
                 .time_to_live(Duration::from_secs(60))
                 .build(),
             counters: counters.clone(),
+            near: near.clone(),
         });
         let parts = Parts {
             backend,
@@ -540,6 +596,7 @@ impl ModelCacheBuilder {
             counters,
             ttl,
             gates,
+            near,
         };
         Ok(ModelCache::from_parts(parts))
     }

@@ -19,6 +19,7 @@ use crate::health::InvalidatorHealth;
 use crate::key::{self, CacheKey, KeyFormat};
 use crate::load::Loader;
 use crate::metrics::{CacheStats, Counters};
+use crate::near::{Near, NearStats};
 use crate::read::{ReadPath, ReadPlan};
 use crate::request::ReadRequest;
 use crate::rows::{Condition, RowIndex, Scope};
@@ -55,6 +56,8 @@ pub(crate) struct Parts {
     pub ttl: Duration,
     /// Change-capture invalidators whose lag gates the cache (reads bypass while one is behind).
     pub gates: Vec<InvalidatorHealth>,
+    /// The near cache, if configured.
+    pub near: Option<Arc<Near>>,
 }
 
 impl std::fmt::Debug for ModelCache {
@@ -186,6 +189,23 @@ impl ModelCache {
         let owed = self.parts.generations.owed_count() as u64;
         let state = self.parts.backend.breaker_state();
         self.parts.counters.snapshot(state, owed)
+    }
+
+    /// The near cache's counters and size; `None` without a near cache.
+    ///
+    /// ```
+    /// use momento_seaorm_cache::{MemoryBackend, ModelCache, NearCache};
+    /// let plain = ModelCache::builder(MemoryBackend::new()).build()?;
+    /// assert!(plain.near_stats().is_none());
+    /// let near = NearCache::new(1 << 20);
+    /// let cache = ModelCache::builder(MemoryBackend::new()).near_cache(near).build()?;
+    /// let stats = cache.near_stats().unwrap();
+    /// assert!(stats.healthy); // no topic: always serving
+    /// assert_eq!(stats.entries, 0);
+    /// # Ok::<(), momento_seaorm_cache::ConfigError>(())
+    /// ```
+    pub fn near_stats(&self) -> Option<NearStats> {
+        self.parts.near.as_ref().map(|near| near.stats())
     }
 
     /// A cached read of any statement: served from the cache, or `loader(statement)` runs on

@@ -280,6 +280,43 @@ impl Header {
     }
 }
 
+impl Header {
+    /// The body uncompressed, with its serde format: what a near cache keeps, so a near hit
+    /// only deserializes.
+    pub(crate) fn plain_body(&self, bytes: &bytes::Bytes) -> Result<PlainBody, DecodeError> {
+        let body = bytes.slice(self.body_start..);
+        let plain = match self.compression {
+            Compression::None => body,
+            Compression::Zlib => {
+                bytes::Bytes::from(read_bounded(flate2::read::ZlibDecoder::new(&body[..]))?)
+            }
+            Compression::Zstd => {
+                let decoder = zstd::stream::read::Decoder::new(&body[..])
+                    .map_err(|e| DecodeError::Decompress(e.to_string()))?;
+                bytes::Bytes::from(read_bounded(decoder)?)
+            }
+        };
+        Ok(PlainBody {
+            format: self.format,
+            body: plain,
+        })
+    }
+}
+
+/// A value's body, uncompressed, and the format it is serialized in.
+#[derive(Debug, Clone)]
+pub(crate) struct PlainBody {
+    pub format: SerdeFormat,
+    pub body: bytes::Bytes,
+}
+
+impl PlainBody {
+    /// Deserializes the body.
+    pub(crate) fn decode<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
+        deserialize(self.format, &self.body)
+    }
+}
+
 fn decode_body<T: DeserializeOwned>(
     format: SerdeFormat,
     compression: Compression,

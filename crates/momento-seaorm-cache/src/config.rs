@@ -8,6 +8,7 @@ use crate::codec::Envelope;
 use crate::error::ConfigError;
 use crate::generations::Consistency;
 use crate::key::DEFAULT_MAX_KEY_LEN;
+use crate::near::NearCache;
 
 /// The key prefix used when none is given, as in the Node library.
 pub const DEFAULT_KEY_PREFIX: &str = "model-cache";
@@ -33,6 +34,7 @@ pub(crate) struct Settings {
     pub ttl_jitter: f64,
     pub background_writes: bool,
     pub consistency: Consistency,
+    pub near: Option<NearCache>,
 }
 
 impl Default for Settings {
@@ -49,6 +51,7 @@ impl Default for Settings {
             ttl_jitter: DEFAULT_TTL_JITTER,
             background_writes: false,
             consistency: Consistency::Strict,
+            near: None,
         }
     }
 }

@@ -81,6 +81,12 @@ pub enum ConfigError {
         "the circuit breaker needs a failure threshold of at least 1 and a non-zero cool-down"
     )]
     InvalidBreaker,
+    /// The near cache's settings cannot work.
+    #[error("the near cache is misconfigured: {fix}")]
+    InvalidNearCache {
+        /// What to change.
+        fix: &'static str,
+    },
     /// The memory backend was given no room.
     #[error("the memory backend's capacity is zero bytes: give it at least one byte")]
     ZeroCapacity,

@@ -39,6 +39,7 @@ use crate::breaker::Admission;
 use crate::guarded::GuardedBackend;
 use crate::key::KeyFormat;
 use crate::metrics::Counters;
+use crate::near::Near;
 use crate::rows::{Condition, Scope};
 
 /// How long a generation key lives; stored values are clamped to it while invalidation is on.
@@ -168,6 +169,8 @@ pub(crate) struct Generations {
     by_entity: RwLock<HashMap<TypeId, GenerationKeys>>,
     owed: Owed,
     counters: Arc<Counters>,
+    /// The near cache, told of every bump (recorded or not) before the bump returns.
+    near: Option<Arc<Near>>,
 }
 
 impl Generations {
@@ -192,7 +195,14 @@ impl Generations {
             by_entity: RwLock::default(),
             owed: Owed::default(),
             counters,
+            near: None,
         }
+    }
+
+    /// Tells `near` of every bump this process makes.
+    pub(crate) fn with_near(mut self, near: Option<Arc<Near>>) -> Generations {
+        self.near = near;
+        self
     }
 
     /// Whether reads check generations at all.
@@ -456,6 +466,11 @@ impl Generations {
             .set_many(admission, &items, GENERATION_TTL)
             .await
             .is_ok();
+        if let Some(near) = &self.near {
+            // After the set, so a process that drops its entry on the message and looks the
+            // value up again finds the new generation.
+            near.bumped(keys);
+        }
         if matches!(self.consistency, Consistency::Bounded(_)) {
             for (key, generation) in keys.iter().zip(generations) {
                 if recorded {

@@ -16,12 +16,15 @@
 //! the cache    builder (settings → parts) · cache (ModelCache: owns the parts; read_statement,
 //!              invalidation) · config
 //!                  │
-//! read path    read/ (entry → fill → lease, lookup → path): look up, judge, load once, store
+//! read path    read/ (entry → fill → lease, lookup → near → path): [near hit] look up, judge,
+//!              load once, store, keep near
 //!                  │
 //! parts        generations (keys, stamps, local copies, bumps owed) · policy (lifetime,
 //!              encoding, size) · request (ReadRequest)
 //!                  │
-//!              guarded (the backend under deadline, breaker and counters; typed faults)
+//!              guarded (the backend under deadline, breaker and counters; typed faults) ·
+//!              near (store: values in process memory, version cells per generation key;
+//!              wire: bump messages ≤ 4 KB; topic: publish and follow over Momento's Pubsub)
 //!                  │
 //! leaves       key · codec · tables (sqlparser) · rows · limit · flight · breaker · load · connection ·
 //!              status · metrics · error · capture · health · backend/{momento, memory}
@@ -44,6 +47,9 @@
 //! * [`generations`] — invalidation state: generation keys, stamps, [`Consistency`], owed bumps.
 //! * `policy` — how long a value lives, how it is encoded, whether it fits.
 //! * `guarded` — every backend call under the deadline and the circuit breaker.
+//! * [`near`] — [`NearCache`]: hits from process memory, dropped by every bump here and, over
+//!   a Momento topic ([`NearTopic`]), in every other process; revalidated after
+//!   `max_staleness`.
 //! * [`request`] — [`ReadRequest`]: a cached read of any statement.
 //! * [`key`] — [`CacheKey`]: readable, canonical, injective keys.
 //! * [`codec`] — [`Envelope`]: the stored value's header, serde format and compression.
@@ -163,6 +169,7 @@ mod limit;
 pub mod load;
 pub mod loader;
 pub mod metrics;
+pub mod near;
 pub mod paginate;
 mod policy;
 pub mod query;
@@ -202,6 +209,9 @@ pub use invalidator::{
 pub use key::{CacheKey, Operation};
 pub use load::{LoadAll, LoadCount, LoadNumItems, LoadOne, Loader};
 pub use metrics::CacheStats;
+#[cfg(feature = "momento")]
+pub use near::NearTopic;
+pub use near::{NearCache, NearStats, DEFAULT_MAX_STALENESS};
 pub use paginate::CachedPaginator;
 pub use query::{CacheQueryExt, CacheableSelect, CachedQuery};
 pub use request::ReadRequest;

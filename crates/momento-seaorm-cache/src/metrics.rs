@@ -2,7 +2,7 @@
 //! kept in-process for [`ModelCache::stats`](crate::ModelCache::stats).
 //!
 //! Exported names (install any `metrics` recorder to collect them):
-//! * `momento_seaorm_cache_reads_total{status="hit|miss|bypass|stale|skipped"}`
+//! * `momento_seaorm_cache_reads_total{status="hit|near_hit|miss|bypass|stale|skipped"}`
 //! * `momento_seaorm_cache_faults_total{kind="timeout|unavailable|limit_exceeded|..."}`
 //! * `momento_seaorm_cache_oversize_skips_total`, `momento_seaorm_cache_decode_failures_total`,
 //!   `momento_seaorm_cache_database_loads_total`, `momento_seaorm_cache_breaker_opens_total`
@@ -19,8 +19,10 @@ use crate::error::FaultKind;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct CacheStats {
-    /// Reads served from the cache.
+    /// Reads served from the (remote) cache.
     pub hits: u64,
+    /// Reads served from the near cache, in process memory (not counted in `hits`).
+    pub near_hits: u64,
     /// Reads that went to the database after a cache lookup.
     pub misses: u64,
     /// Reads that bypassed the cache (transactions).
@@ -60,6 +62,7 @@ pub struct CacheStats {
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     hits: AtomicU64,
+    near_hits: AtomicU64,
     misses: AtomicU64,
     bypasses: AtomicU64,
     stale_serves: AtomicU64,
@@ -79,6 +82,7 @@ pub(crate) struct Counters {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReadOutcome {
     Hit,
+    NearHit,
     Miss,
     Bypass,
     Stale,
@@ -93,6 +97,7 @@ impl Counters {
     pub(crate) fn read(&self, outcome: ReadOutcome) {
         let (counter, status) = match outcome {
             ReadOutcome::Hit => (&self.hits, "hit"),
+            ReadOutcome::NearHit => (&self.near_hits, "near_hit"),
             ReadOutcome::Miss => (&self.misses, "miss"),
             ReadOutcome::Bypass => (&self.bypasses, "bypass"),
             ReadOutcome::Stale => (&self.stale_serves, "stale"),
@@ -167,6 +172,7 @@ impl Counters {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         CacheStats {
             hits: get(&self.hits),
+            near_hits: get(&self.near_hits),
             misses: get(&self.misses),
             bypasses: get(&self.bypasses),
             stale_serves: get(&self.stale_serves),

@@ -8,6 +8,9 @@ use crate::key::CacheKey;
 pub enum CacheStatus {
     /// Decoded from the cache.
     Hit,
+    /// Served from this process's near cache (`ModelCacheBuilder::near_cache`), with no
+    /// backend call.
+    NearHit,
     /// Decoded from the cache after its TTL, within the stale-while-revalidate window; a
     /// refresh was started.
     Stale,
@@ -19,7 +22,7 @@ pub enum CacheStatus {
 }
 
 impl CacheStatus {
-    /// `hit`, `stale`, `miss` or `bypass`: the name used in logs, metric labels and `Display`.
+    /// `hit`, `near_hit`, `stale`, `miss` or `bypass`: the name used in logs, metric labels and `Display`.
     ///
     /// ```
     /// use momento_seaorm_cache::CacheStatus;
@@ -29,10 +32,27 @@ impl CacheStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             CacheStatus::Hit => "hit",
+            CacheStatus::NearHit => "near_hit",
             CacheStatus::Stale => "stale",
             CacheStatus::Miss => "miss",
             CacheStatus::Bypass => "bypass",
         }
+    }
+}
+
+impl CacheStatus {
+    /// Whether the answer came from a cache, near or remote, fresh or stale.
+    ///
+    /// ```
+    /// use momento_seaorm_cache::CacheStatus;
+    /// assert!(CacheStatus::NearHit.is_hit() && CacheStatus::Hit.is_hit());
+    /// assert!(!CacheStatus::Miss.is_hit());
+    /// ```
+    pub fn is_hit(self) -> bool {
+        matches!(
+            self,
+            CacheStatus::Hit | CacheStatus::NearHit | CacheStatus::Stale
+        )
     }
 }
 

@@ -23,8 +23,9 @@ const LAYERS: &[(&str, u8)] = &[
     ("flight", 0),
     ("capture", 0),
     ("health", 0),
-    // The backend under deadline and breaker.
+    // The backend under deadline and breaker; the near cache (process memory, push invalidation).
     ("guarded", 1),
+    ("near", 1),
     // Generations, the storing policy, the request type, the settings.
     ("generations", 2),
     ("policy", 2),

@@ -1296,7 +1296,7 @@ impl Run {
             CacheStatus::Hit => self.counts.hits += 1,
             CacheStatus::Miss => self.counts.misses += 1,
             CacheStatus::Bypass => self.counts.bypasses += 1,
-            CacheStatus::Stale => self.counts.other += 1,
+            CacheStatus::Stale | CacheStatus::NearHit => self.counts.other += 1,
         }
         if let Some((got, want)) = outcome.mismatch {
             self.fail(&format!(

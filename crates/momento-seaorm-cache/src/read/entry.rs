@@ -56,6 +56,11 @@ impl ReadPath {
             return Ok(self.finish(value, CacheStatus::Bypass, None, ReadOutcome::Bypass));
         };
         tracing::Span::current().record("key", key.as_str());
+        let depends_on = plan.depends_on.as_deref();
+        let (key, ticket) = match self.near_lookup::<L::Output>(key, depends_on) {
+            Ok(near_hit) => return Ok(near_hit),
+            Err(remote) => remote,
+        };
         let admission = self.backend.admit();
         if admission == Admission::Skip {
             let value = self.load(db, loader).await?;
@@ -75,7 +80,10 @@ impl ReadPath {
         // only a miss joins a flight, shared with callers that saw the same generations, so
         // none takes a value older than a write it follows.
         let (loader, missed) = match reading.look(loader).await {
-            Ok((mut served, _)) => {
+            Ok((mut served, bytes)) => {
+                if served.status == CacheStatus::Hit {
+                    self.near_keep(&reading.key, ticket, &bytes);
+                }
                 served.key = Some(reading.key);
                 return Ok(served);
             }

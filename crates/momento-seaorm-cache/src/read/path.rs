@@ -15,6 +15,7 @@ use crate::guarded::GuardedBackend;
 use crate::key::{CacheKey, KeyFormat, Operation};
 use crate::load::Loader;
 use crate::metrics::{Counters, ReadOutcome};
+use crate::near::Near;
 use crate::policy::{StoreOptions, StoringPolicy};
 use crate::status::{CacheStatus, ReadResult};
 
@@ -33,6 +34,8 @@ pub(crate) struct ReadPath {
     /// Stale values (key, fresh-until) whose refresh this process has started recently.
     pub refreshing: moka::sync::Cache<(CacheKey, u64), ()>,
     pub counters: Arc<Counters>,
+    /// The near cache in front of the backend, if configured.
+    pub near: Option<Arc<Near>>,
 }
 
 /// What one cached read is: made by the front ends, consumed by [`ReadPath::read`].
@@ -102,6 +105,7 @@ impl<C: CacheableConnection> Reading<'_, C> {
     pub(super) fn finish_unkeyed<T>(&self, value: T, status: CacheStatus) -> ReadResult<T> {
         let outcome = match status {
             CacheStatus::Hit => ReadOutcome::Hit,
+            CacheStatus::NearHit => ReadOutcome::NearHit,
             CacheStatus::Stale => ReadOutcome::Stale,
             CacheStatus::Miss => ReadOutcome::Miss,
             CacheStatus::Bypass => ReadOutcome::Bypass,
