@@ -258,6 +258,13 @@ impl KeyFormat {
 
 /// Appends `name` with the characters generation keys use as separators percent-escaped.
 fn push_escaped(key: &mut String, name: &str) {
+    if !name
+        .bytes()
+        .any(|b| matches!(b, b'%' | b':' | b'#' | b'=' | b'*'))
+    {
+        key.push_str(name);
+        return;
+    }
     for c in name.chars() {
         match c {
             '%' => key.push_str("%25"),
