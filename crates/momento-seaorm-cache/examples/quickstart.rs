@@ -234,14 +234,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     }
 
-    // Writes through a CachedConnection invalidate the cached reads of the tables they touch.
+    // Writes through a CachedConnection invalidate the cached reads they can change: the row
+    // written, and reads of its table that are not pinned to other rows (the count, the joins).
     println!("-- after `user1.age = 30` through a CachedConnection --");
+    users.find_by_pk(&db, 2).await?;
     let writer = CachedConnection::new(db.clone(), &cache);
     let mut user1: user::ActiveModel = users.find_by_pk(&db, 1).await?.expect("user1").into();
     user1.age = Set(30);
     user1.update(&writer).await?;
     show("find_by_pk(1)", users.find_by_pk_with_status(&db, 1)).await?;
     show("find_by_pk(1)", users.find_by_pk_with_status(&db, 1)).await?;
+    show(
+        "find_by_pk(2), row not written",
+        users.find_by_pk_with_status(&db, 2),
+    )
+    .await?;
 
     // A near cache in front of the same backend: a remote hit is kept in process memory and
     // the next read is served from there. Offline, writes are pushed between processes over
