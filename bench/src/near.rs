@@ -60,10 +60,19 @@ fn near_cache(lite: &Lite, staleness: Duration) -> BenchResult<ModelCache> {
         .build()?)
 }
 
-async fn wait_healthy(cache: &ModelCache) {
-    while !cache.near_stats().is_some_and(|s| s.healthy) {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+/// How long the scenario waits for a subscription or a near hit before it gives up (a run that
+/// hangs measures nothing).
+const PATIENCE: Duration = Duration::from_secs(20);
+
+async fn wait_healthy(cache: &ModelCache) -> BenchResult<()> {
+    let wait = async {
+        while !cache.near_stats().is_some_and(|s| s.healthy) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, wait).await.map_err(|_| {
+        format!("the near cache's subscription was not healthy within {PATIENCE:?}").into()
+    })
 }
 
 /// Runs the scenario.
@@ -72,7 +81,7 @@ pub async fn run(config: NearConfig) -> BenchResult<NearReport> {
     let db = fixtures::sqlite_with_users(USERS).await?;
     let near = near_cache(&lite, config.max_staleness)?;
     let remote = lite.model_cache()?;
-    wait_healthy(&near).await;
+    wait_healthy(&near).await?;
     let (near_hit, remote_hit, batch) = hit_latency(&near, &remote, &db, config.hit_rounds).await?;
     let zipf_backend_share = zipf_share(&lite, &db, config).await?;
     let (near_ops, raw_ops) = throughput(&near, &lite, &db, config.throughput_secs).await?;
@@ -150,7 +159,7 @@ impl Rng {
 /// were not near hits (remote hits and misses).
 async fn zipf_share(lite: &Lite, db: &DatabaseConnection, config: NearConfig) -> BenchResult<f64> {
     let cache = near_cache(lite, config.max_staleness)?;
-    wait_healthy(&cache).await;
+    wait_healthy(&cache).await?;
     let weights: Vec<f64> = (1..=USERS).map(|k| 1.0 / f64::from(k)).collect();
     let total: f64 = weights.iter().sum();
     let mut cdf = Vec::with_capacity(weights.len());
@@ -236,8 +245,8 @@ async fn invalidation_delays(
         near_cache(lite, config.max_staleness)?,
         near_cache(lite, config.max_staleness)?,
     );
-    wait_healthy(&writer).await;
-    wait_healthy(&reader).await;
+    wait_healthy(&writer).await?;
+    wait_healthy(&reader).await?;
     let faults = lite.server.faults();
     faults.drop_topic_messages(if lossy { 0.1 } else { 0.0 });
     let conn = CachedConnection::new(db.clone(), &writer);
@@ -245,7 +254,13 @@ async fn invalidation_delays(
     let mut samples = Samples::default();
     for n in 0..config.writes {
         // Hold the row near in the reader.
-        while users.find_by_pk_with_status(db, 7).await?.status != CacheStatus::NearHit {}
+        let held = Instant::now();
+        while users.find_by_pk_with_status(db, 7).await?.status != CacheStatus::NearHit {
+            if held.elapsed() > PATIENCE {
+                return Err(format!("row 7 was not a near hit within {PATIENCE:?}").into());
+            }
+            tokio::task::yield_now().await;
+        }
         if lossy && n % 25 == 24 {
             faults.break_subscriptions();
         }
@@ -264,6 +279,9 @@ async fn invalidation_delays(
                 break;
             }
             stale_for = began.duration_since(returned);
+            if stale_for > PATIENCE {
+                return Err(format!("the old row was still served after {PATIENCE:?}").into());
+            }
             tokio::task::yield_now().await;
         }
         samples.push(stale_for.as_nanos() as u64);
