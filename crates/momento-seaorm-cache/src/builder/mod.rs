@@ -2,26 +2,19 @@
 //! assembly of its parts (the guarded backend, the generations, the storing policy, the read
 //! path).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::CacheBackend;
-use crate::breaker::{Breaker, BreakerConfig};
-use crate::cache::{ModelCache, Parts};
+use crate::breaker::BreakerConfig;
+use crate::cache::ModelCache;
 use crate::codec::{Compression, SerdeFormat};
 use crate::config::Settings;
 use crate::error::ConfigError;
-use crate::flight::Flights;
-use crate::generations::{Consistency, Generations, GENERATION_TTL};
-use crate::guarded::GuardedBackend;
+use crate::generations::Consistency;
 use crate::health::InvalidatorHealth;
-use crate::key::KeyFormat;
-use crate::metrics::Counters;
-use crate::near::{Near, NearCache};
-use crate::policy::StoringPolicy;
-use crate::read::ReadPath;
-use crate::rows::RowIndex;
-use crate::tables::TableIndex;
+use crate::near::NearCache;
+
+mod assemble;
 
 impl ModelCache {
     /// A builder over `backend` with prefix `model-cache`, the backend's default TTL, JSON, no
@@ -537,68 +530,7 @@ impl ModelCacheBuilder {
             gates,
         } = self;
         settings.validate(backend.as_ref())?;
-        let ttl = settings.resolved_ttl(backend.as_ref());
-        let counters = Arc::new(Counters::default());
-        let keys = KeyFormat::new(settings.prefix.clone(), settings.max_key_len);
-        let max_item_bytes = backend.max_item_bytes();
-        let max_ttl = match (backend.max_ttl(), settings.consistency) {
-            (max, Consistency::TtlOnly) => max,
-            (max, _) => Some(max.map_or(GENERATION_TTL, |max| max.min(GENERATION_TTL))),
-        };
-        let breaker = settings.breaker.map(Breaker::new);
-        let guarded = GuardedBackend::new(backend, settings.timeout, breaker, counters.clone());
-        let backend = Arc::new(guarded);
-        let near = match &settings.near {
-            Some(near) => Some(Near::start(
-                near,
-                keys.global_generation(),
-                &settings.prefix,
-            )?),
-            None => None,
-        };
-        let generations = Generations::new(
-            backend.clone(),
-            keys.clone(),
-            settings.consistency,
-            counters.clone(),
-        );
-        let generations = Arc::new(generations.with_near(near.clone()));
-        let policy = StoringPolicy {
-            ttl,
-            max_ttl,
-            max_item_bytes,
-            envelope: settings.envelope,
-            ttl_jitter: settings.ttl_jitter,
-            counters: counters.clone(),
-        };
-        let read_path = Arc::new(ReadPath {
-            backend: backend.clone(),
-            generations: generations.clone(),
-            policy,
-            keys: keys.clone(),
-            flights: settings.single_flight.then(Flights::default),
-            lease: settings.lease,
-            background_writes: settings.background_writes,
-            refreshing: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(60))
-                .build(),
-            counters: counters.clone(),
-            near: near.clone(),
-        });
-        let parts = Parts {
-            backend,
-            generations,
-            read_path,
-            keys,
-            tables: TableIndex::default(),
-            rows: RowIndex::default(),
-            counters,
-            ttl,
-            gates,
-            near,
-        };
-        Ok(ModelCache::from_parts(parts))
+        assemble::assemble(backend, settings, gates)
     }
 }
 
