@@ -61,6 +61,7 @@ pub(super) fn assemble(
             .max_capacity(100_000)
             .time_to_live(Duration::from_secs(60))
             .build(),
+        claiming: std::sync::Mutex::new(()),
         counters: counters.clone(),
         near: near.clone(),
     });

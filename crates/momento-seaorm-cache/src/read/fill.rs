@@ -125,7 +125,15 @@ impl<C: CacheableConnection> Reading<'_, C> {
         // One refresh per stale version of a value: later readers of the same version skip,
         // even after the refresh has landed (they fetched before it did).
         let version = (self.key.clone(), meta.fresh_until_ms.unwrap_or_default());
-        let claimed = self.path.refreshing.entry(version).or_insert(()).is_fresh();
+        let claimed = {
+            // Check and insert under one lock: exactly one reader of a version claims it.
+            let _claiming = self.path.claiming.lock().unwrap_or_else(|e| e.into_inner());
+            let fresh = !self.path.refreshing.contains_key(&version);
+            if fresh {
+                self.path.refreshing.insert(version, ());
+            }
+            fresh
+        };
         if !claimed {
             return Ok(());
         }

@@ -33,6 +33,8 @@ pub(crate) struct ReadPath {
     pub background_writes: bool,
     /// Stale values (key, fresh-until) whose refresh this process has started recently.
     pub refreshing: moka::sync::Cache<(CacheKey, u64), ()>,
+    /// Serializes claims on `refreshing`.
+    pub claiming: std::sync::Mutex<()>,
     pub counters: Arc<Counters>,
     /// The near cache in front of the backend, if configured.
     pub near: Option<Arc<Near>>,
