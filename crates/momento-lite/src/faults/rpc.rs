@@ -200,7 +200,6 @@ mod tests {
     use super::*;
     use crate::control::ControlService;
     use crate::data::DataService;
-    use crate::topics::PubsubService;
 
     #[test]
     fn every_name_parses_back() {
@@ -216,7 +215,7 @@ mod tests {
     fn service_names_match_the_generated_servers() {
         assert_eq!(<ScsServer<DataService> as NamedService>::NAME, DATA_SERVICE);
         assert_eq!(
-            <PubsubServer<PubsubService> as NamedService>::NAME,
+            <PubsubServer<()> as NamedService>::NAME,
             PUBSUB_SERVICE
         );
         assert_eq!(
