@@ -214,10 +214,7 @@ mod tests {
     #[test]
     fn service_names_match_the_generated_servers() {
         assert_eq!(<ScsServer<DataService> as NamedService>::NAME, DATA_SERVICE);
-        assert_eq!(
-            <PubsubServer<()> as NamedService>::NAME,
-            PUBSUB_SERVICE
-        );
+        assert_eq!(<PubsubServer<()> as NamedService>::NAME, PUBSUB_SERVICE);
         assert_eq!(
             <ScsControlServer<ControlService> as NamedService>::NAME,
             CONTROL_SERVICE
