@@ -22,7 +22,7 @@ use crate::metrics::{CacheStats, Counters};
 use crate::near::{Near, NearStats};
 use crate::read::{ReadPath, ReadPlan};
 use crate::request::ReadRequest;
-use crate::rows::{Condition, RowIndex, Scope};
+use crate::rows::{RowIndex, Scope};
 use crate::status::ReadResult;
 use crate::tables::{TableIndex, Touches};
 
@@ -532,23 +532,15 @@ impl ModelCache {
         &self,
         values: &[sea_orm::Value],
     ) -> Option<GenerationKeys> {
-        let generations = &self.parts.generations;
-        self.parts.rows.learn::<E>();
-        let table = E::default().table_name().to_lowercase();
-        let row = self.parts.rows.schema(&table).and_then(|schema| {
-            let column = schema.primary_key.clone()?;
-            let [value] = values else { return None };
-            let value = crate::rows::integer_value(value).ok()??;
-            Some(Condition {
-                column,
-                values: vec![value],
-                primary: true,
-            })
-        });
-        match row {
-            Some(condition) => generations.for_condition(&table, &condition),
-            None => generations.for_entity::<E>(),
-        }
+        let value = match values {
+            [value] => crate::rows::integer_value(value).ok().flatten(),
+            _ => None,
+        };
+        self.parts.generations.for_entity::<E>(value, || {
+            self.parts.rows.learn::<E>();
+            let table = E::default().table_name().to_lowercase();
+            self.parts.rows.schema(&table)?.primary_key.clone()
+        })
     }
 
     /// Runs a plan down the read path; in a transaction, or while this process owes an

@@ -157,6 +157,15 @@ impl Owed {
     }
 }
 
+/// What primary-key reads of one entity depend on, made once per entity type.
+#[derive(Debug)]
+struct EntityKeys {
+    /// The global generation and the table's: for a key that is not one integer.
+    table: GenerationKeys,
+    /// `#*` and the row key up to its value (`…#id=`), when the key is one integer column.
+    row: Option<(String, String)>,
+}
+
 /// Generation keys, the in-process copies bounded mode reads, and the bumps owed.
 #[derive(Debug)]
 pub(crate) struct Generations {
@@ -165,8 +174,8 @@ pub(crate) struct Generations {
     consistency: Consistency,
     /// Bounded mode: generations seen recently, by key.
     local: moka::sync::Cache<String, u64>,
-    /// Generation keys of primary-key reads, per entity type.
-    by_entity: RwLock<HashMap<TypeId, GenerationKeys>>,
+    /// What primary-key reads depend on, per entity type.
+    by_entity: RwLock<HashMap<TypeId, Arc<EntityKeys>>>,
     owed: Owed,
     counters: Arc<Counters>,
     /// The near cache, told of every bump (recorded or not) before the bump returns.
@@ -249,24 +258,64 @@ impl Generations {
         Some(keys.into())
     }
 
-    /// The generation keys a primary-key read of entity `E` depends on (its table, lowercased),
-    /// memoized per entity type.
-    pub(crate) fn for_entity<E: sea_orm::EntityTrait>(&self) -> Option<GenerationKeys> {
+    /// The generation keys a primary-key read of entity `E` depends on: with `value` (a key of
+    /// one integer column, named by `primary_key` the first time), the global one, `#*` and the
+    /// row's; else the global one and its table's. The parts are made once per entity type.
+    pub(crate) fn for_entity<E: sea_orm::EntityTrait>(
+        &self,
+        value: Option<i128>,
+        primary_key: impl FnOnce() -> Option<String>,
+    ) -> Option<GenerationKeys> {
         if !self.enabled() {
             return None;
         }
         let id = TypeId::of::<E>();
-        if let Some(found) = self
+        let memo = self
             .by_entity
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(&id)
-        {
-            return Some(found.clone());
+            .cloned();
+        let keys = match memo {
+            Some(keys) => keys,
+            None => {
+                let keys = Arc::new(
+                    self.entity_keys(&E::default().table_name().to_lowercase(), primary_key()),
+                );
+                let mut memo = self.by_entity.write().unwrap_or_else(|e| e.into_inner());
+                memo.entry(id).or_insert(keys).clone()
+            }
+        };
+        match (&keys.row, value) {
+            (Some((any_row, row_prefix)), Some(value)) => Some(
+                vec![
+                    self.keys.global_generation().to_owned(),
+                    any_row.clone(),
+                    format!("{row_prefix}{value}"),
+                ]
+                .into(),
+            ),
+            _ => Some(keys.table.clone()),
         }
-        let keys = self.for_tables(&[E::default().table_name().to_lowercase()])?;
-        let mut memo = self.by_entity.write().unwrap_or_else(|e| e.into_inner());
-        Some(memo.entry(id).or_insert(keys).clone())
+    }
+
+    /// The parts of [`EntityKeys`] for `table`, whose primary key is `primary_key` when it is
+    /// one integer column.
+    fn entity_keys(&self, table: &str, primary_key: Option<String>) -> EntityKeys {
+        let row = primary_key.map(|column| {
+            // `…#<column>` + `=`: exactly `row_generation(table, Value(column, v))` before `v`.
+            let mut prefix = self.keys.row_generation(table, &Scope::Column(column));
+            prefix.push('=');
+            (self.keys.row_generation(table, &Scope::AnyRow), prefix)
+        });
+        let table = vec![
+            self.keys.global_generation().to_owned(),
+            self.keys.generation(table),
+        ];
+        EntityKeys {
+            table: table.into(),
+            row,
+        }
     }
 
     /// Whether this process owes a bump of any of `keys`: its reads must not use the cache.

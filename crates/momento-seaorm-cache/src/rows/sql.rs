@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use sea_orm::{DbBackend, Value as Bound};
 use sqlparser::ast::{
-    BinaryOperator, Expr, InTarget, ObjectName, Query, Statement, TableFactor, TableWithJoins,
-    UnaryOperator, Value, Visit, Visitor,
+    BinaryOperator, Expr, InTarget, Query, Statement, TableFactor, TableWithJoins, UnaryOperator,
+    Value, Visit, Visitor,
 };
 use sqlparser::tokenizer::{Location, Token, Tokenizer};
 use std::ops::ControlFlow;
@@ -117,16 +117,11 @@ pub(crate) fn single_table(from: &[TableWithJoins]) -> Option<(String, Option<St
             args: None,
             ..
         } => Some((
-            table_name(name)?,
+            crate::tables::normalize(name)?,
             alias.as_ref().map(|a| a.name.value.to_lowercase()),
         )),
         _ => None,
     }
-}
-
-/// A table's generation name: the unquoted, lower-cased last part.
-pub(crate) fn table_name(name: &ObjectName) -> Option<String> {
-    Some(name.0.last()?.as_ident()?.value.to_lowercase())
 }
 
 /// The column `expr` names, if it is a column of the table (named `table` or `alias`).

@@ -10,7 +10,8 @@ use sqlparser::ast::{
 };
 
 use super::schema::TableSchema;
-use super::sql::{pins, resolve, single_table, table_name, Pin, Placeholders, Source};
+use super::sql::{pins, resolve, single_table, Pin, Placeholders, Source};
+use crate::tables::normalize as table_name;
 
 /// At most this many row scopes per statement; a write touching more bumps its whole table's
 /// rows (`#*`) instead.
@@ -170,6 +171,13 @@ impl WriteShape {
     /// the primary key's values, or every column's, are not known, or there are too many.
     pub(crate) fn scopes(&self, schema: &TableSchema, outcome: Outcome<'_>) -> BTreeSet<Scope> {
         let any = || BTreeSet::from([Scope::AnyRow]);
+        // The first returned row alone stands for the rows changed only when there can be one.
+        let outcome = Outcome {
+            rows: outcome
+                .rows
+                .filter(|_| outcome.all_rows || self.at_most_one_row(schema, outcome.values)),
+            ..outcome
+        };
         let mut scopes = BTreeSet::new();
         let mut columns_unknown = 0;
         for column in &schema.integer_columns {
@@ -198,10 +206,7 @@ impl WriteShape {
         schema: &TableSchema,
         outcome: Outcome<'_>,
     ) -> Option<Vec<i128>> {
-        // The first row alone stands for the rows changed only when there can be one.
-        let rows = outcome
-            .rows
-            .filter(|_| outcome.all_rows || self.at_most_one_row(schema, outcome.values));
+        let rows = outcome.rows;
         let from_rows = |returned: &Option<Returned>| {
             Returned::has(returned, column)
                 .then_some(rows)

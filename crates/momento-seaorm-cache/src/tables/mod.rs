@@ -53,6 +53,7 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;
 
 pub(crate) use key_label::main_table;
+pub(crate) use scan::normalize;
 use scan::Scan;
 
 /// Memoized statements kept per cache.

@@ -245,7 +245,7 @@ impl VisitorMut for Scan {
 
 /// A table's name for generations: the unquoted, lower-cased last part (`"App"."Users"` →
 /// `users`); `None` if that part is not a plain identifier.
-fn normalize(name: &ObjectName) -> Option<String> {
+pub(crate) fn normalize(name: &ObjectName) -> Option<String> {
     let ident = name.0.last()?.as_ident()?;
     Some(ident.value.to_lowercase())
 }
