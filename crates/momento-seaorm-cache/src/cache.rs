@@ -12,6 +12,7 @@ use std::time::Duration;
 use sea_orm::{DbErr, Statement};
 
 use crate::backend::CacheBackend;
+use crate::catalog::{Catalog, Snapshot};
 use crate::connection::CacheableConnection;
 use crate::generations::{GenerationKeys, Generations};
 use crate::guarded::GuardedBackend;
@@ -50,8 +51,10 @@ pub(crate) struct Parts {
     pub read_path: Arc<ReadPath>,
     pub keys: KeyFormat,
     pub tables: TableIndex,
-    /// Schemas and row shapes, for row and condition generations.
+    /// Row shapes, for row and condition generations.
     pub rows: RowIndex,
+    /// The database's catalog: which tables' rows can be tracked, and how tables relate.
+    pub catalog: Catalog,
     pub counters: Arc<Counters>,
     pub ttl: Duration,
     /// Change-capture invalidators whose lag gates the cache (reads bypass while one is behind).
@@ -269,7 +272,8 @@ impl ModelCache {
             options,
         } = request;
         let label = label.unwrap_or_else(|| key::statement_label(&statement));
-        let depends_on = self.depends_on(&statement);
+        let catalog = self.catalog_for(db).await;
+        let depends_on = self.depends_on(&statement, catalog.as_deref());
         let key = depends_on
             .is_ok()
             .then(|| self.parts.keys.statement(operation, &label, &statement));
@@ -323,7 +327,9 @@ impl ModelCache {
     /// # Ok(()) }
     /// ```
     pub async fn invalidate<E: sea_orm::EntityTrait>(&self) {
-        self.invalidate_table(E::default().table_name()).await;
+        // The entity's table name is one name, dots and all (its schema is kept apart).
+        self.invalidate_tables(&[E::default().table_name().to_lowercase()])
+            .await;
     }
 
     /// Invalidates every cached read of `table`, in every process sharing the backend: for
@@ -366,7 +372,7 @@ impl ModelCache {
     /// # Ok(()) }
     /// ```
     pub async fn invalidate_table(&self, table: &str) {
-        self.invalidate_tables(&[table_name(table)]).await;
+        self.invalidate_tables(&table_names(table)).await;
     }
 
     /// Invalidates every cached read of every table, in every process sharing the backend
@@ -423,7 +429,10 @@ impl ModelCache {
     /// # }
     /// ```
     pub async fn try_invalidate_tables<S: AsRef<str>>(&self, tables: &[S]) -> bool {
-        let tables: Vec<String> = tables.iter().map(|t| table_name(t.as_ref())).collect();
+        let tables: Vec<String> = tables
+            .iter()
+            .flat_map(|t| table_names(t.as_ref()))
+            .collect();
         self.parts.generations.try_bump_tables(&tables).await
     }
 
@@ -469,11 +478,10 @@ impl ModelCache {
         &self.parts.rows
     }
 
-    /// Learns entity `E`'s columns, so that reads of its rows depend on those rows and writes
-    /// to them through a [`CachedConnection`](crate::CachedConnection) invalidate by row.
-    /// Reading `E` through this cache learns it too; a process that only writes `E` calls this
-    /// once, else its writes invalidate every row and condition read of the table (correct,
-    /// coarser).
+    /// Kept for code written for earlier versions, and does nothing: which columns of `E`'s
+    /// table are tracked row by row now comes from the database's catalog, read on first use,
+    /// so that every process and every deploy tracks the same ones (a process that only
+    /// writes gets row-level invalidation without it).
     ///
     /// ```
     /// # mod user {
@@ -513,7 +521,7 @@ impl ModelCache {
     /// # Ok(()) }
     /// ```
     pub fn register<E: sea_orm::EntityTrait>(&self) {
-        self.parts.rows.learn::<E>();
+        let _ = E::default();
     }
 
     /// How this cache names keys.
@@ -527,20 +535,50 @@ impl ModelCache {
     }
 
     /// The generation keys a read of `E`'s row with primary key `values` depends on: the
-    /// row's own when the key is one integer column, else the table's.
+    /// row's own when the catalog shows the key is one integer column of a table whose rows
+    /// can be tracked, else the table's.
     pub(crate) fn row_dependencies<E: sea_orm::EntityTrait>(
         &self,
         values: &[sea_orm::Value],
+        catalog: Option<&Snapshot>,
     ) -> Option<GenerationKeys> {
         let value = match values {
             [value] => crate::rows::integer_value(value).ok().flatten(),
             _ => None,
         };
-        self.parts.generations.for_entity::<E>(value, || {
-            self.parts.rows.learn::<E>();
-            let table = E::default().table_name().to_lowercase();
-            self.parts.rows.schema(&table)?.primary_key.clone()
+        let id = catalog.map_or(0, |c| c.id);
+        self.parts.generations.for_entity::<E>(value, id, || {
+            let schema = catalog?.table(&E::default().table_name().to_lowercase())?;
+            schema.row_precise.then(|| schema.primary_key.clone())?
         })
+    }
+
+    /// The database catalog for reads and writes on `db`, read through it (or the pool it
+    /// came from) when none is held or it is old; in a transaction, only the one held.
+    pub(crate) async fn catalog_for<C>(&self, db: &C) -> Option<Arc<Snapshot>>
+    where
+        C: crate::connection::CacheableConnection,
+    {
+        if !self.parts.generations.enabled() {
+            return None;
+        }
+        let backend = db.get_database_backend();
+        let catalog = &self.parts.catalog;
+        if let Some(fresh) = catalog.fresh_for(backend) {
+            return Some(fresh);
+        }
+        if db.in_transaction() {
+            return catalog.current(backend);
+        }
+        match db.detached() {
+            Some(pool) => catalog.ensure(&pool).await,
+            None => catalog.ensure(db).await,
+        }
+    }
+
+    /// The database catalogs this process holds.
+    pub(crate) fn catalog(&self) -> &Catalog {
+        &self.parts.catalog
     }
 
     /// Runs a plan down the read path; in a transaction, or while this process owes an
@@ -571,14 +609,19 @@ impl ModelCache {
 
     /// The generation keys of the tables `statement` reads: `Ok(None)` when generations are
     /// off, `Err(NotARead)` when it is not understood as a read (it is then not cached).
-    fn depends_on(&self, statement: &Statement) -> Result<Option<GenerationKeys>, NotARead> {
+    fn depends_on(
+        &self,
+        statement: &Statement,
+        catalog: Option<&Snapshot>,
+    ) -> Result<Option<GenerationKeys>, NotARead> {
         let generations = &self.parts.generations;
         if !generations.enabled() {
             return Ok(None);
         }
         match self.touches(statement.db_backend, &statement.sql) {
             Touches::Reads(tables) if tables.len() == 1 => {
-                match self.parts.rows.condition(statement) {
+                let condition = catalog.and_then(|c| self.parts.rows.condition(statement, c));
+                match condition {
                     Some((schema, condition)) if schema.table == tables[0] => {
                         Ok(generations.for_condition(&schema.table, &condition))
                     }
@@ -597,12 +640,34 @@ impl ModelCache {
     }
 }
 
-/// A table name as statements name tables, so both meet on one generation: the last part,
-/// unquoted, lower-cased (`"App"."Users"` is `users`).
-fn table_name(table: &str) -> String {
-    let name = table.rsplit('.').next().unwrap_or(table);
-    name.trim_matches(|c| matches!(c, '"' | '`' | '[' | ']'))
-        .to_lowercase()
+/// The generation names `table` may mean, as statements name tables: unquoted and lower-cased;
+/// a name with a dot outside quotes is both a schema-qualified name (its last part) and the
+/// name of a table with a dot in it (the whole), so both are invalidated (`"App"."Users"` is
+/// `users`, `"my.items"` is `my.items`, `app.items` is `items` and `app.items`).
+fn table_names(table: &str) -> Vec<String> {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    for c in table.chars() {
+        match (quote, c) {
+            (None, '"' | '`' | '[') => quote = Some(if c == '[' { ']' } else { c }),
+            (Some(q), _) if c == q => quote = None,
+            (None, '.') => parts.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    parts.push(current);
+    let last = parts.last().cloned().unwrap_or_default().to_lowercase();
+    let mut names = vec![last];
+    if parts.len() > 1 {
+        let whole = table
+            .trim_matches(|c| matches!(c, '"' | '`' | '[' | ']'))
+            .to_lowercase();
+        if !names.contains(&whole) {
+            names.push(whole);
+        }
+    }
+    names
 }
 
 /// A statement that is not understood as a read, so its result is not cached.

@@ -175,7 +175,7 @@ pub(crate) struct Generations {
     /// Bounded mode: generations seen recently, by key.
     local: moka::sync::Cache<String, u64>,
     /// What primary-key reads depend on, per entity type.
-    by_entity: RwLock<HashMap<TypeId, Arc<EntityKeys>>>,
+    by_entity: RwLock<HashMap<TypeId, (u64, Arc<EntityKeys>)>>,
     owed: Owed,
     counters: Arc<Counters>,
     /// The near cache, told of every bump (recorded or not) before the bump returns.
@@ -264,6 +264,7 @@ impl Generations {
     pub(crate) fn for_entity<E: sea_orm::EntityTrait>(
         &self,
         value: Option<i128>,
+        catalog: u64,
         primary_key: impl FnOnce() -> Option<String>,
     ) -> Option<GenerationKeys> {
         if !self.enabled() {
@@ -276,14 +277,16 @@ impl Generations {
             .unwrap_or_else(|e| e.into_inner())
             .get(&id)
             .cloned();
+        // Made once per entity and catalog read (the key's column comes from the catalog).
         let keys = match memo {
-            Some(keys) => keys,
-            None => {
+            Some((made_with, keys)) if made_with == catalog => keys,
+            _ => {
                 let keys = Arc::new(
                     self.entity_keys(&E::default().table_name().to_lowercase(), primary_key()),
                 );
                 let mut memo = self.by_entity.write().unwrap_or_else(|e| e.into_inner());
-                memo.entry(id).or_insert(keys).clone()
+                memo.insert(id, (catalog, keys.clone()));
+                keys
             }
         };
         match (&keys.row, value) {

@@ -151,6 +151,7 @@ pub mod builder;
 pub mod cache;
 pub mod cached_connection;
 pub mod capture;
+mod catalog;
 pub mod codec;
 mod config;
 pub mod connection;

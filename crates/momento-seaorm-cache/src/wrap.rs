@@ -306,11 +306,14 @@ where
     {
         let values: Vec<Value> = pk.into().into_value_tuple().into_iter().collect();
         let label = key::entity_label::<E>();
+        let catalog = self.cache.catalog_for(db).await;
         let plan = ReadPlan {
             operation: Operation::FindByPk,
             label,
             key: Some(self.primary_key(label, &values)),
-            depends_on: self.cache.row_dependencies::<E>(&values),
+            depends_on: self
+                .cache
+                .row_dependencies::<E>(&values, catalog.as_deref()),
             options: self.options,
         };
         let loader = LoadByPk::<E> {

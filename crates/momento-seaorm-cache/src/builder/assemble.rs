@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::backend::CacheBackend;
 use crate::breaker::Breaker;
 use crate::cache::{ModelCache, Parts};
+use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::error::ConfigError;
 use crate::flight::Flights;
@@ -72,6 +73,7 @@ pub(super) fn assemble(
         keys,
         tables: TableIndex::default(),
         rows: RowIndex::default(),
+        catalog: Catalog::default(),
         counters,
         ttl,
         gates,

@@ -11,6 +11,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -220,7 +221,8 @@ impl CachedConnection {
         run: impl Future<Output = Result<T, DbErr>>,
     ) -> Result<T, DbErr> {
         let backend = ConnectionTrait::get_database_backend(&self.inner);
-        let touched = Touched::of(&self.cache, backend, sql);
+        let catalog = self.cache.catalog_for(self).await;
+        let touched = Touched::of(&self.cache, backend, sql, catalog.as_deref());
         let result = run.await;
         let mut written = Written::default();
         written.start(&touched);
@@ -229,13 +231,23 @@ impl CachedConnection {
             backend,
             sql,
             outcome(&result, &values, backend),
+            catalog.as_deref(),
         );
         written.finish(&touched, keys);
+        if changes_schema(backend, sql, &touched) {
+            self.cache.catalog().expire(backend);
+        }
         if !written.is_empty() {
             written.invalidate(&self.cache).await;
         }
         result
     }
+}
+
+/// Whether `sql` may have changed the schema (DDL, or a statement not understood): the
+/// catalog is read again before it is next used.
+fn changes_schema(backend: DbBackend, sql: &str, touched: &Touched) -> bool {
+    matches!(touched, Touched::Everything) || crate::tables::is_ddl(backend, sql)
 }
 
 /// Implements `ConnectionTrait` by passing every statement to `self.inner` through
@@ -251,7 +263,8 @@ macro_rules! connection_through_write {
             async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
                 let (sql, values) = (stmt.sql.clone(), stmt.values.clone());
                 let backend = ConnectionTrait::get_database_backend(&self.inner);
-                match lookup(&self.cache, backend, &stmt) {
+                let catalog = self.cache.catalog_for(self).await;
+                match lookup(&self.cache, backend, &stmt, catalog.as_deref()) {
                     Some(select) => {
                         let run = self.update_and_look_up(stmt, select);
                         self.write(&sql, values, run).await.map(|done| done.0)
@@ -306,13 +319,18 @@ pub struct CachedTransaction {
     inner: DatabaseTransaction,
     cache: ModelCache,
     written: Arc<Mutex<Written>>,
-    parent: Option<Arc<Mutex<Written>>>,
+    /// What the enclosing transactions wrote, innermost first (nested transactions).
+    ancestors: Vec<Arc<Mutex<Written>>>,
+    /// Set once the server committed or ended the transaction on its own (MySQL's implicit
+    /// commit before DDL, a `COMMIT` sent as SQL): what was written is invalidated at once,
+    /// and so is everything written after. Shared by nested transactions.
+    ended: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for CachedTransaction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CachedTransaction")
-            .field("nested", &self.parent.is_some())
+            .field("nested", &!self.ancestors.is_empty())
             .finish_non_exhaustive()
     }
 }
@@ -321,13 +339,15 @@ impl CachedTransaction {
     fn new(
         inner: DatabaseTransaction,
         cache: ModelCache,
-        parent: Option<Arc<Mutex<Written>>>,
+        ancestors: Vec<Arc<Mutex<Written>>>,
+        ended: Arc<AtomicBool>,
     ) -> Self {
         CachedTransaction {
             inner,
             cache,
             written: Arc::default(),
-            parent,
+            ancestors,
+            ended,
         }
     }
 
@@ -339,7 +359,8 @@ impl CachedTransaction {
         run: impl Future<Output = Result<T, DbErr>>,
     ) -> Result<T, DbErr> {
         let backend = ConnectionTrait::get_database_backend(&self.inner);
-        let touched = Touched::of(&self.cache, backend, sql);
+        let catalog = self.cache.catalog().current(backend);
+        let touched = Touched::of(&self.cache, backend, sql, catalog.as_deref());
         self.written().start(&touched);
         let result = run.await;
         let keys = touched.keys(
@@ -347,9 +368,34 @@ impl CachedTransaction {
             backend,
             sql,
             outcome(&result, &values, backend),
+            catalog.as_deref(),
         );
         self.written().finish(&touched, keys);
+        if changes_schema(backend, sql, &touched) {
+            self.cache.catalog().expire(backend);
+            self.written().changed_schema();
+        }
+        if crate::tables::ends_transaction(backend, sql) {
+            self.ended.store(true, Ordering::SeqCst);
+        }
+        if self.ended.load(Ordering::SeqCst) {
+            self.invalidate_committed().await;
+        }
         result
+    }
+
+    /// Invalidates now what this transaction and the ones around it wrote: the server has
+    /// committed it (a rollback can no longer take it back).
+    async fn invalidate_committed(&self) {
+        let mut written = self.take_written();
+        for ancestor in &self.ancestors {
+            written.merge(std::mem::take(
+                &mut *ancestor.lock().unwrap_or_else(|e| e.into_inner()),
+            ));
+        }
+        if !written.is_empty() {
+            written.invalidate(&self.cache).await;
+        }
     }
 
     fn written(&self) -> std::sync::MutexGuard<'_, Written> {
@@ -373,19 +419,27 @@ impl CacheableConnection for CachedTransaction {
 impl TransactionSession for CachedTransaction {
     async fn commit(self) -> Result<(), DbErr> {
         let written = self.take_written();
-        TransactionSession::commit(self.inner).await?;
-        match &self.parent {
+        let result = TransactionSession::commit(self.inner).await;
+        match self.ancestors.first() {
+            // Committed on its own already: what the server committed is invalidated, also
+            // when this commit fails.
+            _ if self.ended.load(Ordering::SeqCst) => written.invalidate(&self.cache).await,
             Some(parent) => parent
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .merge(written),
             None => written.invalidate(&self.cache).await,
         }
-        Ok(())
+        result
     }
 
     async fn rollback(self) -> Result<(), DbErr> {
-        TransactionSession::rollback(self.inner).await
+        let written = self.take_written();
+        let result = TransactionSession::rollback(self.inner).await;
+        if self.ended.load(Ordering::SeqCst) {
+            written.invalidate(&self.cache).await;
+        }
+        result
     }
 }
 
@@ -417,6 +471,8 @@ macro_rules! transactions {
             type Transaction = CachedTransaction;
 
             async fn begin(&self) -> Result<CachedTransaction, DbErr> {
+                // The catalog is read before, not inside, the transaction.
+                self.cache.catalog_for(self).await;
                 let inner = self.inner.begin().await?;
                 Ok(self.wrap_transaction(inner))
             }
@@ -426,6 +482,7 @@ macro_rules! transactions {
                 isolation_level: Option<IsolationLevel>,
                 access_mode: Option<AccessMode>,
             ) -> Result<CachedTransaction, DbErr> {
+                self.cache.catalog_for(self).await;
                 let inner = self
                     .inner
                     .begin_with_config(isolation_level, access_mode)
@@ -437,6 +494,7 @@ macro_rules! transactions {
                 &self,
                 options: TransactionOptions,
             ) -> Result<CachedTransaction, DbErr> {
+                self.cache.catalog_for(self).await;
                 let inner = self.inner.begin_with_options(options).await?;
                 Ok(self.wrap_transaction(inner))
             }
@@ -494,7 +552,7 @@ impl CachedConnection {
     }
 
     fn wrap_transaction(&self, inner: DatabaseTransaction) -> CachedTransaction {
-        CachedTransaction::new(inner, self.cache.clone(), None)
+        CachedTransaction::new(inner, self.cache.clone(), Vec::new(), Arc::default())
     }
 }
 
@@ -512,7 +570,9 @@ impl CachedTransaction {
 
     /// A nested transaction hands what it wrote to this one on commit.
     fn wrap_transaction(&self, inner: DatabaseTransaction) -> CachedTransaction {
-        CachedTransaction::new(inner, self.cache.clone(), Some(self.written.clone()))
+        let mut ancestors = vec![self.written.clone()];
+        ancestors.extend(self.ancestors.iter().cloned());
+        CachedTransaction::new(inner, self.cache.clone(), ancestors, self.ended.clone())
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use sea_orm::{DbBackend, DbErr, ExecResult, QueryResult, Statement, Values};
 
 use crate::cache::ModelCache;
+use crate::catalog::Snapshot;
 use crate::rows::Outcome;
 use crate::tables::Touches;
 
@@ -21,6 +22,8 @@ pub(super) struct Written {
     /// Every table written, for when there are too many keys to bump one by one.
     tables: BTreeSet<String>,
     everything: bool,
+    /// DDL ran: the catalog is read again after the commit.
+    schema_changed: bool,
 }
 
 /// A transaction that wrote more row keys than this bumps its tables instead.
@@ -32,10 +35,16 @@ impl Written {
         self.keys.extend(other.pending.into_keys());
         self.tables.extend(other.tables);
         self.everything |= other.everything;
+        self.schema_changed |= other.schema_changed;
+    }
+
+    /// Notes that DDL ran.
+    pub(super) fn changed_schema(&mut self) {
+        self.schema_changed = true;
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.pending.is_empty() && !self.everything
+        self.keys.is_empty() && self.pending.is_empty() && !self.everything && !self.schema_changed
     }
 
     /// Notes, before a statement runs, what it bumps if its rows cannot be known.
@@ -69,6 +78,9 @@ impl Written {
 
     /// Gives new generations to what was written, in one batch.
     pub(super) async fn invalidate(self, cache: &ModelCache) {
+        if self.schema_changed {
+            cache.catalog().expire_all();
+        }
         if self.everything {
             return cache.invalidate_all().await;
         }
@@ -96,15 +108,39 @@ pub(super) enum Touched {
 }
 
 impl Touched {
-    pub(super) fn of(cache: &ModelCache, backend: DbBackend, sql: &str) -> Touched {
-        match cache.touches(backend, sql) {
-            Touches::Writes(tables) => {
-                let coarse = cache.table_keys(&tables);
-                Touched::Tables(tables, coarse)
+    /// What `sql` touches: the tables it names and, where the catalog has them, every table
+    /// the catalog relates to them (views, base tables, partitions, parents, children,
+    /// cascades). A write that names a table the catalog does not have (a name the parser
+    /// made up from a modifier, a temporary table) or that fires triggers or rules touches
+    /// everything; DDL names tables that need not exist yet.
+    pub(super) fn of(
+        cache: &ModelCache,
+        backend: DbBackend,
+        sql: &str,
+        catalog: Option<&Snapshot>,
+    ) -> Touched {
+        let tables = match cache.touches(backend, sql) {
+            Touches::Writes(tables) => tables,
+            Touches::Unknown => return Touched::Everything,
+            Touches::Reads(_) | Touches::Nothing => return Touched::Nothing,
+        };
+        let Some(catalog) = catalog else {
+            let coarse = cache.table_keys(&tables);
+            return Touched::Tables(tables, coarse);
+        };
+        let ddl = crate::tables::is_ddl(backend, sql);
+        let mut all: BTreeSet<String> = tables.iter().cloned().collect();
+        for table in tables.iter() {
+            match catalog.table(table) {
+                Some(schema) if schema.writes_elsewhere && !ddl => return Touched::Everything,
+                Some(schema) => all.extend(schema.related.iter().cloned()),
+                None if ddl => {}
+                None => return Touched::Everything,
             }
-            Touches::Unknown => Touched::Everything,
-            Touches::Reads(_) | Touches::Nothing => Touched::Nothing,
         }
+        let all: Vec<String> = all.into_iter().collect();
+        let coarse = cache.table_keys(&all);
+        Touched::Tables(all.into(), coarse)
     }
 
     /// The keys the statement bumps now that it has run: its rows' scopes and the other
@@ -115,11 +151,15 @@ impl Touched {
         backend: DbBackend,
         sql: &str,
         ran: Option<Outcome<'_>>,
+        catalog: Option<&Snapshot>,
     ) -> Vec<String> {
         let Touched::Tables(tables, coarse) = self else {
             return Vec::new();
         };
-        let Some((table, scopes)) = ran.and_then(|o| cache.rows().written(backend, sql, o)) else {
+        let written = ran
+            .zip(catalog)
+            .and_then(|(outcome, catalog)| cache.rows().written(backend, sql, outcome, catalog));
+        let Some((table, scopes)) = written else {
             return coarse.clone();
         };
         let others: Vec<String> = tables.iter().filter(|t| **t != table).cloned().collect();
@@ -194,6 +234,7 @@ pub(super) fn outcome<'a, T: Ran>(
         all_rows: ran.all_rows(),
         current: ran.current(),
         inserted_id: ran.inserted_id(backend),
+        mysql: backend == DbBackend::MySql,
     })
 }
 
@@ -217,11 +258,12 @@ pub(super) fn lookup(
     cache: &ModelCache,
     backend: DbBackend,
     stmt: &Statement,
+    catalog: Option<&Snapshot>,
 ) -> Option<Statement> {
     if !matches!(backend, DbBackend::MySql | DbBackend::Sqlite) {
         return None;
     }
     let values = stmt.values.as_ref().map(|v| v.0.as_slice()).unwrap_or(&[]);
-    let select = cache.rows().lookup(backend, &stmt.sql, values)?;
+    let select = cache.rows().lookup(backend, &stmt.sql, values, catalog?)?;
     Some(Statement::from_string(backend, select))
 }

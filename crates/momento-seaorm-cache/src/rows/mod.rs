@@ -1,10 +1,13 @@
 //! Row and condition granularity: which rows a read depends on and which rows a write changed,
 //! so that a write to one row leaves reads of other rows cached.
 //!
-//! Only **integer columns** of tables whose schema is known (learned from the SeaORM entities
-//! this process reads or [registers](crate::ModelCache::register)) are tracked: integers compare
-//! exactly in every dialect, where strings meet collations (`'A' = 'a'` in MySQL) and floats
-//! meet rounding.
+//! Only **integer columns** of base tables the database's catalog ([`crate::catalog`]) shows
+//! to be precise (no trigger, rule, generated column, conflict clause, partition or inheritance
+//! family) are tracked: integers compare exactly in every dialect, where strings meet
+//! collations (`'A' = 'a'` in MySQL) and floats meet rounding. A statement is trusted only when
+//! every column it names is in the catalog and its text reads the same to the parser and to
+//! the server (no MySQL executable comment, modifier, `||` or `&&`; only `?` placeholders on
+//! SQLite and MySQL, `$n` on PostgreSQL).
 //!
 //! | Read | Depends on (besides `gen-all`) |
 //! |---|---|
@@ -31,23 +34,22 @@ mod write;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use sea_orm::{DbBackend, EntityTrait, Statement};
+use sea_orm::{DbBackend, Statement};
 
 pub(crate) use read::Condition;
 pub(crate) use schema::{integer_value, TableSchema};
 pub(crate) use write::{Outcome, Scope};
 
+use crate::catalog::Snapshot;
 use read::ReadShape;
-use schema::Schemas;
 use write::WriteShape;
 
 /// Parsed statements kept per cache, for reads and for writes each.
 const MEMO_CAPACITY: u64 = 10_000;
 
-/// Schemas, and the row shapes of statements, memoized by text.
+/// The row shapes of statements, memoized by text.
 #[derive(Debug)]
 pub(crate) struct RowIndex {
-    schemas: Schemas,
     reads: moka::sync::Cache<String, Option<Arc<ReadShape>>>,
     writes: moka::sync::Cache<String, Option<Arc<WriteShape>>>,
 }
@@ -55,7 +57,6 @@ pub(crate) struct RowIndex {
 impl Default for RowIndex {
     fn default() -> Self {
         RowIndex {
-            schemas: Schemas::default(),
             reads: moka::sync::Cache::new(MEMO_CAPACITY),
             writes: moka::sync::Cache::new(MEMO_CAPACITY),
         }
@@ -63,19 +64,13 @@ impl Default for RowIndex {
 }
 
 impl RowIndex {
-    /// Learns entity `E`'s table.
-    pub(crate) fn learn<E: EntityTrait>(&self) {
-        self.schemas.learn::<E>();
-    }
-
-    /// The schema of `table`, if known.
-    pub(crate) fn schema(&self, table: &str) -> Option<Arc<TableSchema>> {
-        self.schemas.get(table)
-    }
-
     /// The condition a read of `statement` depends on, with its table; `None` when it depends
     /// on whole tables.
-    pub(crate) fn condition(&self, statement: &Statement) -> Option<(Arc<TableSchema>, Condition)> {
+    pub(crate) fn condition(
+        &self,
+        statement: &Statement,
+        catalog: &Snapshot,
+    ) -> Option<(Arc<TableSchema>, Condition)> {
         let shape = match self.reads.get(statement.sql.as_str()) {
             Some(shape) => shape,
             None => {
@@ -84,9 +79,9 @@ impl RowIndex {
                 shape
             }
         }?;
-        let schema = self.schemas.get(shape.table())?;
-        let condition = shape.condition(&schema, statement)?;
-        Some((schema, condition))
+        let schema = precise(catalog, shape.table())?;
+        let condition = shape.condition(schema, statement)?;
+        Some((schema.clone(), condition))
     }
 
     /// The `SELECT` that shows, in the transaction of an update of `sql` and after it, what its
@@ -96,10 +91,10 @@ impl RowIndex {
         backend: DbBackend,
         sql: &str,
         values: &[sea_orm::Value],
+        catalog: &Snapshot,
     ) -> Option<String> {
         let shape = self.write_shape(backend, sql)?;
-        let schema = self.schemas.get(shape.table())?;
-        shape.lookup(&schema, values, backend)
+        shape.lookup(precise(catalog, shape.table())?, values, backend)
     }
 
     fn write_shape(&self, backend: DbBackend, sql: &str) -> Option<Arc<WriteShape>> {
@@ -120,9 +115,15 @@ impl RowIndex {
         backend: DbBackend,
         sql: &str,
         outcome: Outcome<'_>,
+        catalog: &Snapshot,
     ) -> Option<(String, BTreeSet<Scope>)> {
         let shape = self.write_shape(backend, sql)?;
-        let schema = self.schemas.get(shape.table())?;
-        Some((shape.table().to_owned(), shape.scopes(&schema, outcome)))
+        let schema = precise(catalog, shape.table())?;
+        Some((shape.table().to_owned(), shape.scopes(schema, outcome)))
     }
+}
+
+/// `table`'s schema, if the catalog shows its rows can be tracked.
+fn precise<'a>(catalog: &'a Snapshot, table: &str) -> Option<&'a Arc<TableSchema>> {
+    catalog.table(table).filter(|schema| schema.row_precise)
 }

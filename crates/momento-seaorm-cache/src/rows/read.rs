@@ -102,9 +102,18 @@ mod tests {
     fn schema() -> TableSchema {
         TableSchema {
             table: "posts".into(),
+            columns: vec![
+                "id".into(),
+                "title".into(),
+                "user_id".into(),
+                "votes".into(),
+            ],
             integer_columns: vec!["id".into(), "user_id".into(), "votes".into()],
+            ranges: vec![(-(1 << 31), (1 << 31) - 1); 3],
             primary_key: Some("id".into()),
             auto_increment: true,
+            row_precise: true,
+            ..TableSchema::default()
         }
     }
 

@@ -34,27 +34,43 @@ pub(crate) struct Placeholders {
 }
 
 impl Placeholders {
-    /// Finds the `?` placeholders of `sql` (none are looked for on PostgreSQL).
+    /// Finds the `?` placeholders of `sql`; `None` when the text may not mean to the server
+    /// what it means to the parser: placeholders other than `?` on SQLite and MySQL (`?2`,
+    /// `:name`, `@name`, `$name` are numbered by rules of their own) or other than `$n` on
+    /// PostgreSQL; on MySQL, `||` and `&&` (`OR` and `AND` unless `PIPES_AS_CONCAT`),
+    /// executable comments and statement modifiers.
     pub(crate) fn of(backend: DbBackend, sql: &str) -> Option<Placeholders> {
-        if backend == DbBackend::Postgres || !sql.contains('?') {
-            return Some(Placeholders::default());
+        if crate::tables::has_executable_comment(backend, sql)
+            || (backend == DbBackend::MySql && crate::tables::has_modifiers(backend, sql))
+        {
+            return None;
         }
         let dialect = crate::tables::dialect(backend);
         let tokens = Tokenizer::new(dialect.as_ref(), sql)
             .tokenize_with_location()
             .ok()?;
-        let positions = tokens
-            .iter()
-            .filter(|t| matches!(&t.token, Token::Placeholder(p) if p == "?"))
-            .enumerate()
-            .map(|(i, t)| (at(t.span.start), i))
-            .collect();
+        let mut positions = HashMap::new();
+        for t in &tokens {
+            match &t.token {
+                Token::Placeholder(p) if backend == DbBackend::Postgres => {
+                    p.strip_prefix('$')?.parse::<usize>().ok()?;
+                }
+                Token::Placeholder(p) if p == "?" => {
+                    let next = positions.len();
+                    positions.insert(at(t.span.start), next);
+                }
+                Token::Placeholder(_) => return None,
+                Token::StringConcat | Token::Overlap if backend == DbBackend::MySql => return None,
+                _ => {}
+            }
+        }
         Some(Placeholders { positions })
     }
 
     fn index(&self, text: &str, start: Location) -> Option<usize> {
         match text.strip_prefix('$') {
-            Some(n) => n.parse::<usize>().ok()?.checked_sub(1),
+            Some(n) if self.positions.is_empty() => n.parse::<usize>().ok()?.checked_sub(1),
+            Some(_) => None,
             None if text == "?" => self.positions.get(&at(start)).copied(),
             None => None,
         }
@@ -102,6 +118,22 @@ pub(crate) fn resolve(sources: &[Source], values: &[Bound]) -> Result<Vec<i128>,
         }
     }
     Ok(out)
+}
+
+/// What `sources` stand for, `NULL`s kept as `None`; `Err` if a bound value is not an
+/// integer or is missing.
+pub(crate) fn resolve_nullable(
+    sources: &[Source],
+    values: &[Bound],
+) -> Result<Vec<Option<i128>>, ()> {
+    sources
+        .iter()
+        .map(|source| match source {
+            Source::Literal(n) => Ok(Some(*n)),
+            Source::Null => Ok(None),
+            Source::Param(i) => integer_value(values.get(*i).ok_or(())?),
+        })
+        .collect()
 }
 
 /// The single plain table a statement's `FROM` (or `UPDATE` target) names, and its alias.

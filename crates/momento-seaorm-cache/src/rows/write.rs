@@ -10,7 +10,7 @@ use sqlparser::ast::{
 };
 
 use super::schema::TableSchema;
-use super::sql::{pins, resolve, single_table, Pin, Placeholders, Source};
+use super::sql::{pins, resolve, resolve_nullable, single_table, Pin, Placeholders, Source};
 use crate::tables::normalize as table_name;
 
 /// At most this many row scopes per statement; a write touching more bumps its whole table's
@@ -86,6 +86,9 @@ pub(crate) struct Outcome<'a> {
     pub current: Option<&'a [QueryResult]>,
     /// The id the database generated for a one-row insert (MySQL, SQLite).
     pub inserted_id: Option<u64>,
+    /// Whether it ran on MariaDB/MySQL (where a `NULL` stored in a `NOT NULL` column may
+    /// become `0`, and `0` in an auto-increment key a generated id).
+    pub mysql: bool,
 }
 
 impl WriteShape {
@@ -178,6 +181,9 @@ impl WriteShape {
                 .filter(|_| outcome.all_rows || self.at_most_one_row(schema, outcome.values)),
             ..outcome
         };
+        if !self.names_known_columns(schema) {
+            return any();
+        }
         let mut scopes = BTreeSet::new();
         let mut columns_unknown = 0;
         for column in &schema.integer_columns {
@@ -233,7 +239,15 @@ impl WriteShape {
                             .iter()
                             .map(|row| row.get(at).copied().flatten())
                             .collect();
-                        resolve(&sources?, outcome.values).ok()
+                        let stored = stored(schema, column, &sources?, outcome);
+                        let generated = schema.primary_key.as_deref() == Some(column)
+                            && schema.auto_increment
+                            && rows.len() == 1;
+                        match (stored, generated) {
+                            (Some(values), _) => Some(values),
+                            (None, true) => outcome.inserted_id.map(|id| vec![i128::from(id)]),
+                            (None, false) => None,
+                        }
                     }
                     None if schema.primary_key.as_deref() == Some(column)
                         && schema.auto_increment
@@ -262,7 +276,7 @@ impl WriteShape {
                         .or_else(|| pinned(pins));
                 };
                 let after = match assigned {
-                    Some(source) => resolve(&[*source], outcome.values).ok(),
+                    Some(source) => stored(schema, column, &[*source], outcome),
                     None => from_rows(returned).or_else(current),
                 };
                 let mut values = pinned(pins)?;
@@ -276,7 +290,47 @@ impl WriteShape {
     }
 }
 
+/// The values `sources` store in `column`, when they are what the database stores: no `NULL`
+/// where the database may store something else (an auto-increment key; a `NOT NULL` column on
+/// MySQL, whose non-strict modes store `0`), no `0` in a MySQL auto-increment key, every value
+/// in the column's range (MySQL clamps).
+fn stored(
+    schema: &TableSchema,
+    column: &str,
+    sources: &[Source],
+    outcome: Outcome<'_>,
+) -> Option<Vec<i128>> {
+    let generated = schema.auto_increment && schema.primary_key.as_deref() == Some(column);
+    let mut out = Vec::with_capacity(sources.len());
+    for value in resolve_nullable(sources, outcome.values).ok()? {
+        match value {
+            None if generated || (outcome.mysql && schema.is_not_null(column)) => return None,
+            None => {}
+            Some(0) if generated && outcome.mysql => return None,
+            Some(n) if !schema.fits(column, n) => return None,
+            Some(n) => out.push(n),
+        }
+    }
+    Some(out)
+}
+
 impl WriteShape {
+    /// Whether every column the statement names is one of the table's, each assigned at most
+    /// once (a rowid alias, a column added since the catalog was read, or `SET a = 1, a = 2`
+    /// make the rows written unknown).
+    fn names_known_columns(&self, schema: &TableSchema) -> bool {
+        let (named, pins): (Vec<&String>, &[Pin]) = match self {
+            WriteShape::Insert { columns, .. } => (columns.iter().collect(), &[]),
+            WriteShape::Update { set, pins, .. } => (set.iter().map(|(c, _)| c).collect(), pins),
+            WriteShape::Delete { pins, .. } => (Vec::new(), pins),
+        };
+        let mut seen = BTreeSet::new();
+        named
+            .iter()
+            .all(|c| schema.has_column(c) && seen.insert(*c))
+            && pins.iter().all(|(c, _)| schema.has_column(c))
+    }
+
     /// For an `UPDATE` whose `WHERE` pins the primary key (at most 16 values) and does not
     /// assign it, leaving integer columns whose values neither it nor a `RETURNING` shows: a
     /// `SELECT` of those rows' integer columns. Run in the update's transaction, after it, it
@@ -395,22 +449,29 @@ fn returned(items: Option<&[SelectItem]>) -> Option<Option<Returned>> {
     let Some(items) = items else {
         return Some(None);
     };
+    // Any other item (an expression, a column under another name) could shadow a column of
+    // the same name in the rows returned: then none of them is taken as the table's.
     let mut columns = Vec::new();
+    let mut all = false;
     for item in items {
         match item {
-            SelectItem::Wildcard(_) => return Some(Some(Returned::All)),
-            SelectItem::UnnamedExpr(expr) => columns.extend(plain_column(expr)),
-            SelectItem::ExprWithAlias { expr, alias } => {
-                if let Some(column) = plain_column(expr) {
-                    if column == alias.value.to_lowercase() {
-                        columns.push(column);
-                    }
-                }
-            }
-            _ => {}
+            SelectItem::Wildcard(_) => all = true,
+            SelectItem::UnnamedExpr(expr) => match plain_column(expr) {
+                Some(column) => columns.push(column),
+                None => return Some(None),
+            },
+            SelectItem::ExprWithAlias { expr, alias } => match plain_column(expr) {
+                Some(column) if column == alias.value.to_lowercase() => columns.push(column),
+                _ => return Some(None),
+            },
+            _ => return Some(None),
         }
     }
-    Some(Some(Returned::Columns(columns)))
+    Some(Some(if all {
+        Returned::All
+    } else {
+        Returned::Columns(columns)
+    }))
 }
 
 fn plain_column(expr: &Expr) -> Option<String> {
@@ -456,9 +517,18 @@ mod tests {
     fn schema() -> TableSchema {
         TableSchema {
             table: "posts".into(),
+            columns: vec![
+                "id".into(),
+                "title".into(),
+                "user_id".into(),
+                "votes".into(),
+            ],
             integer_columns: vec!["id".into(), "user_id".into(), "votes".into()],
+            ranges: vec![(-(1 << 31), (1 << 31) - 1); 3],
             primary_key: Some("id".into()),
             auto_increment: true,
+            row_precise: true,
+            ..TableSchema::default()
         }
     }
 
@@ -472,6 +542,7 @@ mod tests {
             all_rows: false,
             current: None,
             inserted_id: id,
+            mysql: backend == DbBackend::MySql,
         };
         shape.scopes(&schema(), outcome).into_iter().collect()
     }

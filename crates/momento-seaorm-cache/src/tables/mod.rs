@@ -39,6 +39,7 @@
 
 mod functions;
 mod key_label;
+mod keyword;
 mod scan;
 mod statement;
 #[cfg(test)]
@@ -53,6 +54,7 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;
 
 pub(crate) use key_label::main_table;
+pub(crate) use keyword::{ends_transaction, has_executable_comment, has_modifiers, is_ddl};
 pub(crate) use scan::normalize;
 use scan::Scan;
 
@@ -101,6 +103,9 @@ impl TableIndex {
 
 /// Parses `sql` and says what it touches (see the module documentation).
 pub(crate) fn classify(backend: DbBackend, sql: &str) -> Touches {
+    if has_executable_comment(backend, sql) {
+        return Touches::Unknown;
+    }
     let Some(mut statements) = parse_statements(backend, sql) else {
         return Touches::Unknown;
     };
@@ -124,7 +129,8 @@ pub(crate) fn dialect(backend: DbBackend) -> Box<dyn Dialect> {
 
 /// Every statement in `sql` parsed for `backend`'s dialect; `None` if any does not parse.
 pub(crate) fn parse_statements(backend: DbBackend, sql: &str) -> Option<Vec<Statement>> {
-    parse(dialect(backend).as_ref(), sql).ok()
+    let sql = keyword::without_modifiers(backend, sql);
+    parse(dialect(backend).as_ref(), &sql).ok()
 }
 
 /// Every statement in `sql`, which must be separated by `;`. Stricter than
