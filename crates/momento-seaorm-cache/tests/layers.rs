@@ -11,6 +11,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("error", 0),
     ("breaker", 0),
     ("tables", 0),
+    ("catalog", 0),
     ("rows", 0),
     ("limit", 0),
     ("load", 0),
