@@ -20,6 +20,51 @@ use sea_orm::{
     TransactionTrait, Value,
 };
 
+/// Entities for the tables the cases write, registered in every cache as an application's
+/// would be (the catalog, not these, decides what is tracked; before it, only tables with a
+/// known entity were tracked by row).
+macro_rules! entity {
+    ($module:ident, $table:literal, { $($column:ident: $ty:ty),* }) => {
+        mod $module {
+            use sea_orm::entity::prelude::*;
+
+            #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+            #[derive(serde::Serialize, serde::Deserialize)]
+            #[sea_orm(table_name = $table)]
+            pub struct Model {
+                #[sea_orm(primary_key)]
+                pub id: i32,
+                $(pub $column: $ty,)*
+            }
+
+            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+            pub enum Relation {}
+
+            impl ActiveModelBehavior for ActiveModel {}
+        }
+    };
+}
+
+entity!(items, "items", { n: Option<i32> });
+entity!(t, "t", { n: Option<i32> });
+entity!(u, "u", { email: Option<String>, n: Option<i32> });
+entity!(small, "small", { n: Option<i16> });
+entity!(posts, "posts", { user_id: Option<i32>, title: Option<String> });
+entity!(base, "base", { n: Option<i32> });
+entity!(parts, "parts", { n: Option<i32> });
+entity!(animals, "animals", { n: Option<i32> });
+
+fn register(cache: &ModelCache) {
+    cache.register::<items::Entity>();
+    cache.register::<t::Entity>();
+    cache.register::<u::Entity>();
+    cache.register::<small::Entity>();
+    cache.register::<posts::Entity>();
+    cache.register::<base::Entity>();
+    cache.register::<parts::Entity>();
+    cache.register::<animals::Entity>();
+}
+
 /// The write a case makes.
 enum Write {
     /// Raw SQL, unprepared.
@@ -94,6 +139,7 @@ async fn run(kind: Db, cases: Vec<Case>) {
         }
         let momento = TestCache::start("edges").await;
         let cache = momento.model_cache(|b| b).await;
+        register(&cache);
         let db = CachedConnection::new(test.conn.clone(), &cache);
         for sql in &case.reads {
             read(&cache, &db, sql).await;
@@ -103,12 +149,9 @@ async fn run(kind: Db, cases: Vec<Case>) {
         for sql in &case.uncached {
             read(&cache, &db, sql).await;
             let (_, status) = read(&cache, &db, sql).await;
-            assert_ne!(
-                status,
-                CacheStatus::Hit,
-                "{}: {sql} is not cached",
-                case.name
-            );
+            if status == CacheStatus::Hit {
+                stale.push(format!("{}: {sql} was cached", case.name));
+            }
         }
         write(&db, &case).await;
         for sql in case.reads.iter().chain(&case.uncached) {
@@ -136,20 +179,28 @@ async fn write(db: &CachedConnection, case: &Case) {
     let failed = |e: sea_orm::DbErr| -> ! { panic!("{}: write: {e}", case.name) };
     match &case.write {
         Write::Sql(sql) => {
-            db.execute_unprepared(sql).await.unwrap_or_else(|e| failed(e));
+            db.execute_unprepared(sql)
+                .await
+                .unwrap_or_else(|e| failed(e));
         }
         Write::Bound(sql, values) => {
             let statement = Statement::from_sql_and_values(backend, *sql, values.clone());
-            db.execute_raw(statement).await.unwrap_or_else(|e| failed(e));
+            db.execute_raw(statement)
+                .await
+                .unwrap_or_else(|e| failed(e));
         }
         Write::Query(sql) => {
             let statement = Statement::from_string(backend, sql.to_owned());
-            db.query_all_raw(statement).await.unwrap_or_else(|e| failed(e));
+            db.query_all_raw(statement)
+                .await
+                .unwrap_or_else(|e| failed(e));
         }
         Write::RolledBack(statements) => {
             let txn = db.begin().await.unwrap_or_else(|e| failed(e));
             for sql in statements {
-                txn.execute_unprepared(sql).await.unwrap_or_else(|e| failed(e));
+                txn.execute_unprepared(sql)
+                    .await
+                    .unwrap_or_else(|e| failed(e));
             }
             txn.rollback().await.unwrap_or_else(|e| failed(e));
         }
@@ -210,7 +261,7 @@ fn values_the_database_changes(kind: Db) -> Vec<Case> {
                 "SELECT * FROM items WHERE n = 1",
                 "SELECT * FROM items WHERE n = 3",
             ],
-            Write::Sql("UPDATE items SET n = 3, n = 1 WHERE id = 2"),
+            Write::Sql("UPDATE items SET n = 3, n = 1 WHERE id = 2 AND n = 2"),
         ),
     ]);
     if kind == Db::MySql {
@@ -235,17 +286,17 @@ fn values_the_database_changes(kind: Db) -> Vec<Case> {
     cases
 }
 
-/// A trigger that sets `items.n` to 99 whatever is assigned.
+/// A trigger that sets `items.n` to 99 whatever is inserted.
 fn trigger(kind: Db) -> &'static str {
     match kind {
-        Db::MySql => "CREATE TRIGGER items_n BEFORE UPDATE ON items FOR EACH ROW SET NEW.n = 99",
+        Db::MySql => "CREATE TRIGGER items_n BEFORE INSERT ON items FOR EACH ROW SET NEW.n = 99",
         Db::Sqlite => {
-            "CREATE TRIGGER items_n AFTER UPDATE ON items BEGIN \
-             UPDATE items SET n = 99 WHERE id = NEW.id AND n <> 99; END"
+            "CREATE TRIGGER items_n AFTER INSERT ON items BEGIN \
+             UPDATE items SET n = 99 WHERE id = NEW.id; END"
         }
         Db::Postgres => {
             "CREATE FUNCTION items_n() RETURNS trigger AS $$ BEGIN NEW.n := 99; RETURN NEW; END $$ \
-             LANGUAGE plpgsql; CREATE TRIGGER items_n BEFORE UPDATE ON items \
+             LANGUAGE plpgsql; CREATE TRIGGER items_n BEFORE INSERT ON items \
              FOR EACH ROW EXECUTE FUNCTION items_n()"
         }
     }
