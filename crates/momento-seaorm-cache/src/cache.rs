@@ -570,10 +570,37 @@ impl ModelCache {
         if db.in_transaction() {
             return catalog.current(backend);
         }
-        match db.detached() {
-            Some(pool) => catalog.ensure(&pool).await,
-            None => catalog.ensure(db).await,
+        match (db.detached(), catalog.current(backend)) {
+            // An old catalog is used while a new one is read in the background.
+            (Some(pool), Some(old)) => {
+                let cache = self.clone();
+                tokio::spawn(async move { cache.parts.catalog.ensure(&pool).await });
+                Some(old)
+            }
+            (Some(pool), None) => catalog.ensure(&pool).await,
+            (None, _) => catalog.ensure(db).await,
         }
+    }
+
+    /// Reads `db`'s catalog now (the tables, their integer columns and keys, views,
+    /// partitions, cascades and triggers that decide what a write invalidates), instead of on
+    /// the first cached read or write through it, and says whether it could be read. Useful
+    /// at startup, and after DDL run outside a [`CachedConnection`](crate::CachedConnection)
+    /// (otherwise it is read again at most 30 s later).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use momento_seaorm_cache::{MemoryBackend, ModelCache};
+    /// let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// let cache = ModelCache::builder(MemoryBackend::new()).build()?;
+    /// assert!(cache.refresh_catalog(&db).await);
+    /// # Ok(()) }
+    /// ```
+    pub async fn refresh_catalog<C: sea_orm::ConnectionTrait>(&self, db: &C) -> bool {
+        let catalog = &self.parts.catalog;
+        catalog.expire(db.get_database_backend());
+        catalog.ensure(db).await.is_some()
     }
 
     /// The database catalogs this process holds.

@@ -26,7 +26,8 @@
 //!              near (store: values in process memory, version cells per generation key;
 //!              wire: bump messages ≤ 4 KB; topic: publish and follow over Momento's Pubsub)
 //!                  │
-//! leaves       key · codec · tables (sqlparser) · rows · limit · flight · breaker · load · connection ·
+//! leaves       key · codec · tables (sqlparser) · catalog · rows · limit · flight · breaker · load ·
+//!              connection ·
 //!              status · metrics · error · capture · health · backend/{momento, memory}
 //! ```
 //! * [`cache`] — [`ModelCache`] and [`ModelCache::read_statement`], the one entry point every
@@ -61,7 +62,10 @@
 //! * [`status`] — [`CacheStatus`] and [`ReadResult`]: how a read was served.
 //! * [`breaker`] — the circuit breaker; `flight` — one load per key and generations.
 //! * `tables` — the tables a statement reads and writes (sqlparser, memoized).
-//! * `rows` — row and condition scopes: entity schemas, the rows a one-table read is pinned to
+//! * `catalog` — the database's own description of its tables, read per process: which tables'
+//!   rows can be tracked, their integer columns and keys, and which tables a write to one
+//!   reaches (views, partitions, inheritance, cascades, triggers).
+//! * `rows` — row and condition scopes: the rows a one-table read is pinned to
 //!   (`id = 5`, `user_id IN (..)`), the rows a write changed (README: "Row and condition
 //!   granularity").
 //! * [`metrics`] — counters through the `metrics` facade and [`CacheStats`].

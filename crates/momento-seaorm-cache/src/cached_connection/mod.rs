@@ -244,10 +244,11 @@ impl CachedConnection {
     }
 }
 
-/// Whether `sql` may have changed the schema (DDL, or a statement not understood): the
-/// catalog is read again before it is next used.
+/// Whether `sql` changed the schema (DDL): the catalog is read again before it is next used.
+/// (DDL hidden in a procedure or a `DO` block is seen when the catalog is next read anyway,
+/// at most `catalog::MAX_AGE` later.)
 fn changes_schema(backend: DbBackend, sql: &str, touched: &Touched) -> bool {
-    matches!(touched, Touched::Everything) || crate::tables::is_ddl(backend, sql)
+    !matches!(touched, Touched::Nothing) && crate::tables::is_ddl(backend, sql)
 }
 
 /// Implements `ConnectionTrait` by passing every statement to `self.inner` through

@@ -68,15 +68,20 @@ impl Catalog {
     }
 
     /// The catalog of `db`'s database, read through `db` if none is held or it is older than
-    /// [`MAX_AGE`]. While another task reads it, the one held (or `None`) is returned.
+    /// [`MAX_AGE`]. While another task reads it, the one held is returned, or, when none is,
+    /// the one that task reads (so concurrent first reads agree on what they depend on).
     pub(crate) async fn ensure<C: ConnectionTrait>(&self, db: &C) -> Option<Arc<Snapshot>> {
         let backend = db.get_database_backend();
         let slot = &self.slots[slot_of(backend)];
         if let Some(fresh) = self.fresh(slot) {
             return Some(fresh);
         }
-        let Ok(_loading) = slot.loading.try_lock() else {
-            return self.current(backend);
+        let _loading = match slot.loading.try_lock() {
+            Ok(loading) => loading,
+            Err(_) => match self.current(backend) {
+                Some(held) => return Some(held),
+                None => slot.loading.lock().await,
+            },
         };
         if let Some(fresh) = self.fresh(slot) {
             return Some(fresh);

@@ -28,10 +28,12 @@
 //! | a read calling an uncacheable built-in (`random()`, `RAND()`, `gen_random_uuid()`, `currval`, `LAST_INSERT_ID()`, `last_insert_rowid()`, `pg_advisory_lock`, `GET_LOCK`, `pg_sleep`) | `Nothing`: not cached, invalidates nothing (a write calling one is still `Writes`) |
 //! | `CALL`, `DO`, `EXECUTE`, `CREATE FUNCTION` / `TRIGGER` / ..., any other statement | `Unknown` |
 //! | anything that does not parse | `Unknown` |
+//! | MariaDB/MySQL: any statement with an executable comment (`/*! ... */`, `/*M! ... */`) | `Unknown`: the server runs what a parser may skip |
+//! | MariaDB/MySQL: modifiers after `UPDATE`/`DELETE`/`INSERT`/`REPLACE` (`LOW_PRIORITY`, `IGNORE`, `QUICK`, `DELAYED`, `HIGH_PRIORITY`) | taken out before parsing, so the table they modify is the one found |
 //!
-//! What the text cannot show is not seen: triggers, rules, foreign-key cascades
-//! (`ON DELETE CASCADE`) and functions called inside views write tables a statement does not
-//! name.
+//! What the text cannot show is not seen here: triggers, rules, foreign-key cascades, views and
+//! partitions write tables a statement does not name. The catalog (`crate::catalog`) adds them
+//! before a write is invalidated.
 //!
 //! Names are normalized to the unquoted, lower-cased last part (`"App"."Users"` → `users`), so
 //! two spellings of one table always meet; two tables that differ only in case or schema share a

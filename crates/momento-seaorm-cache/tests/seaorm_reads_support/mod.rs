@@ -290,6 +290,8 @@ impl Fixture {
         let patient = std::time::Duration::from_secs(5);
         let cache = momento.model_cache(|b| b.cache_timeout(patient)).await;
         let conn = CachedConnection::new(db.conn.clone(), &cache);
+        // The catalog is read once, on first use: read it now, so only the reads are compared.
+        assert!(cache.refresh_catalog(&db.conn).await);
         Some(Fixture {
             db,
             momento,
