@@ -13,6 +13,18 @@ pub(super) async fn rows<C: ConnectionTrait>(db: &C, sql: &str) -> Result<Vec<Qu
         .await
 }
 
+/// The rows of `sql` as pairs of its first two columns.
+pub(super) async fn pairs<C: ConnectionTrait>(
+    db: &C,
+    sql: &str,
+) -> Result<Vec<(String, String)>, DbErr> {
+    Ok(rows(db, sql)
+        .await?
+        .iter()
+        .map(|row| (text(row, 0), text(row, 1)))
+        .collect())
+}
+
 /// Column `at` of `row` as text (`NULL` and anything else not text: empty).
 pub(super) fn text(row: &QueryResult, at: usize) -> String {
     row.try_get_by_index::<Option<String>>(at)

@@ -5,7 +5,7 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 
-use super::load::{rows, text, view_uses};
+use super::load::{pairs, rows, text, view_uses};
 use super::table::{integer_range, ColumnFact, Facts};
 
 /// Reads the catalog of the connection's current database through `db`.
@@ -52,12 +52,4 @@ pub(super) async fn facts<C: ConnectionTrait>(db: &C) -> Result<Facts, DbErr> {
         view_uses(&mut facts, DbBackend::MySql, text(&row, 0), &text(&row, 1));
     }
     Ok(facts)
-}
-
-async fn pairs<C: ConnectionTrait>(db: &C, sql: &str) -> Result<Vec<(String, String)>, DbErr> {
-    Ok(rows(db, sql)
-        .await?
-        .iter()
-        .map(|row| (text(row, 0), text(row, 1)))
-        .collect())
 }

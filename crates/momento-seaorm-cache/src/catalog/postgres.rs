@@ -4,7 +4,7 @@
 
 use sea_orm::{ConnectionTrait, DbErr};
 
-use super::load::{rows, text};
+use super::load::{pairs, rows, text};
 use super::table::{integer_range, ColumnFact, Facts};
 
 /// Relations of the schemas on the connection's `search_path` (where unqualified names
@@ -86,12 +86,4 @@ async fn columns<C: ConnectionTrait>(db: &C, facts: &mut Facts) -> Result<(), Db
         });
     }
     Ok(())
-}
-
-async fn pairs<C: ConnectionTrait>(db: &C, sql: &str) -> Result<Vec<(String, String)>, DbErr> {
-    Ok(rows(db, sql)
-        .await?
-        .iter()
-        .map(|row| (text(row, 0), text(row, 1)))
-        .collect())
 }
