@@ -49,3 +49,10 @@ async fn a_user_without_replication_rights_gets_a_clear_error() {
 async fn a_bad_name_is_refused() {
     cdc_common::a_bad_name_is_refused(KIND).await;
 }
+
+/// A server without the setting skips with the reason and the fix (fails with
+/// REQUIRE_DATABASES=1): the decision, checked without restarting the server.
+#[test]
+fn a_server_not_set_up_for_change_capture_skips_with_the_fix() {
+    cdc_common::setup::check_the_skip_decision();
+}

@@ -5,6 +5,8 @@
 //! once it reports itself healthy.
 #![allow(dead_code)]
 
+pub mod setup;
+
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -90,9 +92,14 @@ impl Drop for SlotGuard {
 }
 
 impl Cdc {
-    /// `None` (skipped) when the database is absent and not required.
+    /// `None` (skipped, with the reason and the fix) when the database is absent or not set
+    /// up for change capture, and not required.
     pub async fn new(kind: Db, test: &str) -> Option<Cdc> {
         let db = TestDb::new(kind).await?;
+        if !setup::capture_ready(&db).await {
+            db.cleanup().await;
+            return None;
+        }
         let schema: String = {
             let sql = match kind {
                 Db::Postgres => "SELECT current_schema()::text AS s",
@@ -550,6 +557,9 @@ pub async fn a_user_without_replication_rights_gets_a_clear_error(kind: Db) {
     let Some(db) = TestDb::new(kind).await else {
         return;
     };
+    if !setup::capture_ready(&db).await {
+        return db.cleanup().await;
+    }
     let user = format!("msc_norepl_{}", std::process::id());
     let (create, drop, url) = match kind {
         Db::Postgres => {
