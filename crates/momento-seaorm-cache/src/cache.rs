@@ -323,7 +323,9 @@ impl ModelCache {
     /// # Ok(()) }
     /// ```
     pub async fn invalidate<E: sea_orm::EntityTrait>(&self) {
-        self.invalidate_table(E::default().table_name()).await;
+        // The entity's table name is a name, not SQL: no quotes or schema to strip.
+        let table = E::default().table_name().to_lowercase();
+        self.invalidate_tables(&[table]).await;
     }
 
     /// Invalidates every cached read of `table`, in every process sharing the backend: for
@@ -438,6 +440,12 @@ impl ModelCache {
     /// ```
     pub async fn try_invalidate_all(&self) -> bool {
         self.parts.generations.try_bump_all().await
+    }
+
+    /// [`try_invalidate_tables`](Self::try_invalidate_tables) of names already as generations
+    /// name tables (unquoted, lower-cased, unqualified: `my.items` stays `my.items`).
+    pub(crate) async fn try_invalidate_names(&self, tables: &[String]) -> bool {
+        self.parts.generations.try_bump_tables(tables).await
     }
 
     /// Gives each of `tables` (lowercase, unqualified) a new generation.
@@ -598,13 +606,57 @@ impl ModelCache {
 }
 
 /// A table name as statements name tables, so both meet on one generation: the last part,
-/// unquoted, lower-cased (`"App"."Users"` is `users`).
+/// unquoted, lower-cased (`"App"."Users"` is `users`; a quoted part keeps its dots:
+/// `"my.items"` is `my.items`).
 fn table_name(table: &str) -> String {
-    let name = table.rsplit('.').next().unwrap_or(table);
-    name.trim_matches(|c| matches!(c, '"' | '`' | '[' | ']'))
-        .to_lowercase()
+    let table = table.trim();
+    let close = table.chars().last();
+    let open = match close {
+        Some('"') => '"',
+        Some('`') => '`',
+        Some(']') => '[',
+        _ => {
+            let name = table.rsplit('.').next().unwrap_or(table);
+            return name.to_lowercase();
+        }
+    };
+    let close = close.unwrap_or(open);
+    // The quoted last part: scan back to its opening quote (a doubled quote is an escape).
+    let body = &table[..table.len() - close.len_utf8()];
+    let mut start = None;
+    let mut chars = body.char_indices().rev().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == open {
+            if open == close && chars.peek().is_some_and(|&(_, p)| p == open) {
+                chars.next();
+                continue;
+            }
+            start = Some(i + c.len_utf8());
+            break;
+        }
+    }
+    let inner = &body[start.unwrap_or(0)..];
+    let doubled: String = [close, close].iter().collect();
+    inner.replace(&doubled, &close.to_string()).to_lowercase()
 }
 
 /// A statement that is not understood as a read, so its result is not cached.
 #[derive(Debug, Clone, Copy)]
 struct NotARead;
+
+#[cfg(test)]
+mod tests {
+    use super::table_name;
+
+    #[test]
+    fn table_names_keep_the_dots_of_a_quoted_part() {
+        assert_eq!(table_name("users"), "users");
+        assert_eq!(table_name(r#""App"."USERS""#), "users");
+        assert_eq!(table_name("app.users"), "users");
+        assert_eq!(table_name(r#""my.items""#), "my.items");
+        assert_eq!(table_name(r#"public."my.items""#), "my.items");
+        assert_eq!(table_name("`shop`.`my.items`"), "my.items");
+        assert_eq!(table_name(r#""a""b.c""#), r#"a"b.c"#);
+        assert_eq!(table_name("[dbo].[x.y]"), "x.y");
+    }
+}

@@ -21,6 +21,7 @@
 //! healthy. A front end: it uses the [`cache`](crate::cache) and leaves only.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -33,6 +34,10 @@ use crate::health::InvalidatorHealth;
 
 #[cfg(feature = "cdc-mysql")]
 mod mysql;
+#[cfg(feature = "cdc-postgres")]
+mod pg_catalog;
+#[cfg(feature = "cdc-postgres")]
+mod pg_poll;
 #[cfg(feature = "cdc-postgres")]
 mod postgres;
 #[cfg(feature = "cdc-postgres")]
@@ -418,6 +423,7 @@ impl InvalidatorBuilder {
             health,
             status,
             probe: Notify::new(),
+            waiters: AtomicUsize::new(0),
             stop: stop_rx,
             name: self.settings.name.clone(),
         });
@@ -438,6 +444,8 @@ pub(crate) struct Shared {
     status: watch::Sender<InvalidatorStatus>,
     /// Asks the task to look for changes now (a caller waits in `caught_up_to_now`).
     pub(crate) probe: Notify,
+    /// Callers waiting in `caught_up_to_now` (PostgreSQL then flushes the WAL at once).
+    waiters: AtomicUsize,
     stop: watch::Receiver<bool>,
     pub(crate) name: String,
 }
@@ -446,7 +454,29 @@ pub(crate) struct Shared {
 #[derive(Debug)]
 pub(crate) struct Stopping;
 
+/// Counts a caller of `caught_up_to_now` while it waits.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::AcqRel);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 impl Shared {
+    /// Whether someone waits in `caught_up_to_now`.
+    #[cfg_attr(not(feature = "cdc-postgres"), allow(dead_code))]
+    pub(crate) fn awaited(&self) -> bool {
+        self.waiters.load(Ordering::Acquire) > 0
+    }
+
     pub(crate) fn stopping(&self) -> bool {
         *self.stop.borrow()
     }
@@ -466,16 +496,17 @@ impl Shared {
         }
     }
 
-    /// Gives each of `tables` a new generation, retrying until it is recorded (unhealthy
-    /// meanwhile). `Err` only when stopping.
+    /// Gives each of `tables` (names as generations name them: unquoted, lower-cased,
+    /// unqualified) a new generation, retrying until it is recorded (unhealthy meanwhile).
+    /// `Err` only when stopping.
     pub(crate) async fn bump(&self, tables: &BTreeSet<String>) -> Result<(), Stopping> {
         if tables.is_empty() {
             return Ok(());
         }
-        let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+        let tables: Vec<String> = tables.iter().cloned().collect();
         let mut wait = Duration::from_millis(20);
         loop {
-            if self.cache.try_invalidate_tables(&tables).await {
+            if self.cache.try_invalidate_names(&tables).await {
                 return Ok(());
             }
             self.cache_failed("could not record the invalidation of changed tables");
@@ -683,6 +714,7 @@ impl InvalidatorHandle {
     /// # Ok(()) }
     /// ```
     pub async fn caught_up_to_now(&self) -> Result<Duration, InvalidatorError> {
+        let _waiting = Waiting::new(&self.shared.waiters);
         let asked = SystemTime::now();
         let started = std::time::Instant::now();
         self.shared.probe.notify_one();

@@ -79,10 +79,8 @@ pub async fn read_settings(db: &TestDb) -> CaptureSettings {
         _ => {
             let row = db
                 .conn
-                .query_one_raw(one(
-                    "SELECT CAST(@@GLOBAL.log_bin AS CHAR) AS l, \
-                     CAST(@@GLOBAL.binlog_format AS CHAR) AS f",
-                ))
+                .query_one_raw(one("SELECT CAST(@@GLOBAL.log_bin AS CHAR) AS l, \
+                     CAST(@@GLOBAL.binlog_format AS CHAR) AS f"))
                 .await
                 .expect("read log_bin")
                 .expect("a row");
@@ -96,7 +94,10 @@ pub async fn read_settings(db: &TestDb) -> CaptureSettings {
 
 /// Whether change capture can run on the server of `db` (skips or fails as [`may_run`]).
 pub async fn capture_ready(db: &TestDb) -> bool {
-    may_run(capture_setting_problem(&read_settings(db).await), required())
+    may_run(
+        capture_setting_problem(&read_settings(db).await),
+        required(),
+    )
 }
 
 /// The skip path, without restarting a server: the decision on each setting.
@@ -111,7 +112,10 @@ pub fn check_the_skip_decision() {
     );
     assert!(!may_run(Some(problem.clone()), false), "skipped");
     let failed = std::panic::catch_unwind(|| may_run(Some(problem), true));
-    assert!(failed.is_err(), "REQUIRE_DATABASES=1 turns the skip into a failure");
+    assert!(
+        failed.is_err(),
+        "REQUIRE_DATABASES=1 turns the skip into a failure"
+    );
     let logical = CaptureSettings::Postgres {
         wal_level: "logical".into(),
     };

@@ -1,0 +1,337 @@
+//! One PostgreSQL poll: what was committed since the last one, bumped, and how far that is
+//! caught up.
+//!
+//! ```text
+//! t = now; target = pg_current_wal_insert_lsn()   every commit returned before t ends ≤ target
+//! flush < target for a while, or someone waits?  ─► commit a transaction with
+//!     synchronous_commit = local and an xid: the WAL is flushed past target (an asynchronous
+//!     commit returns before its WAL is flushed, and logical decoding reads only flushed WAL)
+//! rows = pg_logical_slot_peek_changes(...)        decodes up to the flush position, at least
+//! tables ─► partitions/children → ancestors, base tables → views (pg_catalog)
+//! catalog-only transaction, unknown relation, or DDL_CHECK_EVERY passed ─► reload the
+//!     catalog; bump what DDL changed (old and new names)
+//! bump ─► pg_replication_slot_advance ─► caught up as of the latest t whose target ≤ flush
+//! ```
+
+use std::collections::{BTreeSet, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use sqlx::postgres::PgConnection;
+use sqlx::Row;
+use tracing::{debug, warn};
+
+use super::pg_catalog::{Name, PgCatalog};
+use super::postgres::database;
+use super::test_decoding::{format_lsn, parse, parse_lsn, Line};
+use super::{InvalidatorError, Settings, Shared};
+
+/// The catalog is compared at least this often (DDL in a transaction that also changes rows
+/// is found by this check; DDL alone is found in the poll that decodes its commit).
+pub(crate) const DDL_CHECK_EVERY: Duration = Duration::from_millis(500);
+
+/// Probes kept at most (one per poll; the oldest are dropped).
+const MAX_PROBES: usize = 256;
+
+/// A poll's start: every commit that returned before `at` ends at or before `lsn`.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    at: SystemTime,
+    taken: Instant,
+    lsn: u64,
+}
+
+/// Follows one slot over one connection.
+pub(crate) struct Follower {
+    pub(crate) conn: PgConnection,
+    pub(crate) slot: String,
+    catalog: PgCatalog,
+    checked: Instant,
+    probes: VecDeque<Probe>,
+    advanced: u64,
+}
+
+/// What one poll did.
+pub(crate) enum Polled {
+    /// Rows read (0: nothing new).
+    Read(usize),
+    /// Stopping: the batch was not finished.
+    Stopping,
+}
+
+impl Follower {
+    /// A follower of `slot` on `conn`, with the catalog read now.
+    pub(crate) async fn new(
+        mut conn: PgConnection,
+        slot: &str,
+    ) -> Result<Follower, InvalidatorError> {
+        let catalog = PgCatalog::load(&mut conn).await.map_err(database)?;
+        Ok(Follower {
+            conn,
+            slot: slot.to_owned(),
+            catalog,
+            checked: Instant::now(),
+            probes: VecDeque::new(),
+            advanced: 0,
+        })
+    }
+
+    /// Reads what was committed, bumps it, advances the slot and reports progress.
+    pub(crate) async fn poll(
+        &mut self,
+        shared: &Shared,
+        settings: &Settings,
+    ) -> Result<Polled, InvalidatorError> {
+        let flush = self.probe(shared, settings).await?;
+        let rows = sqlx::query(
+            "SELECT lsn::text, data FROM pg_logical_slot_peek_changes($1, NULL, $2, \
+             'include-xids', '1', 'skip-empty-xacts', '0', 'include-timestamp', '1')",
+        )
+        .bind(&self.slot)
+        .bind(settings.max_changes as i32)
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(database)?;
+        let read = rows.len();
+        let mut batch = Batch::default();
+        for row in &rows {
+            let lsn: String = row.try_get(0).map_err(database)?;
+            let data: String = row.try_get(1).map_err(database)?;
+            batch.line(parse_lsn(&lsn).unwrap_or(0), &data);
+        }
+        // A commit is in the WAL a moment before other sessions see it: a reader in between
+        // would store the old rows under the new generation. Bump once all are visible.
+        if !batch.xids.is_empty() {
+            visible(&mut self.conn, &batch.xids).await?;
+        }
+        let tables = self.resolve(&batch, settings).await?;
+        let bumped = if batch.everything {
+            shared
+                .bump_all("a change whose table could not be read")
+                .await
+        } else {
+            shared.bump(&tables).await
+        };
+        if bumped.is_err() {
+            return Ok(Polled::Stopping);
+        }
+        let recorded = SystemTime::now();
+        let lags: Vec<Duration> = batch
+            .commit_times
+            .iter()
+            .filter_map(|at| recorded.duration_since(*at).ok())
+            .collect();
+        shared.transactions_done(batch.transactions, &lags);
+        // All of the WAL up to `flush` was decoded unless the row limit cut the read short.
+        let complete = (read as i64) < settings.max_changes;
+        self.advance(if complete {
+            flush.max(batch.last_commit)
+        } else {
+            batch.last_commit
+        })
+        .await?;
+        if complete {
+            self.report(shared, flush);
+        }
+        if batch.transactions > 0 {
+            debug!(slot = %self.slot, transactions = batch.transactions, ?tables, "invalidated");
+        }
+        Ok(Polled::Read(read))
+    }
+
+    /// Takes this poll's probe and returns the flush position the peek will decode to at
+    /// least, flushing the WAL first when a probe has waited for it long enough.
+    async fn probe(
+        &mut self,
+        shared: &Shared,
+        settings: &Settings,
+    ) -> Result<u64, InvalidatorError> {
+        let at = SystemTime::now();
+        let row = sqlx::query(
+            "SELECT pg_current_wal_insert_lsn()::text, pg_current_wal_flush_lsn()::text",
+        )
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(database)?;
+        let insert = parse_lsn(&row.try_get::<String, _>(0).map_err(database)?).unwrap_or(0);
+        let mut flush = parse_lsn(&row.try_get::<String, _>(1).map_err(database)?).unwrap_or(0);
+        if self.probes.len() == MAX_PROBES {
+            self.probes.pop_front();
+        }
+        let taken = Instant::now();
+        self.probes.push_back(Probe {
+            at,
+            taken,
+            lsn: insert,
+        });
+        let waiting = self.probes.iter().find(|p| p.lsn > flush);
+        let overdue = waiting.is_some_and(|p| p.taken.elapsed() >= settings.poll_interval);
+        if waiting.is_some() && (overdue || shared.awaited()) {
+            flush_wal(&mut self.conn).await?;
+            flush = flush.max(insert);
+        }
+        Ok(flush)
+    }
+
+    /// Moves the slot to `target` (after the bumps of everything before it).
+    async fn advance(&mut self, target: u64) -> Result<(), InvalidatorError> {
+        if target > self.advanced {
+            sqlx::query("SELECT pg_replication_slot_advance($1, $2::pg_lsn)")
+                .bind(&self.slot)
+                .bind(format_lsn(target))
+                .execute(&mut self.conn)
+                .await
+                .map_err(database)?;
+            self.advanced = target;
+        }
+        Ok(())
+    }
+
+    /// Caught up as of the latest probe whose position was decoded (everything up to
+    /// `flush` was).
+    fn report(&mut self, shared: &Shared, flush: u64) {
+        let mut latest = None;
+        while let Some(p) = self.probes.front().copied() {
+            if p.lsn > flush {
+                break;
+            }
+            latest = Some(p.at);
+            self.probes.pop_front();
+        }
+        if let Some(at) = latest {
+            shared.caught_up(at, format_lsn(self.advanced.max(flush)));
+        }
+    }
+
+    /// The generation names the batch's tables reach, after checking the catalog for DDL.
+    async fn resolve(
+        &mut self,
+        batch: &Batch,
+        settings: &Settings,
+    ) -> Result<BTreeSet<String>, InvalidatorError> {
+        let unknown = batch.tables.iter().any(|(s, t)| !self.catalog.knows(s, t));
+        let mut reached: BTreeSet<Name> = BTreeSet::new();
+        if batch.catalog_only || unknown || self.checked.elapsed() >= DDL_CHECK_EVERY {
+            let newer = PgCatalog::load(&mut self.conn).await.map_err(database)?;
+            let changed = self.catalog.changed(&newer);
+            if !changed.is_empty() {
+                debug!(slot = %self.slot, ?changed, "the catalog changed");
+            }
+            reached.extend(changed);
+            self.catalog = newer;
+            self.checked = Instant::now();
+        }
+        for (schema, table) in &batch.tables {
+            self.catalog.reach(schema, table, &mut reached);
+        }
+        if !batch.tables.is_empty() {
+            self.catalog.opaque_views(&mut reached);
+        }
+        Ok(reached
+            .into_iter()
+            .filter(|(schema, _)| settings.watches(schema))
+            .map(|(_, table)| table.to_lowercase())
+            .collect())
+    }
+}
+
+/// Flushes the WAL past everything inserted so far: a transaction with an xid committed with
+/// `synchronous_commit = local` waits until its commit record, and all before it, is flushed.
+async fn flush_wal(conn: &mut PgConnection) -> Result<(), InvalidatorError> {
+    // One statement, one round trip: `set_config(.., true)` holds until the commit.
+    sqlx::raw_sql(
+        "DO $$ BEGIN PERFORM set_config('synchronous_commit', 'local', true); \
+         PERFORM pg_logical_emit_message(true, 'momento_seaorm_cache', ''); END $$",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(database)?;
+    Ok(())
+}
+
+/// What one poll found.
+#[derive(Debug, Default)]
+struct Batch {
+    /// `(schema, table)` of committed transactions, as stored.
+    tables: BTreeSet<(String, String)>,
+    /// Those of the transaction being read.
+    open: BTreeSet<(String, String)>,
+    everything: bool,
+    open_everything: bool,
+    /// The transaction being read carries a logical message (ours: a WAL flush).
+    open_message: bool,
+    /// A committed transaction changed no table row: it changed only the catalog (DDL).
+    catalog_only: bool,
+    transactions: u64,
+    last_commit: u64,
+    commit_times: Vec<SystemTime>,
+    /// Transaction ids of the committed transactions read.
+    xids: Vec<i64>,
+}
+
+impl Batch {
+    fn line(&mut self, lsn: u64, data: &str) {
+        match parse(data) {
+            Line::Begin => {
+                self.open.clear();
+                self.open_everything = false;
+                self.open_message = false;
+            }
+            Line::Tables(tables) => self.open.extend(tables),
+            Line::Unreadable => {
+                warn!(
+                    line = data,
+                    "unreadable change: everything will be invalidated"
+                );
+                self.open_everything = true;
+            }
+            Line::Commit(xid, at) => {
+                if let Some(xid) = xid {
+                    self.xids.push(i64::from(xid));
+                }
+                self.catalog_only |=
+                    self.open.is_empty() && !self.open_everything && !self.open_message;
+                self.tables.append(&mut self.open);
+                self.everything |= self.open_everything;
+                self.open_everything = false;
+                self.transactions += 1;
+                self.last_commit = self.last_commit.max(lsn);
+                if let Some(at) = at {
+                    self.commit_times.push(at);
+                }
+            }
+            Line::Other => self.open_message |= data.starts_with("message: "),
+        }
+    }
+}
+
+/// Waits until every transaction of `xids` (32-bit ids, as decoded) is visible to a new
+/// snapshot, i.e. no longer in progress for other sessions.
+async fn visible(conn: &mut PgConnection, xids: &[i64]) -> Result<(), InvalidatorError> {
+    // Extends each 32-bit id with the epoch of the snapshot's xmax (the previous epoch for ids
+    // above xmax's low half: they were assigned before the last wrap-around).
+    const QUERY: &str = "WITH s AS (SELECT txid_current_snapshot() AS snap), \
+        e AS (SELECT snap, txid_snapshot_xmax(snap) AS xmax FROM s) \
+        SELECT count(*) FROM e, unnest($1::bigint[]) AS x \
+        WHERE NOT txid_visible_in_snapshot(CASE WHEN x < e.xmax % 4294967296 \
+          THEN e.xmax / 4294967296 * 4294967296 + x \
+          ELSE (e.xmax / 4294967296 - 1) * 4294967296 + x END, e.snap)";
+    let started = Instant::now();
+    loop {
+        let invisible: i64 = sqlx::query_scalar(QUERY)
+            .bind(xids)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(database)?;
+        if invisible == 0 {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(2) {
+            warn!(
+                invisible,
+                "committed transactions still invisible after 2 s; invalidating anyway"
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
