@@ -33,6 +33,12 @@ use crate::cache::ModelCache;
 use crate::health::InvalidatorHealth;
 
 #[cfg(feature = "cdc-mysql")]
+mod binlog_batch;
+#[cfg(feature = "cdc-mysql")]
+mod binlog_statement;
+#[cfg(feature = "cdc-mysql")]
+mod my_catalog;
+#[cfg(feature = "cdc-mysql")]
 mod mysql;
 #[cfg(feature = "cdc-postgres")]
 mod pg_catalog;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use momento_seaorm_cache::{CacheStatus, LoadAll, Loader};
 use sea_orm::{Database, JsonValue, SelectModel, Statement};
 
-use super::{cached, read_with, Cdc, AUDIT, PARENTS, PATIENCE};
+use super::{cached, read_with, Cdc, AUDIT, CHILDREN, PARENTS, PATIENCE};
 use crate::common::Db;
 
 /// A read of `sql` answers what the database answers now.
@@ -177,6 +177,24 @@ pub async fn statement_logged_writes_with_modifiers_invalidate(kind: Db) {
         cdc.caught_up().await;
         assert_fresh(&cdc, PARENTS, &format!("write {i}: {write}")).await;
         assert_fresh(&cdc, AUDIT, &format!("the trigger of write {i}: {write}")).await;
+    }
+    // `child` has no trigger: its table is found under the modifiers, and only it (and what
+    // reaches it) is invalidated, not everything.
+    let everything = format!("{}:gen-all", cdc.cache.prefix());
+    for write in [
+        "UPDATE LOW_PRIORITY IGNORE child SET note = 'c0' WHERE id = 10",
+        "DELETE QUICK IGNORE FROM child WHERE id = 20",
+    ] {
+        cached(&cdc, CHILDREN).await;
+        let before = cdc.momento.raw(&everything).await;
+        cdc.write_with_cli(&format!("{statement}; {write}"));
+        cdc.caught_up().await;
+        assert_fresh(&cdc, CHILDREN, write).await;
+        assert_eq!(
+            cdc.momento.raw(&everything).await,
+            before,
+            "{write} invalidated everything"
+        );
     }
     cdc.finish().await;
 }
