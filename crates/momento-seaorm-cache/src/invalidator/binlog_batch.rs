@@ -23,6 +23,10 @@ struct Named {
     db: String,
     tables: Vec<String>,
     ddl: bool,
+    /// In a followed database (or none): its names are checked against the catalog. In
+    /// another, what it names is bumped as named, never everything (the statements of other
+    /// databases' applications are not this invalidator's to judge).
+    checked: bool,
 }
 
 /// The tables of committed and open transactions.
@@ -87,13 +91,15 @@ impl Pending {
         kind: QueryKind,
     ) {
         let db = db.to_lowercase();
+        let checked = db.is_empty() || settings.watches(&db);
         match cache.touches(DbBackend::MySql, &strip_modifiers(sql)) {
             Touches::Writes(tables) => self.open_statements.push(Named {
                 db,
                 tables: tables.to_vec(),
                 ddl: kind == QueryKind::Ddl,
+                checked,
             }),
-            Touches::Unknown if settings.watches(&db) || db.is_empty() => self.everything = true,
+            Touches::Unknown if checked => self.everything = true,
             _ => {}
         }
     }
@@ -155,6 +161,12 @@ fn reach_statement(
     named: &Named,
     reached: &mut BTreeSet<Node>,
 ) -> bool {
+    if !named.checked {
+        for table in &named.tables {
+            catalog.reach(&(named.db.clone(), table.clone()), reached);
+        }
+        return true;
+    }
     if named.ddl {
         // DDL names tables that are new or gone: known before or after is enough.
         for table in &named.tables {

@@ -153,14 +153,7 @@ async fn master_position(conn: &mut Conn) -> Result<Position, InvalidatorError> 
 async fn visible(conn: &mut Conn, upto: &Position) -> Result<(), InvalidatorError> {
     let started = Instant::now();
     loop {
-        conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-            .await
-            .map_err(database)?;
-        let rows: Vec<(String, String)> = conn
-            .query("SHOW SESSION STATUS LIKE 'binlog_snapshot_%'")
-            .await
-            .map_err(database)?;
-        conn.query_drop("COMMIT").await.map_err(database)?;
+        let rows = snapshot_status(conn).await.map_err(database)?;
         let get = |name: &str| {
             rows.iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -185,6 +178,21 @@ async fn visible(conn: &mut Conn, upto: &Position) -> Result<(), InvalidatorErro
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// `binlog_snapshot_%` of a consistent snapshot, in one round trip (three statements).
+async fn snapshot_status(conn: &mut Conn) -> Result<Vec<(String, String)>, mysql_async::Error> {
+    let mut result = conn
+        .query_iter(
+            "START TRANSACTION WITH CONSISTENT SNAPSHOT; \
+             SHOW SESSION STATUS LIKE 'binlog_snapshot_%'; COMMIT",
+        )
+        .await?;
+    let mut rows = Vec::new();
+    while !result.is_empty() {
+        rows.extend(result.collect::<(String, String)>().await?);
+    }
+    Ok(rows)
 }
 
 pub(crate) async fn preflight(settings: &Settings) -> Result<(), InvalidatorError> {

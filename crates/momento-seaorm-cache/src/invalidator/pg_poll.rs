@@ -29,6 +29,11 @@ use super::{InvalidatorError, Settings, Shared};
 /// is found by this check; DDL alone is found in the poll that decodes its commit).
 pub(crate) const DDL_CHECK_EVERY: Duration = Duration::from_millis(500);
 
+/// A probe waits at most this long for its WAL to be flushed by others (the WAL writer
+/// flushes asynchronous commits only every `wal_writer_delay`, 200 ms by default) before the
+/// invalidator flushes it.
+const FLUSH_AFTER: Duration = Duration::from_millis(20);
+
 /// Probes kept at most (one per poll; the oldest are dropped).
 const MAX_PROBES: usize = 256;
 
@@ -42,12 +47,17 @@ struct Probe {
 
 /// Follows one slot over one connection.
 pub(crate) struct Follower {
-    pub(crate) conn: PgConnection,
-    pub(crate) slot: String,
+    conn: PgConnection,
+    slot: String,
     catalog: PgCatalog,
     checked: Instant,
     probes: VecDeque<Probe>,
+    /// The flush position the last read decoded to at least.
+    flush: u64,
+    /// Where the slot is.
     advanced: u64,
+    /// Where the slot may go once the next read moves it (everything before is bumped).
+    advance_to: u64,
 }
 
 /// What one poll did.
@@ -57,6 +67,18 @@ pub(crate) enum Polled {
     /// Stopping: the batch was not finished.
     Stopping,
 }
+
+/// Moves the slot to `$3` (when given; everything before it is bumped), takes the probe (WAL
+/// insert and flush positions) and peeks at the changes, in one round trip and in that order:
+/// the peek's arguments depend on the probe, the probe on the advance.
+const READ: &str = "\
+WITH a AS MATERIALIZED (SELECT pg_replication_slot_advance($1, $3::pg_lsn) \
+  FROM (SELECT 1) AS one WHERE $3::text IS NOT NULL), \
+p AS MATERIALIZED (SELECT (SELECT count(*) FROM a) AS advanced, \
+  pg_current_wal_insert_lsn()::text AS i, pg_current_wal_flush_lsn()::text AS f) \
+SELECT p.i, p.f, c.lsn::text, c.data FROM p LEFT JOIN LATERAL \
+  pg_logical_slot_peek_changes($1, NULL, CASE WHEN p.advanced >= 0 THEN $2::int END, \
+  'include-xids', '1', 'skip-empty-xacts', '0', 'include-timestamp', '1') AS c ON true";
 
 impl Follower {
     /// A follower of `slot` on `conn`, with the catalog read now.
@@ -71,32 +93,27 @@ impl Follower {
             catalog,
             checked: Instant::now(),
             probes: VecDeque::new(),
+            flush: 0,
             advanced: 0,
+            advance_to: 0,
         })
     }
 
-    /// Reads what was committed, bumps it, advances the slot and reports progress.
+    /// Reads what was committed, bumps it and reports progress (the slot moves past it at
+    /// the next read, or at [`finish`](Self::finish)).
     pub(crate) async fn poll(
         &mut self,
         shared: &Shared,
         settings: &Settings,
     ) -> Result<Polled, InvalidatorError> {
-        let flush = self.probe(shared, settings).await?;
-        let rows = sqlx::query(
-            "SELECT lsn::text, data FROM pg_logical_slot_peek_changes($1, NULL, $2, \
-             'include-xids', '1', 'skip-empty-xacts', '0', 'include-timestamp', '1')",
-        )
-        .bind(&self.slot)
-        .bind(settings.max_changes as i32)
-        .fetch_all(&mut self.conn)
-        .await
-        .map_err(database)?;
-        let read = rows.len();
+        if self.flush_due(shared) {
+            flush_wal(&mut self.conn).await?;
+        }
+        let lines = self.read(settings).await?;
+        let read = lines.len();
         let mut batch = Batch::default();
-        for row in &rows {
-            let lsn: String = row.try_get(0).map_err(database)?;
-            let data: String = row.try_get(1).map_err(database)?;
-            batch.line(parse_lsn(&lsn).unwrap_or(0), &data);
+        for (lsn, data) in &lines {
+            batch.line(*lsn, data);
         }
         // A commit is in the WAL a moment before other sessions see it: a reader in between
         // would store the old rows under the new generation. Bump once all are visible.
@@ -123,14 +140,14 @@ impl Follower {
         shared.transactions_done(batch.transactions, &lags);
         // All of the WAL up to `flush` was decoded unless the row limit cut the read short.
         let complete = (read as i64) < settings.max_changes;
-        self.advance(if complete {
-            flush.max(batch.last_commit)
+        let target = if complete {
+            self.flush.max(batch.last_commit)
         } else {
             batch.last_commit
-        })
-        .await?;
+        };
+        self.advance_to = self.advance_to.max(target);
         if complete {
-            self.report(shared, flush);
+            self.report(shared);
         }
         if batch.transactions > 0 {
             debug!(slot = %self.slot, transactions = batch.transactions, ?tables, "invalidated");
@@ -138,57 +155,73 @@ impl Follower {
         Ok(Polled::Read(read))
     }
 
-    /// Takes this poll's probe and returns the flush position the peek will decode to at
-    /// least, flushing the WAL first when a probe has waited for it long enough.
-    async fn probe(
-        &mut self,
-        shared: &Shared,
-        settings: &Settings,
-    ) -> Result<u64, InvalidatorError> {
-        let at = SystemTime::now();
-        let row = sqlx::query(
-            "SELECT pg_current_wal_insert_lsn()::text, pg_current_wal_flush_lsn()::text",
-        )
-        .fetch_one(&mut self.conn)
-        .await
-        .map_err(database)?;
-        let insert = parse_lsn(&row.try_get::<String, _>(0).map_err(database)?).unwrap_or(0);
-        let mut flush = parse_lsn(&row.try_get::<String, _>(1).map_err(database)?).unwrap_or(0);
-        if self.probes.len() == MAX_PROBES {
-            self.probes.pop_front();
-        }
-        let taken = Instant::now();
-        self.probes.push_back(Probe {
-            at,
-            taken,
-            lsn: insert,
-        });
-        let waiting = self.probes.iter().find(|p| p.lsn > flush);
-        let overdue = waiting.is_some_and(|p| p.taken.elapsed() >= settings.poll_interval);
-        if waiting.is_some() && (overdue || shared.awaited()) {
-            flush_wal(&mut self.conn).await?;
-            flush = flush.max(insert);
-        }
-        Ok(flush)
+    /// Whether a probe waits for WAL that is not flushed yet, and someone waits for it or it
+    /// has waited [`FLUSH_AFTER`].
+    pub(crate) fn flush_due(&self, shared: &Shared) -> bool {
+        self.probes
+            .iter()
+            .find(|p| p.lsn > self.flush)
+            .is_some_and(|p| shared.awaited() || p.taken.elapsed() >= FLUSH_AFTER)
     }
 
-    /// Moves the slot to `target` (after the bumps of everything before it).
-    async fn advance(&mut self, target: u64) -> Result<(), InvalidatorError> {
-        if target > self.advanced {
+    /// Moves the slot (when due), takes this poll's probe and reads the changes.
+    async fn read(&mut self, settings: &Settings) -> Result<Vec<(u64, String)>, InvalidatorError> {
+        let at = SystemTime::now();
+        let taken = Instant::now();
+        let advance = (self.advance_to > self.advanced).then(|| format_lsn(self.advance_to));
+        let rows = sqlx::query(READ)
+            .bind(&self.slot)
+            .bind(settings.max_changes as i32)
+            .bind(advance)
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(database)?;
+        self.advanced = self.advanced.max(self.advance_to);
+        let mut lines = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            if i == 0 {
+                let lsn = |i| -> Result<u64, InvalidatorError> {
+                    let text: String = row.try_get(i).map_err(database)?;
+                    Ok(parse_lsn(&text).unwrap_or(0))
+                };
+                if self.probes.len() == MAX_PROBES {
+                    self.probes.pop_front();
+                }
+                let insert = lsn(0)?;
+                self.probes.push_back(Probe {
+                    at,
+                    taken,
+                    lsn: insert,
+                });
+                self.flush = self.flush.max(lsn(1)?);
+            }
+            let lsn: Option<String> = row.try_get(2).map_err(database)?;
+            let data: Option<String> = row.try_get(3).map_err(database)?;
+            if let (Some(lsn), Some(data)) = (lsn, data) {
+                lines.push((parse_lsn(&lsn).unwrap_or(0), data));
+            }
+        }
+        Ok(lines)
+    }
+
+    /// Moves the slot past everything bumped (when stopping).
+    pub(crate) async fn finish(&mut self) -> Result<(), InvalidatorError> {
+        if self.advance_to > self.advanced {
             sqlx::query("SELECT pg_replication_slot_advance($1, $2::pg_lsn)")
                 .bind(&self.slot)
-                .bind(format_lsn(target))
+                .bind(format_lsn(self.advance_to))
                 .execute(&mut self.conn)
                 .await
                 .map_err(database)?;
-            self.advanced = target;
+            self.advanced = self.advance_to;
         }
         Ok(())
     }
 
     /// Caught up as of the latest probe whose position was decoded (everything up to
-    /// `flush` was).
-    fn report(&mut self, shared: &Shared, flush: u64) {
+    /// `self.flush` was).
+    fn report(&mut self, shared: &Shared) {
+        let flush = self.flush;
         let mut latest = None;
         while let Some(p) = self.probes.front().copied() {
             if p.lsn > flush {
@@ -198,7 +231,7 @@ impl Follower {
             self.probes.pop_front();
         }
         if let Some(at) = latest {
-            shared.caught_up(at, format_lsn(self.advanced.max(flush)));
+            shared.caught_up(at, format_lsn(self.advance_to.max(flush)));
         }
     }
 

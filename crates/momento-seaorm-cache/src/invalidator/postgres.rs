@@ -159,11 +159,13 @@ pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), 
     let mut follower = Follower::new(conn, slot).await?;
     loop {
         if shared.stopping() {
-            return Ok(());
+            return follower.finish().await;
         }
         match follower.poll(shared, settings).await? {
             Polled::Stopping => return Ok(()),
-            Polled::Read(0) => shared.pause(settings.poll_interval).await,
+            Polled::Read(0) if !follower.flush_due(shared) => {
+                shared.pause(settings.poll_interval).await
+            }
             Polled::Read(_) => {}
         }
     }
