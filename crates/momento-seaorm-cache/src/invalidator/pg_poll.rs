@@ -54,6 +54,8 @@ pub(crate) struct Follower {
     probes: VecDeque<Probe>,
     /// The flush position the last read decoded to at least.
     flush: u64,
+    /// When the last read took its probe.
+    read_at: Instant,
     /// Where the slot is.
     advanced: u64,
     /// Where the slot may go once the next read moves it (everything before is bumped).
@@ -94,6 +96,7 @@ impl Follower {
             checked: Instant::now(),
             probes: VecDeque::new(),
             flush: 0,
+            read_at: Instant::now(),
             advanced: 0,
             advance_to: 0,
         })
@@ -155,13 +158,16 @@ impl Follower {
         Ok(Polled::Read(read))
     }
 
-    /// Whether a probe waits for WAL that is not flushed yet, and someone waits for it or it
-    /// has waited [`FLUSH_AFTER`].
+    /// Whether a probe waited for WAL that was not flushed at the last read, and someone
+    /// waits for it or it had waited [`FLUSH_AFTER`] by then (the flush position is only
+    /// known as of the last read: under load other commits flush it soon after).
     pub(crate) fn flush_due(&self, shared: &Shared) -> bool {
         self.probes
             .iter()
             .find(|p| p.lsn > self.flush)
-            .is_some_and(|p| shared.awaited() || p.taken.elapsed() >= FLUSH_AFTER)
+            .is_some_and(|p| {
+                shared.awaited() || self.read_at.saturating_duration_since(p.taken) >= FLUSH_AFTER
+            })
     }
 
     /// Moves the slot (when due), takes this poll's probe and reads the changes.
@@ -177,6 +183,7 @@ impl Follower {
             .await
             .map_err(database)?;
         self.advanced = self.advanced.max(self.advance_to);
+        self.read_at = taken;
         let mut lines = Vec::with_capacity(rows.len());
         for (i, row) in rows.iter().enumerate() {
             if i == 0 {
