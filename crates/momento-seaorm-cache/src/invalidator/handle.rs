@@ -136,7 +136,9 @@ impl InvalidatorHandle {
 
     /// Stops cleanly: the batch under way is finished and its position recorded. The slot
     /// (PostgreSQL) stays, so a later invalidator with the same name resumes where this one
-    /// stopped; drop it with [`Invalidator::drop_postgres_slot`] when retiring it.
+    /// stopped; drop it with
+    /// [`Invalidator::drop_postgres_slot`](super::Invalidator::drop_postgres_slot) when
+    /// retiring it.
     ///
     /// ```no_run
     /// # async fn run(handle: momento_seaorm_cache::InvalidatorHandle) {
