@@ -96,3 +96,11 @@ async fn the_health_gate_never_claims_an_undecoded_asynchronous_commit() {
 async fn commit_to_invalidation_lag_under_load() {
     cdc_common::load::commit_to_invalidation_lag_under_load(KIND).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ddl_with_row_changes_in_one_transaction_is_invalidated_within_the_bound() {
+    cdc_common::edges::ddl_with_row_changes_in_one_transaction_is_invalidated_within_the_bound(
+        KIND,
+    )
+    .await;
+}

@@ -17,7 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
 
-/// One query for everything: relations (`r`), inheritance edges (`i`: child, parent), view
+/// One query for everything: relations (`r`; columns only in the followed schemas `$1`, all
+/// when null: reading them is most of the cost), inheritance edges (`i`: child, parent), view
 /// edges (`v`: base, view) and views calling a user function (`o`).
 const CATALOG: &str = "\
 SELECT 'r'::text AS k, c.oid::bigint AS a, 0::bigint AS b, n.nspname::text AS s, \
@@ -26,6 +27,7 @@ SELECT 'r'::text AS k, c.oid::bigint AS a, 0::bigint AS b, n.nspname::text AS s,
   ORDER BY a.attnum), ''))::text AS f \
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+  AND ($1::text[] IS NULL OR lower(n.nspname) = ANY($1)) \
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname <> 'information_schema' \
   AND n.nspname NOT LIKE 'pg\\_%' \
 GROUP BY c.oid, n.nspname \
@@ -63,9 +65,17 @@ pub(crate) struct PgCatalog {
 pub(crate) type Name = (String, String);
 
 impl PgCatalog {
-    /// Reads the catalog.
-    pub(crate) async fn load(conn: &mut PgConnection) -> Result<PgCatalog, sqlx::Error> {
-        let rows = sqlx::query(CATALOG).fetch_all(&mut *conn).await?;
+    /// Reads the catalog; the columns of the relations in `schemas` (lower-cased; all when
+    /// `None`).
+    pub(crate) async fn load(
+        conn: &mut PgConnection,
+        schemas: Option<&BTreeSet<String>>,
+    ) -> Result<PgCatalog, sqlx::Error> {
+        let schemas: Option<Vec<String>> = schemas.map(|s| s.iter().cloned().collect());
+        let rows = sqlx::query(CATALOG)
+            .bind(schemas)
+            .fetch_all(&mut *conn)
+            .await?;
         let mut catalog = PgCatalog::default();
         for row in rows {
             let kind: String = row.try_get(0)?;

@@ -87,8 +87,11 @@ impl Follower {
     pub(crate) async fn new(
         mut conn: PgConnection,
         slot: &str,
+        settings: &Settings,
     ) -> Result<Follower, InvalidatorError> {
-        let catalog = PgCatalog::load(&mut conn).await.map_err(database)?;
+        let catalog = PgCatalog::load(&mut conn, settings.schemas.as_ref())
+            .await
+            .map_err(database)?;
         Ok(Follower {
             conn,
             slot: slot.to_owned(),
@@ -151,6 +154,9 @@ impl Follower {
         self.advance_to = self.advance_to.max(target);
         if complete {
             self.report(shared);
+        }
+        if !self.check_ddl(shared, settings).await? {
+            return Ok(Polled::Stopping);
         }
         if batch.transactions > 0 {
             debug!(slot = %self.slot, transactions = batch.transactions, ?tables, "invalidated");
@@ -242,7 +248,37 @@ impl Follower {
         }
     }
 
-    /// The generation names the batch's tables reach, after checking the catalog for DDL.
+    /// Reads the catalog again; what DDL changed since the last read.
+    async fn reload(&mut self, settings: &Settings) -> Result<BTreeSet<Name>, InvalidatorError> {
+        let newer = PgCatalog::load(&mut self.conn, settings.schemas.as_ref())
+            .await
+            .map_err(database)?;
+        let changed = self.catalog.changed(&newer);
+        if !changed.is_empty() {
+            debug!(slot = %self.slot, ?changed, "the catalog changed");
+        }
+        self.catalog = newer;
+        self.checked = Instant::now();
+        Ok(changed)
+    }
+
+    /// The periodic comparison (DDL in a transaction that also changed rows): at most every
+    /// [`DDL_CHECK_EVERY`], after the batch's bumps so it never delays them.
+    async fn check_ddl(
+        &mut self,
+        shared: &Shared,
+        settings: &Settings,
+    ) -> Result<bool, InvalidatorError> {
+        if self.checked.elapsed() < DDL_CHECK_EVERY {
+            return Ok(true);
+        }
+        let changed = self.reload(settings).await?;
+        Ok(shared.bump(&names(changed, settings)).await.is_ok())
+    }
+
+    /// The generation names the batch's tables reach, after reading the catalog again when
+    /// the batch shows DDL (a transaction without row changes) or names a relation the
+    /// catalog does not know.
     async fn resolve(
         &mut self,
         batch: &Batch,
@@ -250,15 +286,8 @@ impl Follower {
     ) -> Result<BTreeSet<String>, InvalidatorError> {
         let unknown = batch.tables.iter().any(|(s, t)| !self.catalog.knows(s, t));
         let mut reached: BTreeSet<Name> = BTreeSet::new();
-        if batch.catalog_only || unknown || self.checked.elapsed() >= DDL_CHECK_EVERY {
-            let newer = PgCatalog::load(&mut self.conn).await.map_err(database)?;
-            let changed = self.catalog.changed(&newer);
-            if !changed.is_empty() {
-                debug!(slot = %self.slot, ?changed, "the catalog changed");
-            }
-            reached.extend(changed);
-            self.catalog = newer;
-            self.checked = Instant::now();
+        if batch.catalog_only || unknown {
+            reached.extend(self.reload(settings).await?);
         }
         for (schema, table) in &batch.tables {
             self.catalog.reach(schema, table, &mut reached);
@@ -266,16 +295,24 @@ impl Follower {
         if !batch.tables.is_empty() {
             self.catalog.opaque_views(&mut reached);
         }
-        Ok(reached
-            .into_iter()
-            .filter(|(schema, _)| settings.watches(schema))
-            .map(|(_, table)| table.to_lowercase())
-            .collect())
+        Ok(names(reached, settings))
     }
 }
 
-/// Flushes the WAL past everything inserted so far: a transaction with an xid committed with
+/// The generation names of the relations in followed schemas.
+fn names(reached: BTreeSet<Name>, settings: &Settings) -> BTreeSet<String> {
+    reached
+        .into_iter()
+        .filter(|(schema, _)| settings.watches(schema))
+        .map(|(_, table)| table.to_lowercase())
+        .collect()
+}
+
+/// Flushes the WAL past everything inserted so far: a transaction that wrote WAL (a
+/// transactional logical message, which also gives it an xid) committed with
 /// `synchronous_commit = local` waits until its commit record, and all before it, is flushed.
+/// (An xid alone writes no WAL, and such a commit is not flushed.) The message decodes as a
+/// transaction of its own, which is not taken for DDL.
 async fn flush_wal(conn: &mut PgConnection) -> Result<(), InvalidatorError> {
     // One statement, one round trip: `set_config(.., true)` holds until the commit.
     sqlx::raw_sql(

@@ -156,7 +156,7 @@ pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), 
     } else {
         info!(slot, "resuming from the replication slot");
     }
-    let mut follower = Follower::new(conn, slot).await?;
+    let mut follower = Follower::new(conn, slot, settings).await?;
     loop {
         if shared.stopping() {
             return follower.finish().await;
