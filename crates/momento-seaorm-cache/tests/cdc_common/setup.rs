@@ -48,17 +48,36 @@ pub fn required() -> bool {
     std::env::var("REQUIRE_DATABASES").is_ok_and(|v| v == "1")
 }
 
+/// What a test does about a setting problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Run,
+    /// Skip, printing this.
+    Skip(String),
+    /// Fail with this (`REQUIRE_DATABASES=1`).
+    Fail(String),
+}
+
+/// Run without a problem; with one, skip, or fail when `required`.
+pub fn decide(problem: Option<String>, required: bool) -> Decision {
+    match problem {
+        None => Decision::Run,
+        Some(problem) if required => Decision::Fail(format!("REQUIRE_DATABASES=1 but {problem}")),
+        Some(problem) => Decision::Skip(format!("SKIPPED: {problem}")),
+    }
+}
+
 /// Whether the test may run: `true` without a problem; with one, prints `SKIPPED: ...` and
 /// returns `false`, or panics when `required`.
 pub fn may_run(problem: Option<String>, required: bool) -> bool {
-    let Some(problem) = problem else {
-        return true;
-    };
-    if required {
-        panic!("REQUIRE_DATABASES=1 but {problem}");
+    match decide(problem, required) {
+        Decision::Run => true,
+        Decision::Skip(message) => {
+            eprintln!("{message}");
+            false
+        }
+        Decision::Fail(message) => panic!("{message}"),
     }
-    eprintln!("SKIPPED: {problem}");
-    false
 }
 
 /// Reads the settings from the server `db` is on.
@@ -110,17 +129,20 @@ pub fn check_the_skip_decision() {
         problem.contains("ALTER SYSTEM SET wal_level = logical"),
         "{problem}"
     );
-    assert!(!may_run(Some(problem.clone()), false), "skipped");
-    let failed = std::panic::catch_unwind(|| may_run(Some(problem), true));
+    assert_eq!(
+        decide(Some(problem.clone()), false),
+        Decision::Skip(format!("SKIPPED: {problem}"))
+    );
     assert!(
-        failed.is_err(),
+        matches!(decide(Some(problem), true), Decision::Fail(m)
+            if m.starts_with("REQUIRE_DATABASES=1 but PostgreSQL wal_level is replica")),
         "REQUIRE_DATABASES=1 turns the skip into a failure"
     );
     let logical = CaptureSettings::Postgres {
         wal_level: "logical".into(),
     };
     assert_eq!(capture_setting_problem(&logical), None);
-    assert!(may_run(None, true));
+    assert_eq!(decide(None, true), Decision::Run);
     for (log_bin, format) in [("0", "ROW"), ("OFF", "MIXED"), ("1", "STATEMENT")] {
         let off = CaptureSettings::MySql {
             log_bin: log_bin.into(),
