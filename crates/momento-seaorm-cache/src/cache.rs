@@ -327,9 +327,9 @@ impl ModelCache {
     /// # Ok(()) }
     /// ```
     pub async fn invalidate<E: sea_orm::EntityTrait>(&self) {
-        // The entity's table name is one name, dots and all (its schema is kept apart).
-        self.invalidate_tables(&[E::default().table_name().to_lowercase()])
-            .await;
+        // The entity's table name is a name, not SQL: no quotes or schema to strip.
+        let table = E::default().table_name().to_lowercase();
+        self.invalidate_tables(&[table]).await;
     }
 
     /// Invalidates every cached read of `table`, in every process sharing the backend: for
@@ -447,6 +447,12 @@ impl ModelCache {
     /// ```
     pub async fn try_invalidate_all(&self) -> bool {
         self.parts.generations.try_bump_all().await
+    }
+
+    /// [`try_invalidate_tables`](Self::try_invalidate_tables) of names already as generations
+    /// name tables (unquoted, lower-cased, unqualified: `my.items` stays `my.items`).
+    pub(crate) async fn try_invalidate_names(&self, tables: &[String]) -> bool {
+        self.parts.generations.try_bump_tables(tables).await
     }
 
     /// Gives each of `tables` (lowercase, unqualified) a new generation.
@@ -667,36 +673,72 @@ impl ModelCache {
     }
 }
 
-/// The generation names `table` may mean, as statements name tables: unquoted and lower-cased;
-/// a name with a dot outside quotes is both a schema-qualified name (its last part) and the
-/// name of a table with a dot in it (the whole), so both are invalidated (`"App"."Users"` is
-/// `users`, `"my.items"` is `my.items`, `app.items` is `items` and `app.items`).
+/// The generation names `table` may mean: as statements name tables (see [`table_name`]),
+/// and, for an unquoted name with a dot (`my.items`), also the whole name, since it may be a
+/// table whose name has a dot rather than a schema-qualified one: both are invalidated.
 fn table_names(table: &str) -> Vec<String> {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current = String::new();
-    let mut quote: Option<char> = None;
-    for c in table.chars() {
-        match (quote, c) {
-            (None, '"' | '`' | '[') => quote = Some(if c == '[' { ']' } else { c }),
-            (Some(q), _) if c == q => quote = None,
-            (None, '.') => parts.push(std::mem::take(&mut current)),
-            _ => current.push(c),
+    let named = table_name(table);
+    let whole = table.trim().to_lowercase();
+    let quoted = table.contains(['"', '`', '[']);
+    if !quoted && whole.contains('.') && whole != named {
+        vec![named, whole]
+    } else {
+        vec![named]
+    }
+}
+
+/// A table name as statements name tables, so both meet on one generation: the last part,
+/// unquoted, lower-cased (`"App"."Users"` is `users`; a quoted part keeps its dots:
+/// `"my.items"` is `my.items`).
+fn table_name(table: &str) -> String {
+    let table = table.trim();
+    let close = table.chars().last();
+    let open = match close {
+        Some('"') => '"',
+        Some('`') => '`',
+        Some(']') => '[',
+        _ => {
+            let name = table.rsplit('.').next().unwrap_or(table);
+            return name.to_lowercase();
+        }
+    };
+    let close = close.unwrap_or(open);
+    // The quoted last part: scan back to its opening quote (a doubled quote is an escape).
+    let body = &table[..table.len() - close.len_utf8()];
+    let mut start = None;
+    let mut chars = body.char_indices().rev().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == open {
+            if open == close && chars.peek().is_some_and(|&(_, p)| p == open) {
+                chars.next();
+                continue;
+            }
+            start = Some(i + c.len_utf8());
+            break;
         }
     }
-    parts.push(current);
-    let last = parts.last().cloned().unwrap_or_default().to_lowercase();
-    let mut names = vec![last];
-    if parts.len() > 1 {
-        let whole = table
-            .trim_matches(|c| matches!(c, '"' | '`' | '[' | ']'))
-            .to_lowercase();
-        if !names.contains(&whole) {
-            names.push(whole);
-        }
-    }
-    names
+    let inner = &body[start.unwrap_or(0)..];
+    let doubled: String = [close, close].iter().collect();
+    inner.replace(&doubled, &close.to_string()).to_lowercase()
 }
 
 /// A statement that is not understood as a read, so its result is not cached.
 #[derive(Debug, Clone, Copy)]
 struct NotARead;
+
+#[cfg(test)]
+mod tests {
+    use super::table_name;
+
+    #[test]
+    fn table_names_keep_the_dots_of_a_quoted_part() {
+        assert_eq!(table_name("users"), "users");
+        assert_eq!(table_name(r#""App"."USERS""#), "users");
+        assert_eq!(table_name("app.users"), "users");
+        assert_eq!(table_name(r#""my.items""#), "my.items");
+        assert_eq!(table_name(r#"public."my.items""#), "my.items");
+        assert_eq!(table_name("`shop`.`my.items`"), "my.items");
+        assert_eq!(table_name(r#""a""b.c""#), r#"a"b.c"#);
+        assert_eq!(table_name("[dbo].[x.y]"), "x.y");
+    }
+}

@@ -21,18 +21,34 @@
 //! healthy. A front end: it uses the [`cache`](crate::cache) and leaves only.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{watch, Notify};
-use tokio::task::JoinHandle;
-use tracing::{info, warn};
 
 use crate::cache::ModelCache;
 use crate::health::InvalidatorHealth;
 
+mod handle;
+mod shared;
+
+pub use handle::InvalidatorHandle;
+use shared::supervise;
+pub(crate) use shared::Shared;
+
+#[cfg(feature = "cdc-mysql")]
+mod binlog_batch;
+#[cfg(feature = "cdc-mysql")]
+mod binlog_statement;
+#[cfg(feature = "cdc-mysql")]
+mod my_catalog;
 #[cfg(feature = "cdc-mysql")]
 mod mysql;
+#[cfg(feature = "cdc-postgres")]
+mod pg_catalog;
+#[cfg(feature = "cdc-postgres")]
+mod pg_poll;
 #[cfg(feature = "cdc-postgres")]
 mod postgres;
 #[cfg(feature = "cdc-postgres")]
@@ -418,6 +434,7 @@ impl InvalidatorBuilder {
             health,
             status,
             probe: Notify::new(),
+            waiters: AtomicUsize::new(0),
             stop: stop_rx,
             name: self.settings.name.clone(),
         });
@@ -428,341 +445,6 @@ impl InvalidatorBuilder {
             name_ok,
         ));
         InvalidatorHandle { shared, task, stop }
-    }
-}
-
-/// What the handle and the running task share.
-pub(crate) struct Shared {
-    pub(crate) cache: ModelCache,
-    pub(crate) health: InvalidatorHealth,
-    status: watch::Sender<InvalidatorStatus>,
-    /// Asks the task to look for changes now (a caller waits in `caught_up_to_now`).
-    pub(crate) probe: Notify,
-    stop: watch::Receiver<bool>,
-    pub(crate) name: String,
-}
-
-/// The batch could not be finished because the invalidator is stopping.
-#[derive(Debug)]
-pub(crate) struct Stopping;
-
-impl Shared {
-    pub(crate) fn stopping(&self) -> bool {
-        *self.stop.borrow()
-    }
-
-    /// Resolves when a stop is requested.
-    pub(crate) async fn stopped(&self) {
-        let mut stop = self.stop.clone();
-        let _ = stop.wait_for(|s| *s).await;
-    }
-
-    /// Sleeps `d`, or less if a stop is requested or someone waits for the position.
-    pub(crate) async fn pause(&self, d: Duration) {
-        tokio::select! {
-            _ = tokio::time::sleep(d) => {}
-            _ = self.probe.notified() => {}
-            _ = self.stopped() => {}
-        }
-    }
-
-    /// Gives each of `tables` a new generation, retrying until it is recorded (unhealthy
-    /// meanwhile). `Err` only when stopping.
-    pub(crate) async fn bump(&self, tables: &BTreeSet<String>) -> Result<(), Stopping> {
-        if tables.is_empty() {
-            return Ok(());
-        }
-        let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
-        let mut wait = Duration::from_millis(20);
-        loop {
-            if self.cache.try_invalidate_tables(&tables).await {
-                return Ok(());
-            }
-            self.cache_failed("could not record the invalidation of changed tables");
-            if self.stopping() {
-                return Err(Stopping);
-            }
-            self.pause(wait).await;
-            wait = (wait * 2).min(Duration::from_secs(1));
-        }
-    }
-
-    /// Invalidates everything, retrying until it is recorded. `Err` only when stopping.
-    pub(crate) async fn bump_all(&self, why: &str) -> Result<(), Stopping> {
-        warn!(invalidator = %self.name, why, "invalidating every cached read");
-        let mut wait = Duration::from_millis(20);
-        loop {
-            if self.cache.try_invalidate_all().await {
-                metrics::counter!("momento_seaorm_cache_cdc_full_invalidations_total",
-                    "invalidator" => self.name.clone())
-                .increment(1);
-                self.status.send_modify(|s| s.full_invalidations += 1);
-                return Ok(());
-            }
-            self.cache_failed("could not record a full invalidation");
-            if self.stopping() {
-                return Err(Stopping);
-            }
-            self.pause(wait).await;
-            wait = (wait * 2).min(Duration::from_secs(1));
-        }
-    }
-
-    fn cache_failed(&self, what: &str) {
-        self.health.set_healthy(false);
-        metrics::gauge!("momento_seaorm_cache_cdc_healthy", "invalidator" => self.name.clone())
-            .set(0.0);
-        self.status.send_modify(|s| {
-            s.state = InvalidatorState::Down;
-            s.last_error = Some(format!("{what}: the cache did not answer; retrying"));
-        });
-    }
-
-    /// Counts invalidated transactions and records their commit-to-invalidation lag.
-    pub(crate) fn transactions_done(&self, count: u64, commit_lags: &[Duration]) {
-        if count == 0 {
-            return;
-        }
-        let name = self.name.clone();
-        metrics::counter!("momento_seaorm_cache_cdc_transactions_total", "invalidator" => name.clone())
-            .increment(count);
-        let histogram = metrics::histogram!(
-            "momento_seaorm_cache_cdc_commit_to_invalidation_seconds",
-            "invalidator" => name
-        );
-        for lag in commit_lags {
-            histogram.record(lag.as_secs_f64());
-        }
-        self.status.send_modify(|s| s.transactions += count);
-    }
-
-    /// Every change committed before `as_of` is invalidated and `position` is recorded.
-    pub(crate) fn caught_up(&self, as_of: SystemTime, position: String) {
-        self.health.caught_up_as_of(as_of);
-        self.health.set_healthy(true);
-        let lag = self.health.lag().unwrap_or_default();
-        let name = self.name.clone();
-        metrics::gauge!("momento_seaorm_cache_cdc_lag_seconds", "invalidator" => name.clone())
-            .set(lag.as_secs_f64());
-        metrics::gauge!("momento_seaorm_cache_cdc_healthy", "invalidator" => name).set(1.0);
-        self.status.send_modify(|s| {
-            if s.state != InvalidatorState::Healthy {
-                info!(invalidator = %self.name, position, "change capture caught up");
-            }
-            s.state = InvalidatorState::Healthy;
-            s.caught_up_as_of = self.health.caught_up_at();
-            s.position = Some(position);
-        });
-    }
-
-    /// The session ended with `error`: unhealthy, retried.
-    fn failed(&self, error: &InvalidatorError) {
-        self.health.set_healthy(false);
-        let name = self.name.clone();
-        metrics::gauge!("momento_seaorm_cache_cdc_healthy", "invalidator" => name.clone()).set(0.0);
-        metrics::counter!("momento_seaorm_cache_cdc_errors_total", "invalidator" => name)
-            .increment(1);
-        warn!(invalidator = %self.name, %error, "change capture failed; retrying");
-        self.status.send_modify(|s| {
-            s.state = InvalidatorState::Down;
-            s.last_error = Some(error.to_string());
-            s.restarts += 1;
-        });
-    }
-
-    fn set_state(&self, state: InvalidatorState) {
-        self.status.send_modify(|s| s.state = state);
-    }
-}
-
-/// Runs sessions until stopped, restarting after a failure with backoff.
-async fn supervise(
-    shared: Arc<Shared>,
-    source: Source,
-    settings: Settings,
-    name_ok: Result<(), InvalidatorError>,
-) {
-    if let Err(e) = name_ok {
-        shared.failed(&e);
-        shared.set_state(InvalidatorState::Stopped);
-        return;
-    }
-    let mut wait = Duration::from_millis(100);
-    while !shared.stopping() {
-        shared.health.set_healthy(false);
-        shared.set_state(InvalidatorState::Starting);
-        let before = shared.status.borrow().transactions;
-        let result = match source {
-            #[cfg(feature = "cdc-postgres")]
-            Source::Postgres => postgres::session(&shared, &settings).await,
-            #[cfg(feature = "cdc-mysql")]
-            Source::MySql => mysql::session(&shared, &settings).await,
-        };
-        match result {
-            Ok(()) => break,
-            Err(e) => {
-                shared.failed(&e);
-                if shared.status.borrow().transactions > before {
-                    wait = Duration::from_millis(100);
-                }
-                shared.pause(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-    shared.health.set_healthy(false);
-    shared.set_state(InvalidatorState::Stopped);
-}
-
-/// A running invalidator. Dropping the handle leaves the task running; [`stop`](Self::stop)
-/// ends it cleanly, [`abort`](Self::abort) kills it at once.
-///
-/// ```no_run
-/// # async fn run(cache: momento_seaorm_cache::ModelCache) -> Result<(), Box<dyn std::error::Error>> {
-/// let handle = momento_seaorm_cache::Invalidator::postgres("postgres://localhost/app", &cache)
-///     .start()
-///     .await?;
-/// // ... a write made elsewhere ...
-/// let waited = handle.caught_up_to_now().await?; // every commit before this call is invalidated
-/// println!("caught up in {waited:?}; lag {:?}", handle.status().lag);
-/// handle.stop().await;
-/// # Ok(()) }
-/// ```
-pub struct InvalidatorHandle {
-    shared: Arc<Shared>,
-    task: JoinHandle<()>,
-    stop: watch::Sender<bool>,
-}
-
-impl std::fmt::Debug for InvalidatorHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InvalidatorHandle")
-            .field("name", &self.shared.name)
-            .field("status", &*self.shared.status.borrow())
-            .finish()
-    }
-}
-
-impl InvalidatorHandle {
-    /// A snapshot: state, lag, position, counters, last error.
-    ///
-    /// ```no_run
-    /// # fn run(handle: momento_seaorm_cache::InvalidatorHandle) {
-    /// let status = handle.status();
-    /// println!("{:?} {:?} behind, at {:?}", status.state, status.lag, status.position);
-    /// # }
-    /// ```
-    pub fn status(&self) -> InvalidatorStatus {
-        let mut status = self.shared.status.borrow().clone();
-        status.lag = self.shared.health.lag();
-        if self.task.is_finished() && status.state != InvalidatorState::Stopped {
-            status.state = InvalidatorState::Stopped;
-        }
-        status
-    }
-
-    /// The health it updates (give it to
-    /// [`ModelCacheBuilder::bypass_unless_caught_up`](crate::ModelCacheBuilder::bypass_unless_caught_up)).
-    ///
-    /// ```no_run
-    /// # fn run(handle: momento_seaorm_cache::InvalidatorHandle) {
-    /// let healthy = handle.health().allows_cache();
-    /// # }
-    /// ```
-    pub fn health(&self) -> InvalidatorHealth {
-        self.shared.health.clone()
-    }
-
-    /// Waits until every change committed before this call is invalidated, and returns how
-    /// long that took. `Err(Stopped)` if the invalidator stops first. Wrap it in a timeout:
-    /// a down invalidator makes it wait until it is back.
-    ///
-    /// ```no_run
-    /// # async fn run(handle: momento_seaorm_cache::InvalidatorHandle) -> Result<(), momento_seaorm_cache::InvalidatorError> {
-    /// let took = handle.caught_up_to_now().await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn caught_up_to_now(&self) -> Result<Duration, InvalidatorError> {
-        let asked = SystemTime::now();
-        let started = std::time::Instant::now();
-        self.shared.probe.notify_one();
-        let mut status = self.shared.status.subscribe();
-        loop {
-            {
-                let now = status.borrow_and_update();
-                if now.caught_up_as_of.is_some_and(|at| at >= asked)
-                    && now.state == InvalidatorState::Healthy
-                {
-                    return Ok(started.elapsed());
-                }
-                if now.state == InvalidatorState::Stopped || self.task.is_finished() {
-                    return Err(InvalidatorError::Stopped);
-                }
-            }
-            tokio::select! {
-                changed = status.changed() => {
-                    if changed.is_err() {
-                        return Err(InvalidatorError::Stopped);
-                    }
-                }
-                // Keep asking: a poll already under way when we asked does not count.
-                _ = tokio::time::sleep(Duration::from_millis(5)) => self.shared.probe.notify_one(),
-            }
-        }
-    }
-
-    /// Waits until the invalidator reports itself healthy (caught up after a start, restart
-    /// or full invalidation). `Err(Stopped)` if it stops first.
-    ///
-    /// ```no_run
-    /// # async fn run(handle: momento_seaorm_cache::InvalidatorHandle) -> Result<(), momento_seaorm_cache::InvalidatorError> {
-    /// handle.healthy().await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn healthy(&self) -> Result<(), InvalidatorError> {
-        let mut status = self.shared.status.subscribe();
-        loop {
-            {
-                let now = status.borrow_and_update();
-                if now.state == InvalidatorState::Healthy {
-                    return Ok(());
-                }
-                if now.state == InvalidatorState::Stopped || self.task.is_finished() {
-                    return Err(InvalidatorError::Stopped);
-                }
-            }
-            if status.changed().await.is_err() {
-                return Err(InvalidatorError::Stopped);
-            }
-        }
-    }
-
-    /// Stops cleanly: the batch under way is finished and its position recorded. The slot
-    /// (PostgreSQL) stays, so a later invalidator with the same name resumes where this one
-    /// stopped; drop it with [`Invalidator::drop_postgres_slot`] when retiring it.
-    ///
-    /// ```no_run
-    /// # async fn run(handle: momento_seaorm_cache::InvalidatorHandle) {
-    /// handle.stop().await;
-    /// # }
-    /// ```
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        self.shared.probe.notify_one();
-        let _ = self.task.await;
-    }
-
-    /// Kills the task at once, as a crash would: nothing is finished or recorded. Reads gated
-    /// by its health bypass the cache once its lag passes the bound; a new invalidator with
-    /// the same name re-delivers what this one had not recorded.
-    ///
-    /// ```no_run
-    /// # fn run(handle: momento_seaorm_cache::InvalidatorHandle) {
-    /// handle.abort();
-    /// # }
-    /// ```
-    pub fn abort(self) {
-        self.task.abort();
     }
 }
 

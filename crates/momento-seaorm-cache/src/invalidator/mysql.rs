@@ -5,13 +5,14 @@
 //!    │ present                                     STATUS, invalidate everything, start there
 //!    ▼
 //! COM_BINLOG_DUMP from it ─► TABLE_MAP (db.table) ... XID / COMMIT / DDL query
-//!    tables of each committed transaction (+ the children of ON DELETE/UPDATE CASCADE and SET
-//!    NULL foreign keys: InnoDB logs no rows for those) ─► one batch bump per burst
+//!    tables of each committed transaction, reached through the catalog (children of ON
+//!    DELETE/UPDATE CASCADE and SET NULL foreign keys: InnoDB logs no rows for those; views
+//!    over the tables; see binlog_batch, my_catalog) ─► one batch bump per burst
 //!    ─► processed position ─► saved (throttled) ─► caught up as of every probe
 //!       (SHOW MASTER STATUS at t: once processed ≥ that position, caught up as of t)
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::{FutureExt, StreamExt};
@@ -19,11 +20,12 @@ use mysql_async::binlog::events::EventData;
 use mysql_async::binlog::EventType;
 use mysql_async::prelude::*;
 use mysql_async::{BinlogStreamRequest, Conn, Opts};
-use sea_orm::DbBackend;
 use tracing::{debug, info, warn};
 
+use super::binlog_batch::{Bump, Pending};
+use super::binlog_statement::{classify, QueryKind};
+use super::my_catalog::MyCatalog;
 use super::{server_id_for, InvalidatorError, Settings, Shared};
-use crate::tables::Touches;
 
 /// How long a saved position lives in the cache (the generations' own lifetime).
 const POSITION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -151,14 +153,7 @@ async fn master_position(conn: &mut Conn) -> Result<Position, InvalidatorError> 
 async fn visible(conn: &mut Conn, upto: &Position) -> Result<(), InvalidatorError> {
     let started = Instant::now();
     loop {
-        conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-            .await
-            .map_err(database)?;
-        let rows: Vec<(String, String)> = conn
-            .query("SHOW SESSION STATUS LIKE 'binlog_snapshot_%'")
-            .await
-            .map_err(database)?;
-        conn.query_drop("COMMIT").await.map_err(database)?;
+        let rows = snapshot_status(conn).await.map_err(database)?;
         let get = |name: &str| {
             rows.iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -183,6 +178,21 @@ async fn visible(conn: &mut Conn, upto: &Position) -> Result<(), InvalidatorErro
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// `binlog_snapshot_%` of a consistent snapshot, in one round trip (three statements).
+async fn snapshot_status(conn: &mut Conn) -> Result<Vec<(String, String)>, mysql_async::Error> {
+    let mut result = conn
+        .query_iter(
+            "START TRANSACTION WITH CONSISTENT SNAPSHOT; \
+             SHOW SESSION STATUS LIKE 'binlog_snapshot_%'; COMMIT",
+        )
+        .await?;
+    let mut rows = Vec::new();
+    while !result.is_empty() {
+        rows.extend(result.collect::<(String, String)>().await?);
+    }
+    Ok(rows)
 }
 
 pub(crate) async fn preflight(settings: &Settings) -> Result<(), InvalidatorError> {
@@ -221,116 +231,12 @@ async fn save_position(shared: &Shared, position: &Position) -> bool {
     saved.is_ok()
 }
 
-/// Foreign keys whose actions change other tables: referenced (db, table) → referencing ones.
-async fn cascades(
-    conn: &mut Conn,
-) -> Result<BTreeMap<(String, String), Vec<(String, String)>>, InvalidatorError> {
-    let rows: Vec<(String, String, String, String)> = conn
-        .query(
-            "SELECT UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME, CONSTRAINT_SCHEMA, \
-             TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS \
-             WHERE DELETE_RULE <> 'RESTRICT' AND DELETE_RULE <> 'NO ACTION' \
-             OR UPDATE_RULE <> 'RESTRICT' AND UPDATE_RULE <> 'NO ACTION'",
-        )
-        .await
-        .map_err(database)?;
-    let mut map: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
-    for (ref_db, ref_table, db, table) in rows {
-        map.entry((ref_db.to_lowercase(), ref_table.to_lowercase()))
-            .or_default()
-            .push((db.to_lowercase(), table.to_lowercase()));
-    }
-    Ok(map)
-}
-
-/// What a statement logged as a query event does to the transaction around it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum QueryKind {
-    /// `BEGIN`, `XA START`.
-    Begin,
-    /// `COMMIT`, `ROLLBACK` (non-transactional changes stay), `XA COMMIT`.
-    End,
-    /// Savepoints: inside a transaction, no change of their own.
-    Savepoint,
-    /// Accounts, privileges, `CREATE DATABASE`, maintenance: commit implicitly, change no
-    /// cached table.
-    Admin,
-    /// Schema changes and `TRUNCATE`: commit implicitly and change their tables.
-    Ddl,
-    /// A statement-logged data change: part of the transaction around it.
-    Dml,
-}
-
-fn classify(sql: &str) -> QueryKind {
-    let head: String = sql
-        .trim_start()
-        .chars()
-        .take(24)
-        .collect::<String>()
-        .to_ascii_uppercase();
-    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| head.starts_with(p));
-    if head == "BEGIN" || starts(&["XA START", "XA BEGIN"]) {
-        QueryKind::Begin
-    } else if starts(&["SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO"]) {
-        QueryKind::Savepoint
-    } else if head == "COMMIT" || starts(&["ROLLBACK", "XA COMMIT", "XA ROLLBACK", "XA END"]) {
-        QueryKind::End
-    } else if starts(&[
-        "GRANT",
-        "REVOKE",
-        "CREATE USER",
-        "DROP USER",
-        "ALTER USER",
-        "RENAME USER",
-        "CREATE ROLE",
-        "DROP ROLE",
-        "SET PASSWORD",
-        "CREATE DATABASE",
-        "CREATE SCHEMA",
-        "ALTER DATABASE",
-        "FLUSH",
-        "ANALYZE",
-        "OPTIMIZE",
-        "XA PREPARE",
-    ]) {
-        QueryKind::Admin
-    } else if starts(&["CREATE", "ALTER", "DROP", "TRUNCATE", "RENAME"]) {
-        QueryKind::Ddl
-    } else {
-        QueryKind::Dml
-    }
-}
-
-/// What the stream has shown since the last bump.
-#[derive(Debug, Default)]
-struct Pending {
-    /// (db, table) of committed transactions not yet bumped.
-    committed: BTreeSet<(String, String)>,
-    /// (db, table) of the transaction being read.
-    open: BTreeSet<(String, String)>,
-    everything: bool,
-    transactions: u64,
-    received: Vec<Instant>,
-    /// A statement changed the schema: reload the foreign keys.
-    ddl: bool,
-}
-
-impl Pending {
-    fn commit(&mut self) {
-        self.committed.append(&mut self.open);
-        self.transactions += 1;
-        self.received.push(Instant::now());
-    }
-
-    fn is_empty(&self) -> bool {
-        self.committed.is_empty() && !self.everything && self.transactions == 0
-    }
-}
-
 pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), InvalidatorError> {
     let mut control = connect(&settings.url).await?;
     check(&mut control).await?;
-    let mut fks = cascades(&mut control).await?;
+    let mut catalog = MyCatalog::load(&mut control, &shared.cache)
+        .await
+        .map_err(database)?;
     let mut start = load_position(shared).await;
     if start.is_none() {
         let now = master_position(&mut control).await?;
@@ -461,11 +367,7 @@ pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), 
                 }
                 Ok(Some(EventData::FormatDescriptionEvent(_))) => format_known = true,
                 Ok(Some(EventData::TableMapEvent(map))) => {
-                    let db = map.database_name().to_lowercase();
-                    if settings.watches(&db) {
-                        let table = map.table_name().to_lowercase();
-                        pending.open.insert((db, table));
-                    }
+                    pending.table(&map.database_name(), &map.table_name());
                 }
                 Ok(Some(EventData::XidEvent(_))) => {
                     pending.commit();
@@ -475,18 +377,8 @@ pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), 
                     let sql = query.query();
                     let kind = classify(&sql);
                     if matches!(kind, QueryKind::Ddl | QueryKind::Dml) {
-                        let db = query.schema().to_lowercase();
-                        match shared.cache.touches(DbBackend::MySql, &sql) {
-                            Touches::Writes(tables) => {
-                                for table in tables.iter() {
-                                    pending.open.insert((db.clone(), table.clone()));
-                                }
-                            }
-                            Touches::Unknown if settings.watches(&db) || db.is_empty() => {
-                                pending.everything = true;
-                            }
-                            _ => {}
-                        }
+                        let db = query.schema();
+                        pending.statement(&shared.cache, settings, &db, &sql, kind);
                     }
                     match kind {
                         QueryKind::Begin => in_transaction = true,
@@ -525,39 +417,26 @@ pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), 
             // visible: a reader in between would store the old rows under the new generation.
             // Bump once the last commit read is visible.
             visible(&mut control, &last_commit).await?;
-            if pending.ddl {
-                fks = cascades(&mut control).await?;
-            }
-            let mut tables = BTreeSet::new();
-            let mut queue: Vec<(String, String)> = pending.committed.iter().cloned().collect();
-            let mut visited = BTreeSet::new();
-            while let Some(table) = queue.pop() {
-                if !visited.insert(table.clone()) {
-                    continue;
+            let bump = pending
+                .resolve(&mut catalog, &mut control, &shared.cache, settings)
+                .await
+                .map_err(database)?;
+            let bumped = match &bump {
+                Bump::Everything => {
+                    shared
+                        .bump_all("a statement whose tables could not be read")
+                        .await
                 }
-                if let Some(children) = fks.get(&table) {
-                    queue.extend(children.iter().cloned());
-                }
-                tables.insert(table.1);
-            }
-            let bumped = if pending.everything {
-                shared
-                    .bump_all("a statement whose tables could not be read")
-                    .await
-            } else {
-                shared.bump(&tables).await
+                Bump::Tables(tables) => shared.bump(tables).await,
             };
             if bumped.is_err() {
                 return Ok(());
             }
             let lags: Vec<Duration> = pending.received.iter().map(|r| r.elapsed()).collect();
             shared.transactions_done(pending.transactions, &lags);
-            pending = Pending {
-                open: std::mem::take(&mut pending.open),
-                ..Pending::default()
-            };
+            pending = pending.next();
         }
-        processed = if !in_transaction && pending.open.is_empty() {
+        processed = if !in_transaction && !pending.open() {
             seen.clone()
         } else {
             last_commit.clone()
@@ -575,20 +454,6 @@ pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statements_are_classified_by_what_they_do_to_the_transaction() {
-        assert_eq!(classify("BEGIN"), QueryKind::Begin);
-        assert_eq!(classify("COMMIT"), QueryKind::End);
-        assert_eq!(classify("ROLLBACK"), QueryKind::End);
-        assert_eq!(classify("ROLLBACK TO `sp`"), QueryKind::Savepoint);
-        assert_eq!(classify("SAVEPOINT `sp`"), QueryKind::Savepoint);
-        assert_eq!(classify("GRANT SELECT ON *.* TO x"), QueryKind::Admin);
-        assert_eq!(classify("CREATE DATABASE d"), QueryKind::Admin);
-        assert_eq!(classify("create table t (id int)"), QueryKind::Ddl);
-        assert_eq!(classify("TRUNCATE TABLE t"), QueryKind::Ddl);
-        assert_eq!(classify("UPDATE t SET a = 1"), QueryKind::Dml);
-    }
 
     #[test]
     fn positions_compare_by_file_sequence_then_offset() {

@@ -1,28 +1,20 @@
-//! PostgreSQL: logical decoding through the SQL interface, polled over one ordinary connection.
-//!
-//! ```text
-//! poll: t0 = now; flush = pg_current_wal_flush_lsn()
-//!       rows = pg_logical_slot_peek_changes(slot, NULL, max, test_decoding options)
-//!       tables of committed transactions ─► one batch bump (retried until recorded)
-//!       pg_replication_slot_advance(slot, max(flush, last commit))   ◄─ only after the bump
-//!       caught up as of t0 (every commit that returned before t0 is ≤ flush)
-//! ```
+//! PostgreSQL: logical decoding through the SQL interface, polled over one ordinary connection
+//! (the setup checks, the slot, the session; one poll is in [`pg_poll`](super::pg_poll)).
 //! Peek-then-advance means a crash between reading and bumping re-delivers the changes.
 
-use std::collections::BTreeSet;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection, Row};
-use tracing::{debug, info, warn};
+use tracing::info;
 
-use super::test_decoding::{format_lsn, parse, parse_lsn, Line};
+use super::pg_poll::{Follower, Polled};
 use super::{InvalidatorError, Settings, Shared};
 
 const PLUGIN: &str = "test_decoding";
 
-fn database(e: sqlx::Error) -> InvalidatorError {
+pub(crate) fn database(e: sqlx::Error) -> InvalidatorError {
     if let sqlx::Error::Database(db) = &e {
         let message = db.message();
         if message.contains("must be superuser or replication role")
@@ -164,168 +156,18 @@ pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), 
     } else {
         info!(slot, "resuming from the replication slot");
     }
-    let mut advanced: u64 = 0;
+    let mut follower = Follower::new(conn, slot, settings).await?;
     loop {
         if shared.stopping() {
-            return Ok(());
+            return follower.finish().await;
         }
-        let started = SystemTime::now();
-        let flush: String = sqlx::query_scalar("SELECT pg_current_wal_flush_lsn()::text")
-            .fetch_one(&mut conn)
-            .await
-            .map_err(database)?;
-        let flush = parse_lsn(&flush).unwrap_or(0);
-        let rows = sqlx::query(
-            "SELECT lsn::text, data FROM pg_logical_slot_peek_changes($1, NULL, $2, \
-             'include-xids', '1', 'skip-empty-xacts', '1', 'include-timestamp', '1')",
-        )
-        .bind(slot)
-        .bind(settings.max_changes as i32)
-        .fetch_all(&mut conn)
-        .await
-        .map_err(database)?;
-        let read = rows.len();
-        let mut batch = Batch::default();
-        for row in &rows {
-            let lsn: String = row.try_get(0).map_err(database)?;
-            let data: String = row.try_get(1).map_err(database)?;
-            batch.line(settings, parse_lsn(&lsn).unwrap_or(0), &data);
-        }
-        // A commit is in the WAL a moment before other sessions see it: a reader in between
-        // would store the old rows under the new generation. Bump once all are visible.
-        if !batch.xids.is_empty() {
-            visible(&mut conn, &batch.xids).await?;
-        }
-        if batch.everything {
-            if shared
-                .bump_all("a change whose table could not be read")
-                .await
-                .is_err()
-            {
-                return Ok(());
+        match follower.poll(shared, settings).await? {
+            Polled::Stopping => return Ok(()),
+            Polled::Read(0) if !follower.flush_due(shared) => {
+                shared.pause(settings.poll_interval).await
             }
-        } else if shared.bump(&batch.tables).await.is_err() {
-            return Ok(());
+            Polled::Read(_) => {}
         }
-        let recorded = SystemTime::now();
-        let lags: Vec<Duration> = batch
-            .commit_times
-            .iter()
-            .filter_map(|at| recorded.duration_since(*at).ok())
-            .collect();
-        shared.transactions_done(batch.transactions, &lags);
-        // All of the WAL up to `flush` was decoded unless the row limit cut the read short.
-        let complete = (read as i64) < settings.max_changes;
-        let target = if complete {
-            flush.max(batch.last_commit)
-        } else {
-            batch.last_commit
-        };
-        if target > advanced {
-            sqlx::query("SELECT pg_replication_slot_advance($1, $2::pg_lsn)")
-                .bind(slot)
-                .bind(format_lsn(target))
-                .execute(&mut conn)
-                .await
-                .map_err(database)?;
-            advanced = target;
-        }
-        if complete {
-            shared.caught_up(started, format_lsn(advanced.max(flush)));
-        }
-        if batch.transactions > 0 {
-            debug!(slot, transactions = batch.transactions, tables = ?batch.tables, "invalidated");
-        }
-        if read == 0 {
-            shared.pause(settings.poll_interval).await;
-        }
-    }
-}
-
-/// What one poll found.
-#[derive(Debug, Default)]
-struct Batch {
-    /// Tables of committed transactions.
-    tables: BTreeSet<String>,
-    /// Tables of the transaction being read.
-    open: BTreeSet<String>,
-    everything: bool,
-    open_everything: bool,
-    transactions: u64,
-    last_commit: u64,
-    commit_times: Vec<SystemTime>,
-    /// Transaction ids of the committed transactions read.
-    xids: Vec<i64>,
-}
-
-impl Batch {
-    fn line(&mut self, settings: &Settings, lsn: u64, data: &str) {
-        match parse(data) {
-            Line::Begin => {
-                self.open.clear();
-                self.open_everything = false;
-            }
-            Line::Tables(tables) => {
-                for (schema, table) in tables {
-                    if settings.watches(&schema) {
-                        self.open.insert(table.to_lowercase());
-                    }
-                }
-            }
-            Line::Unreadable => {
-                warn!(
-                    line = data,
-                    "unreadable change: everything will be invalidated"
-                );
-                self.open_everything = true;
-            }
-            Line::Commit(xid, at) => {
-                if let Some(xid) = xid {
-                    self.xids.push(i64::from(xid));
-                }
-                self.tables.append(&mut self.open);
-                self.everything |= self.open_everything;
-                self.open_everything = false;
-                self.transactions += 1;
-                self.last_commit = self.last_commit.max(lsn);
-                if let Some(at) = at {
-                    self.commit_times.push(at);
-                }
-            }
-            Line::Other => {}
-        }
-    }
-}
-
-/// Waits until every transaction of `xids` (32-bit ids, as decoded) is visible to a new
-/// snapshot, i.e. no longer in progress for other sessions.
-async fn visible(conn: &mut PgConnection, xids: &[i64]) -> Result<(), InvalidatorError> {
-    // Extends each 32-bit id with the epoch of the snapshot's xmax (the previous epoch for ids
-    // above xmax's low half: they were assigned before the last wrap-around).
-    const QUERY: &str = "WITH s AS (SELECT txid_current_snapshot() AS snap), \
-        e AS (SELECT snap, txid_snapshot_xmax(snap) AS xmax FROM s) \
-        SELECT count(*) FROM e, unnest($1::bigint[]) AS x \
-        WHERE NOT txid_visible_in_snapshot(CASE WHEN x < e.xmax % 4294967296 \
-          THEN e.xmax / 4294967296 * 4294967296 + x \
-          ELSE (e.xmax / 4294967296 - 1) * 4294967296 + x END, e.snap)";
-    let started = std::time::Instant::now();
-    loop {
-        let invisible: i64 = sqlx::query_scalar(QUERY)
-            .bind(xids)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(database)?;
-        if invisible == 0 {
-            return Ok(());
-        }
-        if started.elapsed() > Duration::from_secs(2) {
-            warn!(
-                invisible,
-                "committed transactions still invisible after 2 s; invalidating anyway"
-            );
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

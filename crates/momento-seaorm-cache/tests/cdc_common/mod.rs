@@ -5,6 +5,10 @@
 //! once it reports itself healthy.
 #![allow(dead_code)]
 
+pub mod edges;
+pub mod load;
+pub mod setup;
+
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +17,7 @@ use momento_seaorm_cache::{
     CacheStatus, Invalidator, InvalidatorHandle, InvalidatorHealth, LoadAll, Loader, ModelCache,
     Operation, ReadRequest,
 };
-use sea_orm::{ConnectionTrait, JsonValue, SelectModel, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, JsonValue, SelectModel, Statement};
 
 use crate::common::{Db, TestCache, TestDb};
 
@@ -90,9 +94,14 @@ impl Drop for SlotGuard {
 }
 
 impl Cdc {
-    /// `None` (skipped) when the database is absent and not required.
+    /// `None` (skipped, with the reason and the fix) when the database is absent or not set
+    /// up for change capture, and not required.
     pub async fn new(kind: Db, test: &str) -> Option<Cdc> {
         let db = TestDb::new(kind).await?;
+        if !setup::capture_ready(&db).await {
+            db.cleanup().await;
+            return None;
+        }
         let schema: String = {
             let sql = match kind {
                 Db::Postgres => "SELECT current_schema()::text AS s",
@@ -171,18 +180,7 @@ impl Cdc {
 
     /// A cached read of `sql` (rows as JSON) and how it was served.
     pub async fn read(&self, sql: &str) -> (Vec<JsonValue>, CacheStatus) {
-        let statement = Statement::from_string(self.db.backend(), sql);
-        let request = ReadRequest::new(Operation::All, statement);
-        let read = self
-            .cache
-            .read_statement(
-                &self.db.conn,
-                request,
-                LoadAll::<SelectModel<JsonValue>>::new,
-            )
-            .await
-            .expect("cached read");
-        (read.value, read.status)
+        read_with(&self.cache, &self.db.conn, sql).await
     }
 
     /// The same query straight from the database.
@@ -248,6 +246,21 @@ impl Cdc {
         let Cdc { db, .. } = self;
         db.cleanup().await;
     }
+}
+
+/// A cached read of `sql` (rows as JSON) through `cache`, and how it was served.
+pub async fn read_with(
+    cache: &ModelCache,
+    conn: &DatabaseConnection,
+    sql: &str,
+) -> (Vec<JsonValue>, CacheStatus) {
+    let statement = Statement::from_string(conn.get_database_backend(), sql);
+    let request = ReadRequest::new(Operation::All, statement);
+    let read = cache
+        .read_statement(conn, request, LoadAll::<SelectModel<JsonValue>>::new)
+        .await
+        .expect("cached read");
+    (read.value, read.status)
 }
 
 /// `mysql://user[:password]@host:port/db` → (user, host, port) for the `mariadb` client.
@@ -550,6 +563,9 @@ pub async fn a_user_without_replication_rights_gets_a_clear_error(kind: Db) {
     let Some(db) = TestDb::new(kind).await else {
         return;
     };
+    if !setup::capture_ready(&db).await {
+        return db.cleanup().await;
+    }
     let user = format!("msc_norepl_{}", std::process::id());
     let (create, drop, url) = match kind {
         Db::Postgres => {
