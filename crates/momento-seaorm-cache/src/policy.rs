@@ -32,6 +32,8 @@ pub(crate) struct StoreOptions {
 pub(crate) struct Lifetime {
     pub store_for: Duration,
     pub fresh_until_ms: Option<u64>,
+    /// Now + `store_for`, in Unix milliseconds: when the stored value ends.
+    pub expires_ms: u64,
 }
 
 /// A loaded value, encoded, and how long to store it (`None`: do not store).
@@ -82,10 +84,12 @@ impl StoringPolicy {
             warn!(?store_for, ?max, "TTL exceeds the maximum; clamped");
             store_for = max;
         }
-        let fresh_until_ms = stale.map(|_| now_ms() + ttl.as_millis() as u64);
+        let now = now_ms();
+        let fresh_until_ms = stale.map(|_| now + ttl.as_millis() as u64);
         Some(Lifetime {
             store_for,
             fresh_until_ms,
+            expires_ms: now + store_for.as_millis() as u64,
         })
     }
 
@@ -109,6 +113,7 @@ impl StoringPolicy {
         let meta = ValueMeta {
             fresh_until_ms: lifetime.and_then(|l| l.fresh_until_ms),
             stamp,
+            expires_ms: lifetime.map(|l| l.expires_ms),
         };
         let (value, encoded) = match envelope.serialize_within(&value, OFF_WORKER_BYTES) {
             Ok(Some(body)) => (value, envelope.frame(meta, &body)),
