@@ -245,8 +245,10 @@ mod tests {
 
     #[test]
     fn refusals_back_off_up_to_a_second() {
-        let mut refusals = Refusals::default();
-        refusals.count = 1;
+        let mut refusals = Refusals {
+            count: 1,
+            warned: None,
+        };
         assert_eq!(refusals.backoff(), Duration::from_millis(20));
         refusals.count = 3;
         assert_eq!(refusals.backoff(), Duration::from_millis(80));
