@@ -30,6 +30,14 @@ const FLAG_FRESH_UNTIL: u8 = 1;
 const FLAG_STAMP: u8 = 2;
 const FLAG_EXPIRES: u8 = 4;
 
+/// Now, in Unix milliseconds: the clock of the header's times.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// What a stored value says about itself besides its rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct ValueMeta {

@@ -3,7 +3,7 @@
 //! fits the backend's item limit. It decides; the read path stores.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -56,13 +56,7 @@ pub(crate) struct StoringPolicy {
     pub counters: Arc<Counters>,
 }
 
-/// Now, in Unix milliseconds.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub(crate) use crate::codec::now_ms;
 
 impl StoringPolicy {
     /// How long to store and until when the value is fresh; `None` (do not store) for a zero

@@ -26,8 +26,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::codec::{Header, PlainBody};
-use crate::policy::now_ms;
+use crate::codec::{now_ms, Header, PlainBody};
 
 /// The version slots an entry depends on, with the versions they had before its fetch.
 type Versions = Box<[(u32, u64)]>;
