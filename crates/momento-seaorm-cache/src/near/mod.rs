@@ -200,7 +200,8 @@ pub struct NearStats {
     pub healthy: bool,
     /// Entries held.
     pub entries: u64,
-    /// Bytes charged to the entries held.
+    /// Bytes charged: what the entries held hold (see `NearCache::new`), and the table of
+    /// version slots.
     pub bytes: u64,
 }
 

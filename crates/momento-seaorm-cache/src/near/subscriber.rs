@@ -131,11 +131,14 @@ pub(super) async fn run(route: Route, heartbeat: Option<Duration>, near: Weak<Ne
     }
 }
 
-/// Publishes this process's marker, so an item arrives even on a quiet topic.
+/// Publishes this process's marker, so an item arrives even on a quiet topic (waiting at most
+/// [`MARKER_RETRY`]: the stream is not read meanwhile).
 async fn publish_marker(client: &mut Client, route: &Route) {
     let request = route.publish_request(wire::marker(route.id));
-    if let Err(status) = client.publish(request).await {
-        debug!(%status, "near cache: could not publish its marker; trying again");
+    match tokio::time::timeout(MARKER_RETRY, client.publish(request)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(status)) => debug!(%status, "near cache: could not publish its marker"),
+        Err(_) => debug!("near cache: its marker was not published in time"),
     }
 }
 
