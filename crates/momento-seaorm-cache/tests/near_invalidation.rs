@@ -95,11 +95,11 @@ async fn rename(db: &DatabaseConnection, name: &str) {
     db.execute_unprepared(&sql).await.unwrap();
 }
 
-#[tokio::test]
-async fn invalidate_by_pk_drops_the_near_entry_here_and_in_other_processes() {
+/// `invalidate_by_pk` in one of two processes configured by `configure`.
+async fn invalidate_by_pk_in(name: &str, configure: fn(ModelCacheBuilder) -> ModelCacheBuilder) {
     let db = seeded().await;
-    let momento = TestCache::start("near-inv-pk").await;
-    let (a, b) = two_processes(&momento, A_MINUTE, |b| b).await;
+    let momento = TestCache::start(name).await;
+    let (a, b) = two_processes(&momento, A_MINUTE, configure).await;
     for cache in [&a, &b] {
         by_pk(cache, &db.conn).await;
         by_pk(cache, &db.conn).await;
@@ -119,6 +119,16 @@ async fn invalidate_by_pk_drops_the_near_entry_here_and_in_other_processes() {
         ("renamed".to_owned(), CacheStatus::Hit),
         "the other process dropped its near entry on the message"
     );
+}
+
+#[tokio::test]
+async fn invalidate_by_pk_drops_the_near_entry_here_and_in_other_processes() {
+    invalidate_by_pk_in("near-inv-pk", |b| b).await;
+}
+
+#[tokio::test]
+async fn invalidate_by_pk_drops_near_entries_in_ttl_only_mode_too() {
+    invalidate_by_pk_in("near-inv-ttl", |b| b.consistency(Consistency::TtlOnly)).await;
 }
 
 #[tokio::test]
