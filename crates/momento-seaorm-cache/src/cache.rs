@@ -634,10 +634,22 @@ impl ModelCache {
         self.parts.read_path.read(plan, db, loader).await
     }
 
-    /// Deletes one cached value (a fault is logged).
+    /// Deletes one cached value (a fault is logged); see [`delete_keys`](Self::delete_keys).
     pub(crate) async fn delete_key(&self, key: &CacheKey) {
+        self.delete_keys(std::slice::from_ref(key)).await;
+    }
+
+    /// Deletes cached values (a fault is logged), then drops them from the near cache here and
+    /// tells the other processes on its topic to drop theirs.
+    pub(crate) async fn delete_keys(&self, keys: &[CacheKey]) {
         let admission = crate::breaker::Admission::Use;
-        let _ = self.parts.backend.delete(admission, key.as_str()).await;
+        for key in keys {
+            let _ = self.parts.backend.delete(admission, key.as_str()).await;
+        }
+        if let Some(near) = &self.parts.near {
+            let keys: Vec<String> = keys.iter().map(|k| k.as_str().to_owned()).collect();
+            near.dropped(&keys);
+        }
     }
 
     /// The generation keys of the tables `statement` reads: `Ok(None)` when generations are

@@ -8,7 +8,8 @@
 //! version 2: one flags byte, then per set flag eight little-endian bytes:
 //!            bit 0 fresh until, Unix milliseconds (stale-while-revalidate serves the value
 //!            after this while refreshing it); bit 1 the generation stamp of the tables the
-//!            value was read from (see `invalidate`)
+//!            value was read from (see `invalidate`); bit 2 expires at, Unix milliseconds
+//!            (when the backend drops it: a near cache never keeps it longer)
 //! then       body
 //! ```
 //! Because every value says how it was written, a reader configured with any compression reads
@@ -27,6 +28,15 @@ const VERSION_WITH_META: u8 = 2;
 const HEADER_LEN: usize = 4;
 const FLAG_FRESH_UNTIL: u8 = 1;
 const FLAG_STAMP: u8 = 2;
+const FLAG_EXPIRES: u8 = 4;
+
+/// Now, in Unix milliseconds: the clock of the header's times.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
 
 /// What a stored value says about itself besides its rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,6 +45,8 @@ pub(crate) struct ValueMeta {
     pub fresh_until_ms: Option<u64>,
     /// The generation stamp of the tables it was read from.
     pub stamp: Option<u64>,
+    /// When (Unix milliseconds) its TTL ends, as its writer computed it before storing it.
+    pub expires_ms: Option<u64>,
 }
 /// Decompressed bodies larger than this are refused, so a corrupt or hostile value cannot make a
 /// reader allocate without bound. Momento items are at most 5 MB compressed.
@@ -166,14 +178,16 @@ impl Envelope {
     pub(crate) fn frame(&self, meta: ValueMeta, body: &[u8]) -> Result<Vec<u8>, String> {
         let mut out = Vec::with_capacity(HEADER_LEN + 17 + body.len());
         out.extend_from_slice(&MAGIC);
-        let has_meta = meta.fresh_until_ms.is_some() || meta.stamp.is_some();
+        let fields = [meta.fresh_until_ms, meta.stamp, meta.expires_ms];
+        let has_meta = fields.iter().any(Option::is_some);
         out.push(if has_meta { VERSION_WITH_META } else { VERSION });
         out.push((self.format.tag() << 4) | self.compression.tag());
         if has_meta {
             let flags = u8::from(meta.fresh_until_ms.is_some()) * FLAG_FRESH_UNTIL
-                + u8::from(meta.stamp.is_some()) * FLAG_STAMP;
+                + u8::from(meta.stamp.is_some()) * FLAG_STAMP
+                + u8::from(meta.expires_ms.is_some()) * FLAG_EXPIRES;
             out.push(flags);
-            for field in [meta.fresh_until_ms, meta.stamp].into_iter().flatten() {
+            for field in fields.into_iter().flatten() {
                 out.extend_from_slice(&field.to_le_bytes());
             }
         }
@@ -248,7 +262,7 @@ impl Header {
             VERSION => {}
             VERSION_WITH_META => {
                 let flags = *bytes.get(at).ok_or(DecodeError::NotAnEnvelope)?;
-                if flags & !(FLAG_FRESH_UNTIL | FLAG_STAMP) != 0 {
+                if flags & !(FLAG_FRESH_UNTIL | FLAG_STAMP | FLAG_EXPIRES) != 0 {
                     return Err(DecodeError::UnsupportedHeader("metadata flags"));
                 }
                 at += 1;
@@ -262,6 +276,9 @@ impl Header {
                 }
                 if flags & FLAG_STAMP != 0 {
                     meta.stamp = Some(field()?);
+                }
+                if flags & FLAG_EXPIRES != 0 {
+                    meta.expires_ms = Some(field()?);
                 }
             }
             _ => return Err(DecodeError::UnsupportedHeader("version")),

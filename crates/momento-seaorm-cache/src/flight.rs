@@ -6,9 +6,17 @@
 //! the result. Callers that arrive meanwhile wait and take the leader's encoded value. If the
 //! leader is cancelled another waiter takes over; if the leader's query fails, each waiter runs
 //! its own (so every caller gets its own database answer or error).
+//!
+//! Reads the cache could not answer (a fault, a timeout, the breaker open) saw no generations
+//! that could tell them apart from a write, so they share a load only with callers that arrived
+//! before it started ([`Flights::run_unanswered`]): a flight gathers callers until its leader
+//! starts loading, and callers arriving after that gather in the next flight, whose load starts
+//! once this one has landed. Each caller still gets a database answer from after it began, and
+//! any number of concurrent misses of one key cost at most two loads at a time.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -46,11 +54,32 @@ type Flight = Arc<OnceCell<Landing>>;
 /// querying (it looked before the value was stored).
 const RECENT_FOR: Duration = Duration::from_secs(60);
 
+/// A flight of reads the cache could not answer: joinable until its load starts.
+#[derive(Debug, Default)]
+struct Gathering {
+    landing: OnceCell<Landing>,
+    /// Set (under the map's lock) when its load starts: later callers gather in the next one.
+    closed: AtomicBool,
+    /// The flight before this one, which lands before this one's load starts.
+    after: Mutex<Option<Arc<Gathering>>>,
+}
+
+impl Gathering {
+    /// Waits until the flight has landed (a flight whose leader was cancelled lands empty).
+    async fn landed(&self) {
+        self.landing
+            .get_or_init(|| async { Landing::Nothing })
+            .await;
+    }
+}
+
 /// The flights in progress, by key, and the keys whose value a flight recently stored.
 #[derive(Debug)]
 pub(crate) struct Flights {
     in_progress: Mutex<HashMap<FlightKey, Flight>>,
     recent: moka::sync::Cache<CacheKey, Instant>,
+    /// Flights of reads the cache could not answer, gathering or loading, by key.
+    unanswered: Mutex<HashMap<CacheKey, Arc<Gathering>>>,
 }
 
 impl Default for Flights {
@@ -61,6 +90,7 @@ impl Default for Flights {
                 .max_capacity(10_000)
                 .time_to_live(RECENT_FOR)
                 .build(),
+            unanswered: Mutex::default(),
         }
     }
 }
@@ -93,6 +123,59 @@ impl Flights {
                 self.recent.insert(key.key.clone(), Instant::now());
             }
             self.finish(key, &flight);
+        }
+        (landing, led)
+    }
+
+    /// Runs `lead` for a read of `key` the cache could not answer, or takes the landing of a
+    /// flight this caller joined before its load started (see the module docs). Returns the
+    /// landing and whether this caller led.
+    pub(crate) async fn run_unanswered<F, Fut>(&self, key: &CacheKey, lead: F) -> (Landing, bool)
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Landing>,
+    {
+        let flight = {
+            let mut gathering = self.unanswered.lock().unwrap_or_else(|e| e.into_inner());
+            match gathering.get(key).cloned() {
+                Some(flight) if !flight.closed.load(Ordering::Acquire) => flight,
+                before => {
+                    let next = Arc::new(Gathering {
+                        after: Mutex::new(before),
+                        ..Gathering::default()
+                    });
+                    gathering.insert(key.clone(), next.clone());
+                    next
+                }
+            }
+        };
+        let mut led = false;
+        let landing = flight
+            .landing
+            .get_or_init(|| async {
+                led = true;
+                let before = flight
+                    .after
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take();
+                if let Some(before) = before {
+                    before.landed().await;
+                }
+                {
+                    // Closed under the map's lock: whoever joined did so before the load starts.
+                    let _gathering = self.unanswered.lock().unwrap_or_else(|e| e.into_inner());
+                    flight.closed.store(true, Ordering::Release);
+                }
+                lead().await
+            })
+            .await
+            .clone();
+        if led {
+            let mut gathering = self.unanswered.lock().unwrap_or_else(|e| e.into_inner());
+            if gathering.get(key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+                gathering.remove(key);
+            }
         }
         (landing, led)
     }
@@ -162,6 +245,38 @@ mod tests {
         assert_eq!(leads.load(Ordering::SeqCst), 1);
         assert_eq!(leaders, 1);
         assert_eq!(flights.len(), 0, "landed flights are removed");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unanswered_callers_share_the_load_that_starts_after_they_arrive() {
+        let flights = Arc::new(Flights::default());
+        let loads = Arc::new(AtomicUsize::new(0));
+        let run = |flights: Arc<Flights>, loads: Arc<AtomicUsize>| async move {
+            let key = flight_key().key;
+            flights
+                .run_unanswered(&key, || async move {
+                    loads.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Landing::Loaded(Bytes::from_static(b"v"), false)
+                })
+                .await
+        };
+        let first = tokio::spawn(run(flights.clone(), loads.clone()));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The first load has started: these arrived after it, so they share the next one.
+        let later: Vec<_> = (0..100)
+            .map(|_| tokio::spawn(run(flights.clone(), loads.clone())))
+            .collect();
+        let (_, led) = first.await.unwrap();
+        assert!(led);
+        let mut leaders = 0;
+        for task in later {
+            let (landing, led) = task.await.unwrap();
+            assert!(matches!(landing, Landing::Loaded(ref b, false) if b == "v"));
+            leaders += usize::from(led);
+        }
+        assert_eq!((loads.load(Ordering::SeqCst), leaders), (2, 1));
+        assert!(flights.unanswered.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

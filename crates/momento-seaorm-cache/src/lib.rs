@@ -16,15 +16,16 @@
 //! the cache    builder (settings → parts) · cache (ModelCache: owns the parts; read_statement,
 //!              invalidation) · config
 //!                  │
-//! read path    read/ (entry → fill → lease, lookup → near → path): [near hit] look up, judge,
-//!              load once, store, keep near
+//! read path    read/ (entry → unanswered, fill → lease, lookup → near → path): [near hit] look
+//!              up, judge, load once (also when the cache cannot answer), store, keep near
 //!                  │
 //! parts        generations (keys, stamps, local copies, bumps owed) · policy (lifetime,
 //!              encoding, size) · request (ReadRequest)
 //!                  │
 //!              guarded (the backend under deadline, breaker and counters; typed faults) ·
-//!              near (store: values in process memory, version cells per generation key;
-//!              wire: bump messages ≤ 4 KB; topic: publish and follow over Momento's Pubsub)
+//!              near (store: values in process memory, a table of version slots for generation
+//!              keys; wire: bump and drop messages ≤ 4 KB; topic: publish over Momento's Pubsub;
+//!              subscriber: follow it, resuming after the last sequence seen)
 //!                  │
 //! leaves       key · codec · tables (sqlparser) · catalog · rows · limit · flight · breaker · load ·
 //!              connection ·
@@ -44,13 +45,14 @@
 //! * `invalidator` (features `cdc-postgres`, `cdc-mysql`) — change capture: an `Invalidator`
 //!   follows the database's committed changes and invalidates their tables.
 //! * [`health`] — [`InvalidatorHealth`]: reads bypass the cache while an invalidator is behind.
-//! * `read` — the read path: lookup, flights, leases, loading, storing, stale refreshes.
+//! * `read` — the read path: lookup, flights, leases, loading, storing, stale refreshes, and
+//!   the load shared when the cache cannot answer.
 //! * [`generations`] — invalidation state: generation keys, stamps, [`Consistency`], owed bumps.
 //! * `policy` — how long a value lives, how it is encoded, whether it fits.
 //! * `guarded` — every backend call under the deadline and the circuit breaker.
-//! * [`near`] — [`NearCache`]: hits from process memory, dropped by every bump here and, over
-//!   a Momento topic ([`NearTopic`]), in every other process; revalidated after
-//!   `max_staleness`.
+//! * [`near`] — [`NearCache`]: hits from process memory, dropped by every bump and explicit
+//!   invalidation here and, over a Momento topic ([`NearTopic`]), in every other process;
+//!   revalidated after `max_staleness`, never kept past the value's TTL.
 //! * [`request`] — [`ReadRequest`]: a cached read of any statement.
 //! * [`key`] — [`CacheKey`]: readable, canonical, injective keys.
 //! * [`codec`] — [`Envelope`]: the stored value's header, serde format and compression.
@@ -60,7 +62,8 @@
 //!   how the front ends key and store a query type's rows.
 //! * [`connection`] — [`CacheableConnection`]: reads in a transaction bypass the cache.
 //! * [`status`] — [`CacheStatus`] and [`ReadResult`]: how a read was served.
-//! * [`breaker`] — the circuit breaker; `flight` — one load per key and generations.
+//! * [`breaker`] — the circuit breaker; `flight` — one load per key and generations, and per
+//!   key alone (joinable until it starts) when the cache cannot answer.
 //! * `tables` — the tables a statement reads and writes (sqlparser, memoized).
 //! * `catalog` — the database's own description of its tables, read per process: which tables'
 //!   rows can be tracked, their integer columns and keys, and which tables a write to one

@@ -3,7 +3,7 @@
 //! fits the backend's item limit. It decides; the read path stores.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -32,6 +32,8 @@ pub(crate) struct StoreOptions {
 pub(crate) struct Lifetime {
     pub store_for: Duration,
     pub fresh_until_ms: Option<u64>,
+    /// Now + `store_for`, in Unix milliseconds: when the stored value ends.
+    pub expires_ms: u64,
 }
 
 /// A loaded value, encoded, and how long to store it (`None`: do not store).
@@ -54,13 +56,7 @@ pub(crate) struct StoringPolicy {
     pub counters: Arc<Counters>,
 }
 
-/// Now, in Unix milliseconds.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub(crate) use crate::codec::now_ms;
 
 impl StoringPolicy {
     /// How long to store and until when the value is fresh; `None` (do not store) for a zero
@@ -82,10 +78,12 @@ impl StoringPolicy {
             warn!(?store_for, ?max, "TTL exceeds the maximum; clamped");
             store_for = max;
         }
-        let fresh_until_ms = stale.map(|_| now_ms() + ttl.as_millis() as u64);
+        let now = now_ms();
+        let fresh_until_ms = stale.map(|_| now + ttl.as_millis() as u64);
         Some(Lifetime {
             store_for,
             fresh_until_ms,
+            expires_ms: now + store_for.as_millis() as u64,
         })
     }
 
@@ -109,6 +107,7 @@ impl StoringPolicy {
         let meta = ValueMeta {
             fresh_until_ms: lifetime.and_then(|l| l.fresh_until_ms),
             stamp,
+            expires_ms: lifetime.map(|l| l.expires_ms),
         };
         let (value, encoded) = match envelope.serialize_within(&value, OFF_WORKER_BYTES) {
             Ok(Some(body)) => (value, envelope.frame(meta, &body)),

@@ -345,11 +345,14 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
         if let Ok(count) = &count {
             reads.push((Operation::Count, count));
         }
-        for (operation, statement) in reads {
-            let label = Q::key_label(statement);
-            let key = keys.statement(operation, &label, statement);
-            self.cache.delete_key(&key).await;
-        }
+        let keys: Vec<_> = reads
+            .into_iter()
+            .map(|(operation, statement)| {
+                let label = Q::key_label(statement);
+                keys.statement(operation, &label, statement)
+            })
+            .collect();
+        self.cache.delete_keys(&keys).await;
     }
 
     /// All rows, from the cache or the database: what SeaORM's `.all(db)` returns.

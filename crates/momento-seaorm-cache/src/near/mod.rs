@@ -6,21 +6,26 @@
 //!          └► no (absent, bumped, flushed, older than max_staleness, store unhealthy)
 //!               ─► ticket ─► the normal remote lookup (Strict: value + generations, stamp)
 //!               ─► remote hit ─► kept near under the ticket
-//! bump (Generations::record: writes, explicit invalidation, owed retries, change capture)
-//!      ─► drops the matching entries here before the write returns
+//! bump (Generations::record: writes, table invalidation, owed retries, change capture)
+//! or drop of one value's key (invalidate_by_pk, a query's .invalidate)
+//!      ─► drops the matching entries here before the call returns
 //!      ─► published on a Momento topic (batched, ≤ 4 KB a message) ─► every other process
 //!         drops its matching entries
-//! subscription gap, new sequence page, discontinuity, missed heartbeat, stream end
+//! subscription gap (checked from the last sequence seen, across resubscriptions),
+//! new sequence page, discontinuity, missed heartbeat, stream end
 //!      ─► flush; bypass the near store until the subscription is live again
 //! ```
-//! Three things bound how stale a near hit can be:
+//! Four things bound how stale a near hit can be:
 //! * **Own writes**: a bump drops this process's matching entries before the write call
 //!   returns, and a value fetched before a bump is never kept (tickets).
 //! * **Pushed writes**: other processes' bumps arrive on the topic, usually within a
 //!   millisecond or two.
 //! * **Everything else** (a message lost without a trace, a publisher that failed): every
-//!   entry is revalidated against the backend — the normal remote lookup — once it is
-//!   `max_staleness` old, so no near hit is older than that.
+//!   entry is revalidated against the backend — a lookup that reads the generations from the
+//!   backend, never from `Consistency::Bounded`'s in-process copy — once it is `max_staleness`
+//!   old, so no near hit is older than that.
+//! * **The value's own lifetime**: an entry is never served past its value's TTL or
+//!   fresh-until, which the value's header carries.
 //!
 //! Why the topic is spoken to with the raw `Pubsub` protocol of `momento-protos` rather than
 //! the SDK's `TopicClient`: the SDK's subscription yields sequence numbers and pages on
@@ -32,10 +37,12 @@
 
 mod store;
 #[cfg(feature = "momento")]
+mod subscriber;
+#[cfg(feature = "momento")]
 mod topic;
 mod wire;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub(crate) use store::{NearLookup, NearStore, NearTicket};
@@ -51,7 +58,8 @@ pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_millis(100);
 /// Settings of a near cache: values served from process memory in front of the backend
 /// (`ModelCacheBuilder::near_cache`). Off unless set.
 ///
-/// * `capacity_bytes` — the memory it may use: keys, bodies and a fixed overhead per entry.
+/// * `capacity_bytes` — the memory it may use: keys, bodies, what each entry costs besides
+///   (the map's node, the versions it depends on), and a table of version slots.
 /// * [`max_staleness`](Self::max_staleness) — an entry older than this is revalidated
 ///   against the backend before it is served again (default 100 ms): the bound on staleness
 ///   when a push message is lost.
@@ -192,7 +200,8 @@ pub struct NearStats {
     pub healthy: bool,
     /// Entries held.
     pub entries: u64,
-    /// Bytes charged to the entries held.
+    /// Bytes charged: what the entries held hold (see `NearCache::new`), and the table of
+    /// version slots.
     pub bytes: u64,
 }
 
@@ -200,13 +209,15 @@ pub struct NearStats {
 #[derive(Debug)]
 pub(crate) struct Near {
     pub store: NearStore,
-    publisher: Option<tokio::sync::mpsc::UnboundedSender<Vec<String>>>,
-    tasks: Vec<tokio::task::AbortHandle>,
+    publisher: Option<tokio::sync::mpsc::UnboundedSender<wire::Invalidation>>,
+    /// The publisher and subscriber tasks, aborted when the near cache goes.
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 impl Drop for Near {
     fn drop(&mut self) {
-        for task in &self.tasks {
+        let tasks = self.tasks.get_mut().unwrap_or_else(|e| e.into_inner());
+        for task in tasks.iter() {
             task.abort();
         }
     }
@@ -240,7 +251,7 @@ impl Near {
         Near {
             store,
             publisher: None,
-            tasks: Vec::new(),
+            tasks: Mutex::default(),
         }
     }
 
@@ -248,8 +259,25 @@ impl Near {
     /// then publishes it to the other processes.
     pub(crate) fn bumped(&self, keys: &[String]) {
         self.store.bumped(keys);
+        self.publish(wire::Invalidation {
+            generations: keys.to_vec(),
+            values: Vec::new(),
+        });
+    }
+
+    /// Values this process deleted from the backend (explicit invalidation of one cached
+    /// read): drops their entries here at once, then publishes their keys.
+    pub(crate) fn dropped(&self, keys: &[String]) {
+        self.store.dropped(keys);
+        self.publish(wire::Invalidation {
+            generations: Vec::new(),
+            values: keys.to_vec(),
+        });
+    }
+
+    fn publish(&self, keys: wire::Invalidation) {
         if let Some(publisher) = &self.publisher {
-            let _ = publisher.send(keys.to_vec());
+            let _ = publisher.send(keys);
         }
     }
 

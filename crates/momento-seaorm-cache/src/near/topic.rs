@@ -3,11 +3,9 @@
 //! every heartbeat, discontinuity and broken stream the SDK would hide.
 //!
 //! ```text
-//! publisher task: bumps ─► packed (≤ 4 KB each) ─► Publish, in order
-//! subscriber task: Subscribe ─► live ─► items: sequence + 1 on the same page? apply : flush
-//!                                      discontinuity ─► flush
-//!                  error, end of stream, no heartbeat within heartbeat_timeout
-//!                      ─► unhealthy (flush, bypass) ─► subscribe again ─► live: healthy
+//! build(): the near cache (unhealthy) ─► then its two tasks, each holding a Weak of it
+//! publisher task: bumps and drops ─► packed (≤ 4 KB each) ─► Publish, in order
+//! subscriber task: see `subscriber`
 //! ```
 
 use std::sync::atomic::Ordering;
@@ -15,18 +13,15 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use momento_protos::cache_client::pubsub::{
-    pubsub_client::PubsubClient, subscription_item, topic_value, PublishRequest, SubscriptionItem,
-    SubscriptionRequest, TopicItem, TopicValue,
+    pubsub_client::PubsubClient, topic_value, PublishRequest, TopicValue,
 };
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
-use tracing::{debug, warn};
+use tracing::warn;
 
-use super::{wire, Near, NearCache};
+use super::wire::{self, Invalidation};
+use super::{subscriber, Near, NearCache};
 use crate::error::ConfigError;
-
-/// How long a failed subscription waits before it tries again.
-const RESUBSCRIBE_BACKOFF: Duration = Duration::from_millis(20);
 
 /// How a near cache reaches its Momento topic: the cache endpoint, the API key, the cache the
 /// topic lives in, and the topic's name (default `<prefix>-near-invalidation`).
@@ -147,7 +142,7 @@ impl NearTopic {
 
 /// Adds the API key to every request.
 #[derive(Clone)]
-struct Auth {
+pub(super) struct Auth {
     token: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
 }
 
@@ -163,20 +158,36 @@ impl tonic::service::Interceptor for Auth {
     }
 }
 
-type Client = PubsubClient<InterceptedService<Channel, Auth>>;
+pub(super) type Client = PubsubClient<InterceptedService<Channel, Auth>>;
 
 /// Where a topic is, for both tasks.
 #[derive(Clone)]
-struct Route {
-    client: Client,
-    cache_name: String,
-    topic: String,
+pub(super) struct Route {
+    pub client: Client,
+    pub cache_name: String,
+    pub topic: String,
     /// This process's id in messages: its own are skipped.
-    id: u64,
-    global: String,
+    pub id: u64,
+    pub global: String,
+}
+
+impl Route {
+    /// A publish request of `payload` on this topic.
+    pub(super) fn publish_request(&self, payload: Vec<u8>) -> PublishRequest {
+        PublishRequest {
+            cache_name: self.cache_name.clone(),
+            topic: self.topic.clone(),
+            value: Some(TopicValue {
+                kind: Some(topic_value::Kind::Binary(payload)),
+            }),
+        }
+    }
 }
 
 /// Starts a near cache with push invalidation: unhealthy until its subscription is live.
+///
+/// The near cache exists before its tasks start, so a task that runs at once (another worker,
+/// a descheduled builder) always finds it.
 pub(super) fn start(
     settings: &NearCache,
     topic: &NearTopic,
@@ -199,20 +210,21 @@ pub(super) fn start(
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
     let mut near = Near::local(settings, global, false);
     near.publisher = Some(sender);
-    let near = Arc::new_cyclic(|weak: &Weak<Near>| {
-        let publisher = runtime.spawn(publish(route.clone(), receiver, weak.clone()));
-        let heartbeat = topic.heartbeat_timeout;
-        let subscriber = runtime.spawn(subscribe(route, heartbeat, weak.clone()));
-        near.tasks = vec![publisher.abort_handle(), subscriber.abort_handle()];
-        near
-    });
+    let near = Arc::new(near);
+    let weak = Arc::downgrade(&near);
+    let publisher = runtime.spawn(publish(route.clone(), receiver, weak.clone()));
+    let heartbeat = topic.heartbeat_timeout;
+    let subscriber = runtime.spawn(subscriber::run(route, heartbeat, weak));
+    let mut tasks = near.tasks.lock().unwrap_or_else(|e| e.into_inner());
+    *tasks = vec![publisher.abort_handle(), subscriber.abort_handle()];
+    drop(tasks);
     Ok(near)
 }
 
-/// Publishes bumps in order, each batch packed into as few messages as fit.
+/// Publishes bumps and drops in order, each batch packed into as few messages as fit.
 async fn publish(
     route: Route,
-    mut bumps: tokio::sync::mpsc::UnboundedReceiver<Vec<String>>,
+    mut bumps: tokio::sync::mpsc::UnboundedReceiver<Invalidation>,
     near: Weak<Near>,
 ) {
     let mut client = route.client.clone();
@@ -221,14 +233,7 @@ async fn publish(
             keys.extend(more);
         }
         for payload in wire::pack(route.id, &keys, &route.global) {
-            let request = PublishRequest {
-                cache_name: route.cache_name.clone(),
-                topic: route.topic.clone(),
-                value: Some(TopicValue {
-                    kind: Some(topic_value::Kind::Binary(payload)),
-                }),
-            };
-            let published = client.publish(request).await;
+            let published = client.publish(route.publish_request(payload)).await;
             let Some(near) = near.upgrade() else { return };
             let stats = &near.store.stats;
             match published {
@@ -239,132 +244,5 @@ async fn publish(
                 }
             };
         }
-    }
-}
-
-/// Where the subscription stands between items.
-#[derive(Default)]
-struct Position {
-    /// (page, sequence number) of the last item or discontinuity.
-    last: Option<(u64, u64)>,
-}
-
-impl Position {
-    /// Whether `item` follows the last one without a gap; remembers it.
-    fn follows(&mut self, page: u64, sequence: u64) -> bool {
-        let follows = match self.last {
-            None => true,
-            Some((last_page, last)) => last_page == page && sequence == last + 1,
-        };
-        self.last = Some((page, sequence));
-        follows
-    }
-}
-
-/// Keeps one subscription live, applying what arrives; any sign of loss flushes, and a broken
-/// subscription keeps the near cache bypassed until a new one is live.
-async fn subscribe(route: Route, heartbeat: Option<Duration>, near: Weak<Near>) {
-    let mut client = route.client.clone();
-    loop {
-        let request = SubscriptionRequest {
-            cache_name: route.cache_name.clone(),
-            topic: route.topic.clone(),
-            resume_at_topic_sequence_number: 0,
-            sequence_page: 0,
-        };
-        match client.subscribe(request).await {
-            Ok(response) => {
-                let stream = response.into_inner();
-                if !follow(&route, stream, heartbeat, &near).await {
-                    return;
-                }
-            }
-            Err(status) => debug!(%status, "near cache: subscribe failed; retrying"),
-        }
-        tokio::time::sleep(RESUBSCRIBE_BACKOFF).await;
-    }
-}
-
-/// Follows one stream until it breaks; `false` when the near cache is gone.
-async fn follow(
-    route: &Route,
-    mut stream: tonic::Streaming<SubscriptionItem>,
-    heartbeat: Option<Duration>,
-    near: &Weak<Near>,
-) -> bool {
-    let Some(live) = near.upgrade() else {
-        return false;
-    };
-    // Subscribed: what is published from now on reaches this stream. Entries and tickets from
-    // before were flushed when the last stream broke (or never existed).
-    live.store.set_healthy(true);
-    drop(live);
-    let mut position = Position::default();
-    loop {
-        let next = match heartbeat {
-            Some(limit) => tokio::time::timeout(limit, stream.message()).await,
-            None => Ok(stream.message().await),
-        };
-        let Some(near) = near.upgrade() else {
-            return false;
-        };
-        let item = match next {
-            Ok(Ok(Some(item))) => item,
-            Ok(Ok(None)) | Ok(Err(_)) | Err(_) => {
-                debug!("near cache: subscription ended, failed or went silent; flushing");
-                near.store.stats.gaps.fetch_add(1, Ordering::Relaxed);
-                near.store.set_healthy(false);
-                return true;
-            }
-        };
-        match item.kind {
-            Some(subscription_item::Kind::Item(item)) => apply(route, &near, &mut position, item),
-            Some(subscription_item::Kind::Discontinuity(gap)) => {
-                position.last = Some((gap.new_sequence_page, gap.new_topic_sequence));
-                near.store.stats.gaps.fetch_add(1, Ordering::Relaxed);
-                near.store.flush();
-            }
-            Some(subscription_item::Kind::Heartbeat(_)) | None => {}
-        }
-    }
-}
-
-/// Applies one item: a gap before it flushes; its keys drop the matching entries.
-fn apply(route: &Route, near: &Near, position: &mut Position, item: TopicItem) {
-    let stats = &near.store.stats;
-    if !position.follows(item.sequence_page, item.topic_sequence_number) {
-        stats.gaps.fetch_add(1, Ordering::Relaxed);
-        near.store.flush();
-    }
-    let payload = match item.value.and_then(|v| v.kind) {
-        Some(topic_value::Kind::Binary(bytes)) => bytes,
-        Some(topic_value::Kind::Text(text)) => text.into_bytes(),
-        None => Vec::new(),
-    };
-    match wire::unpack(&payload) {
-        Some(message) if message.publisher == route.id => {}
-        Some(message) => {
-            stats.messages_received.fetch_add(1, Ordering::Relaxed);
-            near.store.bumped(&message.keys);
-        }
-        None => {
-            stats.messages_received.fetch_add(1, Ordering::Relaxed);
-            near.store.flush();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Position;
-
-    #[test]
-    fn a_position_follows_only_the_next_number_on_the_same_page() {
-        let mut position = Position::default();
-        assert!(position.follows(3, 10), "the first item sets the position");
-        assert!(position.follows(3, 11));
-        assert!(!position.follows(3, 13), "12 was missed");
-        assert!(!position.follows(4, 14), "a new page");
-        assert!(position.follows(4, 15));
     }
 }

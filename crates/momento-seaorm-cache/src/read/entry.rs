@@ -1,5 +1,6 @@
 //! The read path's one entry point: bypass, breaker, lookup, and on a miss one flight per
-//! (key, generations seen) in this process.
+//! (key, generations seen) in this process, or — when the cache could not answer — one load
+//! per key shared by the callers that arrived before it started (`unanswered`).
 
 use std::sync::Arc;
 
@@ -62,11 +63,6 @@ impl ReadPath {
             Err(remote) => remote,
         };
         let admission = self.backend.admit();
-        if admission == Admission::Skip {
-            let value = self.load(db, loader).await?;
-            let outcome = ReadOutcome::BreakerSkip;
-            return Ok(self.finish(value, CacheStatus::Miss, Some(key), outcome));
-        }
         let reading = Reading {
             path: self,
             key,
@@ -75,7 +71,11 @@ impl ReadPath {
             admission,
             db,
             started: std::time::Instant::now(),
+            remote_generations: ticket.is_some(),
         };
+        if admission == Admission::Skip {
+            return reading.unanswered(loader, ReadOutcome::BreakerSkip).await;
+        }
         // Each caller looks the cache up itself (checking generations when there are any);
         // only a miss joins a flight, shared with callers that saw the same generations, so
         // none takes a value older than a write it follows.
@@ -90,9 +90,11 @@ impl ReadPath {
             Err(missed) => missed,
         };
         match &self.flights {
-            // The cache faulted: no generations to share a load under.
             Some(flights) if missed.store => reading.in_flight(flights, loader, missed).await,
-            _ => reading.fill(loader, missed).await.0,
+            // The cache faulted: no generations to share a load under, so it is shared only
+            // with callers that arrived before it started.
+            Some(_) => reading.unanswered(loader, ReadOutcome::Miss).await,
+            None => reading.fill(loader, missed).await.0,
         }
     }
 }

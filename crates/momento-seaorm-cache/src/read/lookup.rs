@@ -91,7 +91,7 @@ pub(super) fn is_stale(meta: &ValueMeta) -> bool {
 impl<C: CacheableConnection> Reading<'_, C> {
     /// Reads the value and, when the read depends on generations, what it saw of them: in
     /// strict mode in the same batch call, in bounded mode from the in-process copy when it
-    /// holds them all.
+    /// holds them all (unless a near cache will keep the value: then from the backend).
     pub(super) async fn fetch(&self) -> Fetched {
         let backend = &self.path.backend;
         let key = self.key.as_str();
@@ -99,7 +99,11 @@ impl<C: CacheableConnection> Reading<'_, C> {
             let got = backend.get(self.admission, key).await;
             return Fetched { got, seen: None };
         };
-        if let Some(stamp) = self.path.generations.local_stamp(keys) {
+        let local = match self.remote_generations {
+            true => None,
+            false => self.path.generations.local_stamp(keys),
+        };
+        if let Some(stamp) = local {
             let got = backend.get(self.admission, key).await;
             let seen = Some(Seen::Complete(stamp));
             return Fetched { got, seen };

@@ -63,6 +63,9 @@ pub(super) struct Reading<'r, C> {
     pub db: &'r C,
     /// When this read's lookup started.
     pub started: Instant,
+    /// Read the generations from the backend even in `Consistency::Bounded` (a near cache
+    /// keeps what this lookup finds, for up to `max_staleness` from now).
+    pub remote_generations: bool,
 }
 
 impl ReadPath {
