@@ -136,20 +136,28 @@ async fn write(db: &CachedConnection, case: &Case) {
     let failed = |e: sea_orm::DbErr| -> ! { panic!("{}: write: {e}", case.name) };
     match &case.write {
         Write::Sql(sql) => {
-            db.execute_unprepared(sql).await.unwrap_or_else(|e| failed(e));
+            db.execute_unprepared(sql)
+                .await
+                .unwrap_or_else(|e| failed(e));
         }
         Write::Bound(sql, values) => {
             let statement = Statement::from_sql_and_values(backend, *sql, values.clone());
-            db.execute_raw(statement).await.unwrap_or_else(|e| failed(e));
+            db.execute_raw(statement)
+                .await
+                .unwrap_or_else(|e| failed(e));
         }
         Write::Query(sql) => {
             let statement = Statement::from_string(backend, sql.to_owned());
-            db.query_all_raw(statement).await.unwrap_or_else(|e| failed(e));
+            db.query_all_raw(statement)
+                .await
+                .unwrap_or_else(|e| failed(e));
         }
         Write::RolledBack(statements) => {
             let txn = db.begin().await.unwrap_or_else(|e| failed(e));
             for sql in statements {
-                txn.execute_unprepared(sql).await.unwrap_or_else(|e| failed(e));
+                txn.execute_unprepared(sql)
+                    .await
+                    .unwrap_or_else(|e| failed(e));
             }
             txn.rollback().await.unwrap_or_else(|e| failed(e));
         }
