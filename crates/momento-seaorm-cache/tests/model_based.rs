@@ -1261,6 +1261,9 @@ struct Counts {
     bypasses: usize,
     other: usize,
     transactions: usize,
+    /// Of the above, those on the edge tables: writes (refused ones), reads (hits).
+    edge_writes: (usize, usize),
+    edge_reads: (usize, usize),
     /// Time spent in cached reads, the same reads run directly, writes, and reloading the
     /// generator's view of the rows.
     time_cached: Duration,
@@ -1307,16 +1310,19 @@ impl Run {
         )
     }
 
-    fn count_write(&mut self, label: String, result: Result<String, DbErr>) {
+    fn count_write(&mut self, label: &str, write: &Write, result: Result<String, DbErr>) {
+        let edge = matches!(write, Write::Edge(_));
         self.counts.writes += 1;
+        self.counts.edge_writes.0 += usize::from(edge);
         let text = match result {
             Ok(done) => done,
             Err(e) => {
                 self.counts.failed_writes += 1;
+                self.counts.edge_writes.1 += usize::from(edge);
                 format!("refused: {e}")
             }
         };
-        self.remember(format!("#{} {label} -> {text}", self.index));
+        self.remember(format!("#{} {label} {write:?} -> {text}", self.index));
     }
 
     fn check_read(&mut self, label: String, read: &Read, result: Result<Outcome, String>) {
@@ -1327,6 +1333,10 @@ impl Run {
         };
         self.counts.time_cached += outcome.times.0;
         self.counts.time_direct += outcome.times.1;
+        if let Read::Edge(_) = read {
+            self.counts.edge_reads.0 += 1;
+            self.counts.edge_reads.1 += usize::from(outcome.status == CacheStatus::Hit);
+        }
         match outcome.status {
             CacheStatus::Hit => self.counts.hits += 1,
             CacheStatus::Miss => self.counts.misses += 1,
@@ -1377,7 +1387,7 @@ impl Run {
                 let start = Instant::now();
                 let result = run_write(&self.conns[cache], &write).await;
                 self.counts.time_writes += start.elapsed();
-                self.count_write(format!("write via {cache}: {write:?}"), result);
+                self.count_write(&format!("write via {cache}:"), &write, result);
                 // The generator's view may lag a little (it only picks ids): reloaded after
                 // every third write.
                 if self.counts.writes.is_multiple_of(3) {
@@ -1405,7 +1415,7 @@ impl Run {
         for write in &txn.writes {
             let result = run_write(&t, write).await;
             broken |= aborts && result.is_err();
-            self.count_write(format!("  in txn: {write:?}"), result);
+            self.count_write("  in txn:", write, result);
         }
         // After a refused statement PostgreSQL refuses every statement until the end (a
         // savepoint too), so the savepoint and the read inside are skipped then.
@@ -1415,7 +1425,7 @@ impl Run {
             for write in writes {
                 let result = run_write(&nested, write).await;
                 nested_broken |= result.is_err();
-                self.count_write(format!("    in savepoint: {write:?}"), result);
+                self.count_write("    in savepoint:", write, result);
             }
             // PostgreSQL aborts the whole transaction on an error, savepoint or not, until the
             // savepoint is rolled back; commit only what did not fail.
