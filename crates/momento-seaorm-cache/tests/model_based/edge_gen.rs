@@ -6,7 +6,7 @@
 //! Edge writes, by weight within [`Gen::edge_write`]: plain inserts/updates/deletes of
 //! `mx_items` (8), generated keys (`NULL`, `0` on MariaDB, `DEFAULT`, several rows; 3), a
 //! column assigned twice (SQLite, MariaDB; 2), `RETURNING` with non-column items (SQLite,
-//! PostgreSQL; 2), the trigger tables (3 each), writes through the view (PostgreSQL, MariaDB;
+//! PostgreSQL; 2), the trigger tables (2 each), writes through the view (PostgreSQL, MariaDB;
 //! 3), rowid aliases (SQLite; 3), partitions and the inheritance family (PostgreSQL; 4 and 3),
 //! `INSERT IGNORE` out of `SMALLINT`'s range, modifiers, `||`/`&&` and executable comments
 //! (MariaDB; 2, 4, 2, 3).
@@ -155,8 +155,8 @@ impl Gen {
             (1, 3),
             (2, if pg { 0 } else { 2 }),
             (3, if my { 0 } else { 2 }),
-            (4, 3),
-            (5, 3),
+            (4, 2),
+            (5, 2),
             (6, if sqlite { 0 } else { 3 }),
             (7, if sqlite { 3 } else { 0 }),
             (8, if pg { 4 } else { 0 }),
@@ -172,14 +172,7 @@ impl Gen {
         let template = match self.weighted(&weights) {
             0 => self.rows_write("mx_items", &ids.items, 1..=40),
             1 => self.generated_key(),
-            2 => {
-                let id = self.any_of(&ids.items, 40);
-                let (a, b, n) = (self.k(), self.k(), self.n());
-                t(
-                    "UPDATE mx_items SET k = ?, n = ?, k = ? WHERE id = ?",
-                    &[Some(a), Some(n), Some(b), Some(id)],
-                )
-            }
+            2 => self.assigned_twice(&ids.items),
             3 => return self.returning(&ids.items),
             4 => self.rows_write("mx_clamp", &ids.clamp, 1..=30),
             5 => self.rows_write("mx_audited", &ids.audited, 1..=30),
@@ -314,6 +307,29 @@ impl Gen {
         }
     }
 
+    /// A column assigned twice (the last assignment wins), also the one the `WHERE` pins.
+    fn assigned_twice(&mut self, ids: &[i32]) -> Template {
+        let id = Some(self.any_of(ids, 40));
+        let (a, b, n) = (Some(self.k()), Some(self.k()), Some(self.n()));
+        match self.rng.u32(..3) {
+            0 => t(
+                "UPDATE mx_items SET k = ?, n = ?, k = ? WHERE id = ?",
+                &[a, n, b, id],
+            ),
+            1 => t(
+                "UPDATE mx_items SET k = ?, k = ? WHERE k = ?",
+                &[a, b, Some(self.k())],
+            ),
+            _ => {
+                let (x, y) = (self.free_in(ids, 1..=40), self.free_in(ids, 1..=40));
+                t(
+                    "UPDATE mx_items SET id = ?, id = ? WHERE id = ?",
+                    &[Some(x), Some(y), id],
+                )
+            }
+        }
+    }
+
     /// A write returning rows, some items not columns (SQLite, PostgreSQL).
     fn returning(&mut self, ids: &[i32]) -> Write {
         let (id, k, n) = (Some(self.any_of(ids, 40)), Some(self.k()), Some(self.n()));
@@ -426,12 +442,16 @@ impl Gen {
         let (k, n) = (Some(self.k()), Some(self.n()));
         match self.rng.u32(..3) {
             0 => t(
-                "UPDATE mx_items SET n = ? WHERE id = ? || id = ?",
-                &[n, id, other],
+                "UPDATE mx_items SET n = ? WHERE id = ? || k = ?",
+                &[n, id, k],
             ),
             1 => t(
                 "UPDATE mx_items SET k = ? WHERE k = ? && id = ?",
                 &[k, Some(self.k()), id],
+            ),
+            _ if ids.len() < 15 => t(
+                "UPDATE mx_items SET k = ? WHERE id = ? || id = ?",
+                &[k, id, other],
             ),
             _ => t("DELETE FROM mx_items WHERE id = ? || id = ?", &[id, other]),
         }
@@ -448,8 +468,8 @@ impl Gen {
                 &[n, id],
             ),
             1 => t(
-                format!("UPDATE mx_items SET k = ? WHERE id = ? /*! OR id = {other} */"),
-                &[k, id],
+                format!("UPDATE mx_items SET n = ? WHERE id = ? /*! OR k = {k2} */"),
+                &[n, id],
             ),
             2 => t(
                 format!("UPDATE mx_items SET n = ? /*M!100000 , k = {k2} */ WHERE id = ?"),
@@ -495,7 +515,7 @@ impl Gen {
         ]);
         let (table, ids): (&str, &[i32]) = match table {
             0 => match self.rng.u32(..4) {
-                0 => return Read::Edge(EdgeRead::ItemPk(self.any_of(&ids.items, 40))),
+                0 => return Read::Edge(EdgeRead::ItemPk(self.read_id(&ids.items, 40))),
                 1 => return Read::Edge(EdgeRead::ItemsWithK(self.k())),
                 _ => ("mx_items", &ids.items),
             },
@@ -513,8 +533,8 @@ impl Gen {
                 _ => ("mx_dogs", &ids.dogs),
             },
         };
-        let id = self.any_of(ids, 99);
-        let other = self.any_of(ids, 99);
+        let id = self.read_id(ids, 99);
+        let other = self.read_id(ids, 99);
         let (k, k2) = (self.k(), self.k());
         let n = if self.chance(30) { 50 } else { self.n() };
         let (sql, values) = match self.rng.u32(..8) {
@@ -523,7 +543,7 @@ impl Gen {
             3 => ("SELECT * FROM {t} WHERE k IN (?, ?)", vec![k, k2]),
             4 => ("SELECT * FROM {t} WHERE id IN (?, ?)", vec![id, other]),
             5 => ("SELECT * FROM {t} WHERE n = ?", vec![n]),
-            6 if table == "mx_items" && self.kind == Db::MySql => {
+            6 | 7 if table == "mx_items" && self.kind == Db::MySql => {
                 let m = self.pick(&[32767, -32768, 5, 0]);
                 ("SELECT * FROM {t} WHERE m = ?", vec![m])
             }
@@ -537,6 +557,17 @@ impl Gen {
         };
         let sql = format!("{}{order}", sql.replace("{t}", table));
         self.sql_read(&sql, &values)
+    }
+
+    /// An id to read: mostly one of `ids`, often one of the next two a generated key takes,
+    /// sometimes any up to `max`.
+    fn read_id(&mut self, ids: &[i32], max: i32) -> i32 {
+        let top = ids.iter().max().copied().unwrap_or(0);
+        match self.rng.u32(..10) {
+            0..=5 if !ids.is_empty() => ids[self.rng.usize(..ids.len())],
+            6..=7 => top + self.rng.i32(1..=2),
+            _ => self.rng.i32(1..=max),
+        }
     }
 
     /// A read of the rows the audit trigger wrote.
