@@ -85,14 +85,26 @@ impl Gen {
         }
     }
 
+    /// On SQLite, half the statements use plain `?` (whose rows the library may track) and
+    /// half the numbered styles (which it must not read as plain).
     fn style(&mut self, kind: Db) -> Style {
-        match (kind, self.rng.u32(..6)) {
-            (Db::MySql, _) | (_, 0) => Style::Plain,
+        match (kind, self.rng.u32(..10)) {
+            (Db::MySql, _) | (_, 0..=1) => Style::Plain,
             (Db::Postgres, _) => Style::Numbered(|_| "$"),
-            (Db::Sqlite, 1 | 2) => Style::Numbered(|_| "?"),
-            (Db::Sqlite, 3) => Style::Numbered(|_| "$"),
-            (Db::Sqlite, 4) => Style::Numbered(|g| if g.chance(50) { "?" } else { "$" }),
+            (Db::Sqlite, 2..=4) => Style::Plain,
+            (Db::Sqlite, 5..=6) => Style::Numbered(|_| "?"),
+            (Db::Sqlite, 7) => Style::Numbered(|_| "$"),
+            (Db::Sqlite, 8) => Style::Numbered(|g| if g.chance(50) { "?" } else { "$" }),
             (Db::Sqlite, _) => Style::Anything,
+        }
+    }
+
+    /// An id no row has, often the next one a generated key would take (which reads favour).
+    fn unused_id(&mut self, ids: &[i32]) -> i32 {
+        let top = ids.iter().max().copied().unwrap_or(0);
+        match self.chance(50) {
+            true => top + self.rng.i32(1..=2),
+            false => self.free_in(ids, 1..=40),
         }
     }
 
@@ -321,7 +333,7 @@ impl Gen {
                 &[a, b, Some(self.k())],
             ),
             _ => {
-                let (x, y) = (self.free_in(ids, 1..=40), self.free_in(ids, 1..=40));
+                let (x, y) = (self.free_in(ids, 1..=40), self.unused_id(ids));
                 t(
                     "UPDATE mx_items SET id = ?, id = ? WHERE id = ?",
                     &[Some(x), Some(y), id],
@@ -362,7 +374,7 @@ impl Gen {
     fn rowid(&mut self, ids: &[i32]) -> Template {
         let alias = self.pick(&["rowid", "oid", "_rowid_"]);
         let id = Some(self.any_of(ids, 40));
-        let new = Some(self.free_in(ids, 1..=40));
+        let new = Some(self.unused_id(ids));
         match self.rng.u32(..4) {
             0 => t(
                 format!("UPDATE mx_items SET {alias} = ? WHERE id = ?"),
