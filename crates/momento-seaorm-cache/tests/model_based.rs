@@ -19,6 +19,16 @@
 //! conjunction, range and subquery filters, counts, a join (`find_also_related`),
 //! `find_with_related`, `one` with an order, and whole tables; inside a transaction they bypass
 //! and are compared with the transaction's own view.
+//!
+//! Besides, about a sixth of the writes and reads are on the edge tables
+//! (`model_based/edge_tables.rs`, chosen in `model_based/edge_gen.rs`): statements whose effect
+//! the SQL text does not fully show — every placeholder style the driver accepts, writes
+//! through an updatable view, PostgreSQL partitions and an inheritance child, tables with
+//! triggers (one overriding an assigned column, one writing another table), generated keys from
+//! `NULL`/`0`/`DEFAULT`, columns assigned twice, `RETURNING` with non-column items, SQLite rowid
+//! aliases, MariaDB's `INSERT IGNORE` out of range, modifiers, `||`/`&&` and executable
+//! comments — read back by primary key, by integer column, by lists and whole; and 15% of the
+//! transactions run DDL (on MariaDB an implicit commit), most then rolling back.
 
 mod common;
 
@@ -227,6 +237,8 @@ enum Write {
         values: Vec<i32>,
         prepared: bool,
     },
+    /// A statement on the edge tables (`model_based/edge_tables.rs`).
+    Edge(edge_tables::EdgeWrite),
 }
 
 #[derive(Debug, Clone)]
@@ -255,6 +267,8 @@ enum Read {
     AllPosts,
     /// `wrap(E).count` of a team's users.
     WrapCountTeam(i32),
+    /// A read of the edge tables (`model_based/edge_tables.rs`).
+    Edge(edge_tables::EdgeRead),
 }
 
 #[derive(Debug, Clone)]
@@ -431,10 +445,13 @@ fn placeholders(backend: DbBackend, sql: &str, values: &[i32], inline: bool) -> 
 struct Shadow {
     users: Vec<i32>,
     posts: Vec<i32>,
+    edge: edge_tables::EdgeIds,
 }
 
 struct Gen {
     rng: fastrand::Rng,
+    /// The database (which edge statements it has).
+    kind: Db,
     /// Whether a read may run outside an open transaction (a second connection).
     concurrent_reads: bool,
     /// Recent reads, repeated often: a repeated read finds its entry stored, so it is either a
@@ -576,7 +593,7 @@ impl Gen {
                 w * 3
             }
         };
-        let weights: [(u32, u32); 11] = [
+        let weights: [(u32, u32); 12] = [
             (0, 3 + deficit(users, USERS) * 2), // insert user
             (1, 6 + deficit(posts, POSTS) * 8), // insert post
             (2, 8),                             // update user
@@ -588,6 +605,7 @@ impl Gen {
             (8, deletes(posts, POSTS, 1)),      // delete_many posts
             (9, deletes(users, USERS, 1)),      // delete_many users
             (10, 12),                           // raw
+            (11, 16),                           // edge tables (edge_gen.rs)
         ];
         let total: u32 = weights.iter().map(|(_, w)| w).sum();
         let mut roll = self.rng.u32(..total);
@@ -682,7 +700,8 @@ impl Gen {
             9 => Write::DeleteManyUsers {
                 filter: self.user_filter(s),
             },
-            _ => self.raw(s),
+            10 => self.raw(s),
+            _ => self.edge_write(s),
         }
     }
 
@@ -766,7 +785,7 @@ impl Gen {
     }
 
     fn new_read(&mut self, s: &Shadow) -> Read {
-        match self.rng.u32(..16) {
+        match self.rng.u32(..21) {
             0 | 1 => Read::UserPk {
                 id: self.user_id(s),
                 wrap: self.chance(60),
@@ -789,7 +808,8 @@ impl Gen {
                 1 => Read::AllPosts,
                 _ => Read::WrapCountTeam(self.team()),
             },
-            _ => Read::PostsWhere(PostFilter::UserEq(self.user_id(s))),
+            15 => Read::PostsWhere(PostFilter::UserEq(self.user_id(s))),
+            _ => self.edge_read(s),
         }
     }
 
@@ -802,36 +822,53 @@ impl Gen {
                 write: self.write(s),
             }
         } else if roll < WRITE_PERCENT + TXN_PERCENT {
-            let n = self.rng.usize(1..=3);
-            let writes = (0..n).map(|_| self.write(s)).collect();
-            let nested = if self.chance(25) {
-                Some((vec![self.write(s)], self.chance(50)))
-            } else {
-                None
-            };
-            let read_inside = if self.chance(50) {
-                Some(self.read(s))
-            } else {
-                None
-            };
-            let read_outside = if self.concurrent_reads && self.chance(50) {
-                Some(self.read(s))
-            } else {
-                None
-            };
-            Step::Transaction(Txn {
-                cache,
-                writes,
-                nested,
-                read_inside,
-                read_outside,
-                commit: self.chance(70),
-            })
+            Step::Transaction(self.transaction(s, cache))
         } else {
             Step::Read {
                 cache,
                 read: self.read(s),
             }
+        }
+    }
+}
+
+impl Gen {
+    fn transaction(&mut self, s: &Shadow, cache: usize) -> Txn {
+        let n = self.rng.usize(1..=3);
+        let mut writes: Vec<Write> = (0..n).map(|_| self.write(s)).collect();
+        let mut nested = if self.chance(25) {
+            Some((vec![self.write(s)], self.chance(50)))
+        } else {
+            None
+        };
+        // DDL among the writes (on MariaDB an implicit commit, after which no savepoint can
+        // begin: so in the savepoint when there is one), then mostly a rollback.
+        let ddl = self.chance(15);
+        if ddl {
+            let list = match nested.as_mut() {
+                Some((writes, _)) => writes,
+                None => &mut writes,
+            };
+            let at = self.rng.usize(..=list.len());
+            list.insert(at, self.ddl());
+        }
+        let read_inside = if self.chance(50) {
+            Some(self.read(s))
+        } else {
+            None
+        };
+        let read_outside = if self.concurrent_reads && self.chance(50) {
+            Some(self.read(s))
+        } else {
+            None
+        };
+        Txn {
+            cache,
+            writes,
+            nested,
+            read_inside,
+            read_outside,
+            commit: self.chance(if ddl { 30 } else { 70 }),
         }
     }
 }
@@ -1007,6 +1044,7 @@ async fn run_write<C: ConnectionTrait>(db: &C, write: &Write) -> Result<String, 
             };
             Ok(format!("{} rows", result.rows_affected()))
         }
+        Write::Edge(write) => edge_tables::run_write(db, write).await,
     }
 }
 
@@ -1049,6 +1087,12 @@ macro_rules! compare {
 fn same<T>(v: T) -> T {
     v
 }
+
+// After `compare!`, which they use.
+#[path = "model_based/edge_gen.rs"]
+mod edge_gen;
+#[path = "model_based/edge_tables.rs"]
+mod edge_tables;
 
 /// Runs `read` through `cache` on `conn`, and directly on `plain`.
 async fn run_read<C, D>(
@@ -1210,6 +1254,7 @@ where
                 same,
             )
         }
+        Read::Edge(read) => edge_tables::run_read(cache, conn, plain, read).await,
     }
 }
 
@@ -1226,6 +1271,9 @@ struct Counts {
     bypasses: usize,
     other: usize,
     transactions: usize,
+    /// Of the above, those on the edge tables: writes (refused ones), reads (hits).
+    edge_writes: (usize, usize),
+    edge_reads: (usize, usize),
     /// Time spent in cached reads, the same reads run directly, writes, and reloading the
     /// generator's view of the rows.
     time_cached: Duration,
@@ -1272,16 +1320,19 @@ impl Run {
         )
     }
 
-    fn count_write(&mut self, label: String, result: Result<String, DbErr>) {
+    fn count_write(&mut self, label: &str, write: &Write, result: Result<String, DbErr>) {
+        let edge = matches!(write, Write::Edge(_));
         self.counts.writes += 1;
+        self.counts.edge_writes.0 += usize::from(edge);
         let text = match result {
             Ok(done) => done,
             Err(e) => {
                 self.counts.failed_writes += 1;
+                self.counts.edge_writes.1 += usize::from(edge);
                 format!("refused: {e}")
             }
         };
-        self.remember(format!("#{} {label} -> {text}", self.index));
+        self.remember(format!("#{} {label} {write:?} -> {text}", self.index));
     }
 
     fn check_read(&mut self, label: String, read: &Read, result: Result<Outcome, String>) {
@@ -1292,6 +1343,10 @@ impl Run {
         };
         self.counts.time_cached += outcome.times.0;
         self.counts.time_direct += outcome.times.1;
+        if let Read::Edge(_) = read {
+            self.counts.edge_reads.0 += 1;
+            self.counts.edge_reads.1 += usize::from(outcome.status == CacheStatus::Hit);
+        }
         match outcome.status {
             CacheStatus::Hit => self.counts.hits += 1,
             CacheStatus::Miss => self.counts.misses += 1,
@@ -1332,6 +1387,7 @@ impl Run {
                 _ => self.shadow.posts.push(id),
             }
         }
+        edge_tables::refresh(plain, self.kind, &mut self.shadow.edge).await;
         self.counts.time_reload += start.elapsed();
     }
 
@@ -1341,7 +1397,7 @@ impl Run {
                 let start = Instant::now();
                 let result = run_write(&self.conns[cache], &write).await;
                 self.counts.time_writes += start.elapsed();
-                self.count_write(format!("write via {cache}: {write:?}"), result);
+                self.count_write(&format!("write via {cache}:"), &write, result);
                 // The generator's view may lag a little (it only picks ids): reloaded after
                 // every third write.
                 if self.counts.writes.is_multiple_of(3) {
@@ -1369,7 +1425,7 @@ impl Run {
         for write in &txn.writes {
             let result = run_write(&t, write).await;
             broken |= aborts && result.is_err();
-            self.count_write(format!("  in txn: {write:?}"), result);
+            self.count_write("  in txn:", write, result);
         }
         // After a refused statement PostgreSQL refuses every statement until the end (a
         // savepoint too), so the savepoint and the read inside are skipped then.
@@ -1379,7 +1435,7 @@ impl Run {
             for write in writes {
                 let result = run_write(&nested, write).await;
                 nested_broken |= result.is_err();
-                self.count_write(format!("    in savepoint: {write:?}"), result);
+                self.count_write("    in savepoint:", write, result);
             }
             // PostgreSQL aborts the whole transaction on an error, savepoint or not, until the
             // savepoint is rolled back; commit only what did not fail.
@@ -1389,7 +1445,10 @@ impl Run {
             } else {
                 nested.rollback().await
             };
-            broken |= aborts && result.is_err();
+            // A savepoint that cannot end (on MariaDB, DDL in it committed the transaction, and
+            // the savepoint with it) leaves the driver retrying its rollback on every later
+            // statement of the transaction.
+            broken |= result.is_err();
             let verb = if commit { "commit" } else { "rollback" };
             self.remember(format!("#{}   savepoint {verb}: {result:?}", self.index));
         }
@@ -1486,6 +1545,16 @@ async fn model_based(kind: Db) {
         );
         db.conn.execute_unprepared(&sql).await.expect("seed post");
     }
+    for sql in edge_tables::ddl(kind)
+        .into_iter()
+        .map(str::to_owned)
+        .chain(edge_tables::seed(kind, &mut rng))
+    {
+        db.conn
+            .execute_unprepared(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("edge tables: {sql}: {e}"));
+    }
     if backend == DbBackend::Postgres {
         for table in ["mb_users", "mb_posts"] {
             db.conn
@@ -1518,6 +1587,7 @@ async fn model_based(kind: Db) {
     run.refresh().await;
     let mut gen = Gen {
         rng,
+        kind,
         concurrent_reads: kind != Db::Sqlite,
         recent: VecDeque::new(),
     };
