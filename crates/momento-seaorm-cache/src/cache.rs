@@ -451,6 +451,7 @@ impl ModelCache {
 
     /// [`try_invalidate_tables`](Self::try_invalidate_tables) of names already as generations
     /// name tables (unquoted, lower-cased, unqualified: `my.items` stays `my.items`).
+    #[cfg(any(feature = "cdc-postgres", feature = "cdc-mysql"))]
     pub(crate) async fn try_invalidate_names(&self, tables: &[String]) -> bool {
         self.parts.generations.try_bump_tables(tables).await
     }

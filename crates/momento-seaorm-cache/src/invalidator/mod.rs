@@ -40,6 +40,8 @@ pub(crate) use shared::Shared;
 #[cfg(feature = "cdc-mysql")]
 mod binlog_batch;
 #[cfg(feature = "cdc-mysql")]
+mod binlog_follow;
+#[cfg(feature = "cdc-mysql")]
 mod binlog_statement;
 #[cfg(feature = "cdc-mysql")]
 mod my_catalog;

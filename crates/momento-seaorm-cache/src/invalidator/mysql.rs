@@ -12,35 +12,30 @@
 //!       (SHOW MASTER STATUS at t: once processed ≥ that position, caught up as of t)
 //! ```
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use futures::{FutureExt, StreamExt};
-use mysql_async::binlog::events::EventData;
-use mysql_async::binlog::EventType;
 use mysql_async::prelude::*;
 use mysql_async::{BinlogStreamRequest, Conn, Opts};
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
-use super::binlog_batch::{Bump, Pending};
-use super::binlog_statement::{classify, QueryKind};
+use super::binlog_follow::Follow;
 use super::my_catalog::MyCatalog;
 use super::{server_id_for, InvalidatorError, Settings, Shared};
 
 /// How long a saved position lives in the cache (the generations' own lifetime).
 const POSITION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// How often the processed position is saved at most.
-const SAVE_EVERY: Duration = Duration::from_millis(100);
+pub(crate) const SAVE_EVERY: Duration = Duration::from_millis(100);
 /// The server sends a heartbeat this often when idle; no event for 3× this is a dead link.
-const HEARTBEAT: Duration = Duration::from_secs(1);
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(1);
 /// Commits bumped in one batch at most.
-const MAX_BATCH: usize = 1000;
+pub(crate) const MAX_BATCH: usize = 1000;
 
 /// A binlog position: the file's sequence number and name, and the offset in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Position {
-    file: String,
-    pos: u64,
+pub(crate) struct Position {
+    pub(crate) file: String,
+    pub(crate) pos: u64,
 }
 
 impl Position {
@@ -52,7 +47,7 @@ impl Position {
             .unwrap_or(0)
     }
 
-    fn at_least(&self, other: &Position) -> bool {
+    pub(crate) fn at_least(&self, other: &Position) -> bool {
         (self.sequence(), self.pos) >= (other.sequence(), other.pos)
     }
 
@@ -76,7 +71,7 @@ impl std::fmt::Display for Position {
     }
 }
 
-fn database(e: mysql_async::Error) -> InvalidatorError {
+pub(crate) fn database(e: mysql_async::Error) -> InvalidatorError {
     if let mysql_async::Error::Server(server) = &e {
         match server.code {
             // ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR
@@ -133,7 +128,7 @@ async fn check(conn: &mut Conn) -> Result<(), InvalidatorError> {
 }
 
 /// The server's current binlog position (needs REPLICATION CLIENT / BINLOG MONITOR).
-async fn master_position(conn: &mut Conn) -> Result<Position, InvalidatorError> {
+pub(crate) async fn master_position(conn: &mut Conn) -> Result<Position, InvalidatorError> {
     let row: Option<mysql_async::Row> = conn
         .query_first("SHOW MASTER STATUS")
         .await
@@ -150,7 +145,7 @@ async fn master_position(conn: &mut Conn) -> Result<Position, InvalidatorError> 
 /// Waits until every transaction logged before `upto` is visible: MariaDB reports the binlog
 /// position of a consistent snapshot (`binlog_snapshot_file`/`_position`), and everything
 /// logged before it is visible in it. Servers without it (MySQL) get a 5 ms pause instead.
-async fn visible(conn: &mut Conn, upto: &Position) -> Result<(), InvalidatorError> {
+pub(crate) async fn visible(conn: &mut Conn, upto: &Position) -> Result<(), InvalidatorError> {
     let started = Instant::now();
     loop {
         let rows = snapshot_status(conn).await.map_err(database)?;
@@ -217,7 +212,7 @@ async fn load_position(shared: &Shared) -> Option<Position> {
     }
 }
 
-async fn save_position(shared: &Shared, position: &Position) -> bool {
+pub(crate) async fn save_position(shared: &Shared, position: &Position) -> bool {
     let backend = shared.cache.backend();
     let ttl = backend
         .max_ttl()
@@ -234,7 +229,7 @@ async fn save_position(shared: &Shared, position: &Position) -> bool {
 pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), InvalidatorError> {
     let mut control = connect(&settings.url).await?;
     check(&mut control).await?;
-    let mut catalog = MyCatalog::load(&mut control, &shared.cache)
+    let catalog = MyCatalog::load(&mut control, &shared.cache)
         .await
         .map_err(database)?;
     let mut start = load_position(shared).await;
@@ -278,177 +273,9 @@ pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), 
         database(e)
     })?;
 
-    // `seen`: position after the last event read; `processed`: recorded up to here.
-    let mut seen = start.clone();
-    let mut processed = start.clone();
-    // Position after the last commit read (where a restart may resume).
-    let mut last_commit = start.clone();
-    let mut saved_at = Instant::now();
-    let mut saved = start.clone();
-    let mut probes: VecDeque<(SystemTime, Position)> = VecDeque::new();
-    let mut next_probe = Instant::now();
-    let mut in_transaction = false;
-    let mut format_known = false;
-    let mut pending = Pending::default();
-    let mut last_event = Instant::now();
-
-    loop {
-        if shared.stopping() {
-            if saved != processed {
-                save_position(shared, &processed).await;
-            }
-            return Ok(());
-        }
-        // Probe the server's position: once processed reaches it, caught up as of then.
-        if Instant::now() >= next_probe {
-            let asked = SystemTime::now();
-            let now = master_position(&mut control).await?;
-            probes.push_back((asked, now));
-            if probes.len() > 64 {
-                probes.pop_front();
-            }
-            next_probe = Instant::now() + settings.probe_interval;
-        }
-        while let Some((asked, at)) = probes.front() {
-            if processed.at_least(at) {
-                shared.caught_up(*asked, processed.to_string());
-                probes.pop_front();
-            } else {
-                break;
-            }
-        }
-        if last_event.elapsed() > HEARTBEAT * 3 {
-            return Err(InvalidatorError::Database(
-                "no binlog event or heartbeat for 3 s: reconnecting".to_owned(),
-            ));
-        }
-        let wait = next_probe.saturating_duration_since(Instant::now());
-        let event = tokio::select! {
-            event = stream.next() => event,
-            _ = tokio::time::sleep(wait) => continue,
-            _ = shared.probe.notified() => { next_probe = Instant::now(); continue }
-            _ = shared.stopped() => continue,
-        };
-        let mut next = event;
-        loop {
-            let Some(event) = next else {
-                return Err(InvalidatorError::Database(
-                    "the server ended the binlog stream".to_owned(),
-                ));
-            };
-            let event = event.map_err(|e| match &e {
-                mysql_async::Error::Server(s) if s.code == 1236 => {
-                    InvalidatorError::Database(format!("binlog gap: {}", s.message))
-                }
-                _ => database(e),
-            })?;
-            last_event = Instant::now();
-            let header = event.header();
-            let kind = header.event_type_raw();
-            let log_pos = u64::from(header.log_pos());
-            let artificial = log_pos == 0 || kind == EventType::ROTATE_EVENT as u8;
-            if !artificial && log_pos > seen.pos {
-                seen.pos = log_pos;
-            }
-            let commits_before = pending.transactions;
-            match event.read_data() {
-                Ok(Some(EventData::RotateEvent(rotate))) => {
-                    // The first, artificial rotate names the file asked for, read before the
-                    // checksum algorithm is known (its name may end in the checksum bytes).
-                    let file = if format_known {
-                        rotate.name().into_owned()
-                    } else {
-                        seen.file.clone()
-                    };
-                    seen = Position {
-                        file,
-                        pos: rotate.position(),
-                    };
-                }
-                Ok(Some(EventData::FormatDescriptionEvent(_))) => format_known = true,
-                Ok(Some(EventData::TableMapEvent(map))) => {
-                    pending.table(&map.database_name(), &map.table_name());
-                }
-                Ok(Some(EventData::XidEvent(_))) => {
-                    pending.commit();
-                    in_transaction = false;
-                }
-                Ok(Some(EventData::QueryEvent(query))) => {
-                    let sql = query.query();
-                    let kind = classify(&sql);
-                    if matches!(kind, QueryKind::Ddl | QueryKind::Dml) {
-                        let db = query.schema();
-                        pending.statement(&shared.cache, settings, &db, &sql, kind);
-                    }
-                    match kind {
-                        QueryKind::Begin => in_transaction = true,
-                        QueryKind::Savepoint => {}
-                        QueryKind::Dml if in_transaction => {}
-                        QueryKind::Ddl => {
-                            pending.ddl = true;
-                            pending.commit();
-                            in_transaction = false;
-                        }
-                        // The end of a transaction, an implicit commit, or a data change
-                        // logged as a statement outside BEGIN (it commits by itself).
-                        QueryKind::End | QueryKind::Admin | QueryKind::Dml => {
-                            pending.commit();
-                            in_transaction = false;
-                        }
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => debug!(kind, error = %e, "unreadable binlog event skipped"),
-            }
-            if pending.transactions > commits_before {
-                last_commit = seen.clone();
-            }
-            if pending.transactions as usize >= MAX_BATCH {
-                break;
-            }
-            // Keep reading what is already here, so a burst is bumped in one batch.
-            match stream.next().now_or_never() {
-                Some(more) => next = more,
-                None => break,
-            }
-        }
-        if !pending.is_empty() {
-            // The binary log is written a moment before the engine makes the transaction
-            // visible: a reader in between would store the old rows under the new generation.
-            // Bump once the last commit read is visible.
-            visible(&mut control, &last_commit).await?;
-            let bump = pending
-                .resolve(&mut catalog, &mut control, &shared.cache, settings)
-                .await
-                .map_err(database)?;
-            let bumped = match &bump {
-                Bump::Everything => {
-                    shared
-                        .bump_all("a statement whose tables could not be read")
-                        .await
-                }
-                Bump::Tables(tables) => shared.bump(tables).await,
-            };
-            if bumped.is_err() {
-                return Ok(());
-            }
-            let lags: Vec<Duration> = pending.received.iter().map(|r| r.elapsed()).collect();
-            shared.transactions_done(pending.transactions, &lags);
-            pending = pending.next();
-        }
-        processed = if !in_transaction && !pending.open() {
-            seen.clone()
-        } else {
-            last_commit.clone()
-        };
-        if processed != saved
-            && saved_at.elapsed() >= SAVE_EVERY
-            && save_position(shared, &processed).await
-        {
-            saved = processed.clone();
-            saved_at = Instant::now();
-        }
-    }
+    Follow::new(shared, settings, control, catalog, start)
+        .run(&mut stream)
+        .await
 }
 
 #[cfg(test)]
