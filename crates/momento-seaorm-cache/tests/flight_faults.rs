@@ -57,7 +57,9 @@ async fn concurrent_misses(cache: &ModelCache, db: &TestDb, selects: &AtomicUsiz
             .expect("a cache fault never fails a read");
         assert_eq!(user.unwrap().username, "user1");
     }
-    selects.load(Ordering::SeqCst) - before
+    let queries = selects.load(Ordering::SeqCst) - before;
+    println!("{CALLERS} concurrent misses: {queries} queries on users");
+    queries
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
