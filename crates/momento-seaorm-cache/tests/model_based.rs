@@ -1091,6 +1091,8 @@ fn same<T>(v: T) -> T {
 // After `compare!`, which they use.
 #[path = "model_based/edge_gen.rs"]
 mod edge_gen;
+#[path = "model_based/edge_reads.rs"]
+mod edge_reads;
 #[path = "model_based/edge_tables.rs"]
 mod edge_tables;
 
