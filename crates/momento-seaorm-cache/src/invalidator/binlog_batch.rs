@@ -1,8 +1,8 @@
 //! What the binary log has shown since the last bump, and the generation names it reaches.
 //!
 //! Row events (`TABLE_MAP`) name the table a row is stored in; statement-logged writes and DDL
-//! (query events) are read with the library's statement parser, after MySQL's modifiers are
-//! taken out. Both are then checked against the catalog ([`MyCatalog`]): foreign-key cascades,
+//! (query events) are read with the library's statement parser (which takes MySQL's modifiers
+//! out). Both are then checked against the catalog ([`MyCatalog`]): foreign-key cascades,
 //! views over the tables, and names that are no table at all (everything is invalidated).
 
 use std::collections::BTreeSet;
@@ -11,7 +11,7 @@ use std::time::Instant;
 use mysql_async::Conn;
 use sea_orm::DbBackend;
 
-use super::binlog_statement::{strip_modifiers, QueryKind};
+use super::binlog_statement::QueryKind;
 use super::my_catalog::{MyCatalog, Node, Reach};
 use super::Settings;
 use crate::cache::ModelCache;
@@ -92,7 +92,8 @@ impl Pending {
     ) {
         let db = db.to_lowercase();
         let checked = db.is_empty() || settings.watches(&db);
-        match cache.touches(DbBackend::MySql, &strip_modifiers(sql)) {
+        // The statement parser takes MySQL's modifiers out itself (`tables::keyword`).
+        match cache.touches(DbBackend::MySql, sql) {
             Touches::Writes(tables) => self.open_statements.push(Named {
                 db,
                 tables: tables.to_vec(),

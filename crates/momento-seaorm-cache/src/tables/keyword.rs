@@ -7,15 +7,24 @@ use std::borrow::Cow;
 use sea_orm::DbBackend;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
-/// The statement's first word, upper case (`None` for an empty or unreadable text).
-pub(crate) fn leading_keyword(backend: DbBackend, sql: &str) -> Option<String> {
-    let dialect = super::dialect(backend);
-    let tokens = Tokenizer::new(dialect.as_ref(), sql).tokenize().ok()?;
-    tokens.into_iter().find_map(|t| match t {
-        Token::Word(word) => Some(word.value.to_uppercase()),
-        Token::Whitespace(_) | Token::LParen => None,
-        _ => Some(String::new()),
-    })
+/// The statement's first word, upper case (`None` for an empty text). A scan of the text, not
+/// a tokenization: it runs on every write. Leading whitespace, comments and `(` are skipped.
+pub(crate) fn leading_keyword(_backend: DbBackend, sql: &str) -> Option<String> {
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        if let Some(comment) = rest.strip_prefix("--") {
+            rest = comment.split_once('\n').map_or("", |(_, after)| after);
+        } else if let Some(comment) = rest.strip_prefix("/*") {
+            rest = comment.split_once("*/").map_or("", |(_, after)| after);
+        } else {
+            break;
+        }
+    }
+    let end = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    (!rest.is_empty()).then(|| rest[..end].to_uppercase())
 }
 
 /// Whether `sql` changes the schema (`CREATE`, `ALTER`, `DROP`, `RENAME`, `TRUNCATE`, ...): the
@@ -76,12 +85,13 @@ pub(crate) fn has_executable_comment(backend: DbBackend, sql: &str) -> bool {
 
 /// MySQL's modifiers between a statement's keyword and its table (`UPDATE LOW_PRIORITY
 /// IGNORE t`), which sqlparser would read as the table's name.
-const MODIFIERS: [&str; 5] = [
+const MODIFIERS: [&str; 6] = [
     "LOW_PRIORITY",
     "IGNORE",
     "QUICK",
     "DELAYED",
     "HIGH_PRIORITY",
+    "ONLINE",
 ];
 
 /// Whether `sql` has one of MySQL's statement modifiers (see [`without_modifiers`]).
@@ -89,8 +99,9 @@ pub(crate) fn has_modifiers(backend: DbBackend, sql: &str) -> bool {
     matches!(without_modifiers(backend, sql), Cow::Owned(_))
 }
 
-/// `sql` without MySQL's statement modifiers after `UPDATE`, `DELETE`, `INSERT` or `REPLACE`,
-/// so that the table they modify is the one parsed.
+/// `sql` without MySQL's statement modifiers after `UPDATE`, `DELETE`, `INSERT`, `REPLACE` or
+/// `ALTER`, so that the table they modify is the one parsed (statements and binary-log events
+/// alike).
 pub(crate) fn without_modifiers(backend: DbBackend, sql: &str) -> Cow<'_, str> {
     let upper = sql.to_uppercase();
     if backend != DbBackend::MySql || !MODIFIERS.iter().any(|m| upper.contains(m)) {
@@ -114,8 +125,10 @@ pub(crate) fn without_modifiers(backend: DbBackend, sql: &str) -> Cow<'_, str> {
                     removed = true;
                     continue;
                 }
-                after_keyword =
-                    matches!(upper.as_str(), "UPDATE" | "DELETE" | "INSERT" | "REPLACE");
+                after_keyword = matches!(
+                    upper.as_str(),
+                    "UPDATE" | "DELETE" | "INSERT" | "REPLACE" | "ALTER"
+                );
             }
             Token::Whitespace(_) => {}
             _ => after_keyword = false,
@@ -141,6 +154,10 @@ mod tests {
             "UPDATE   posts SET votes = 1 WHERE id = 2"
         );
         assert!(has_modifiers(DbBackend::MySql, "delete quick from posts"));
+        assert!(has_modifiers(
+            DbBackend::MySql,
+            "ALTER ONLINE IGNORE TABLE t ADD c INT"
+        ));
         assert!(!has_modifiers(
             DbBackend::MySql,
             "UPDATE posts SET ignore_me = 1"
@@ -171,6 +188,7 @@ mod tests {
         ));
         assert!(ends_transaction(DbBackend::Postgres, "COMMIT"));
         assert!(is_ddl(DbBackend::Postgres, "  alter table t add c int"));
+        assert!(is_ddl(DbBackend::MySql, "/* m */ -- x\n DROP TABLE t"));
         assert!(!is_ddl(DbBackend::Postgres, "UPDATE t SET a = 1"));
     }
 }
