@@ -8,9 +8,10 @@
 //! # Map of the crate
 //! Layers, each depending only on the layers below it (a test checks this):
 //! ```text
-//! front ends   wrap (cache.wrap(E)) · query (.cached(&cache)) · cached_connection (writes) ·
-//!              selectors · convert · exists · stream · paginate · cursor · related · loader ·
-//!              self_loader · shape ·
+//! front ends   seaorm/ (the SeaORM read API: wrap (cache.wrap(E)) · query (.cached(&cache)) ·
+//!                selectors · convert · exists · stream · paginate · cursor · related · loader ·
+//!                self_loader · shape) ·
+//!              cached_connection (writes) ·
 //!              invalidator (change capture: the database's committed changes → bumps)
 //!                  │ describe a read (ReadRequest / ReadPlan) and hand it down
 //! the cache    builder (settings → parts) · cache (ModelCache: owns the parts; read_statement,
@@ -34,13 +35,14 @@
 //! * [`cache`] — [`ModelCache`] and [`ModelCache::read_statement`], the one entry point every
 //!   statement read takes; [`builder`] — [`ModelCacheBuilder`] and the assembly of the parts;
 //!   `config` — settings, defaults, `build()` checks.
-//! * [`wrap`] — `cache.wrap(Entity)`: `find_by_pk`, `find_one`, `find_all`, `count`.
-//! * [`query`] — `.cached(&cache)` on SeaORM selectors ([`CacheQueryExt`]); beside it, the
-//!   rest of SeaORM's read API: [`selectors`] (`into_tuple`, `find_both_related`,
-//!   `SelectThree`+), [`convert`] (`.cached(&c).into_tuple()`), `exists`, [`stream`],
-//!   [`paginate`], [`cursor`], [`related`] (`find_with_related`), [`loader`] (`load_one`,
-//!   `load_many`, `load_many_to_many`), [`self_loader`] (`load_self`, `load_self_many`,
-//!   `load_self_via`, `load_self_via_rev`).
+//! * [`seaorm`] — the SeaORM front ends, one folder: [`seaorm::wrap`] — `cache.wrap(Entity)`:
+//!   `find_by_pk`, `find_one`, `find_all`, `count`; [`seaorm::query`] — `.cached(&cache)` on
+//!   SeaORM selectors ([`CacheQueryExt`]); beside it, the rest of SeaORM's read API:
+//!   [`seaorm::selectors`] (`into_tuple`, `find_both_related`, `SelectThree`+),
+//!   [`seaorm::convert`] (`.cached(&c).into_tuple()`), `exists`, [`seaorm::stream`],
+//!   [`seaorm::paginate`], [`seaorm::cursor`], [`seaorm::related`] (`find_with_related`),
+//!   [`seaorm::loader`] (`load_one`, `load_many`, `load_many_to_many`), [`seaorm::self_loader`]
+//!   (`load_self`, `load_self_many`, `load_self_via`, `load_self_via_rev`).
 //! * [`cached_connection`] — [`CachedConnection`]: writes through it invalidate cached reads.
 //! * `invalidator` (features `cdc-postgres`, `cdc-mysql`) — change capture: an `Invalidator`
 //!   follows the database's committed changes and invalidates their tables.
@@ -162,10 +164,7 @@ mod catalog;
 pub mod codec;
 mod config;
 pub mod connection;
-pub mod convert;
-pub mod cursor;
 pub mod error;
-mod exists;
 mod flight;
 pub mod generations;
 mod guarded;
@@ -175,23 +174,15 @@ pub mod invalidator;
 pub mod key;
 mod limit;
 pub mod load;
-pub mod loader;
 pub mod metrics;
 pub mod near;
-pub mod paginate;
 mod policy;
-pub mod query;
 mod read;
-pub mod related;
 pub mod request;
 mod rows;
-pub mod selectors;
-pub mod self_loader;
-mod shape;
+pub mod seaorm;
 pub mod status;
-pub mod stream;
 mod tables;
-pub mod wrap;
 
 #[cfg(feature = "memory")]
 pub use backend::memory::{MemoryBackend, MemoryBackendBuilder};
@@ -205,7 +196,7 @@ pub use cached_connection::{CachedConnection, CachedTransaction, RowStream};
 pub use codec::{Compression, Envelope, SerdeFormat};
 pub use config::{DEFAULT_CACHE_TIMEOUT, DEFAULT_KEY_PREFIX, DEFAULT_TTL_JITTER, FALLBACK_TTL};
 pub use connection::CacheableConnection;
-pub use cursor::CachedCursor;
+pub use seaorm::cursor::CachedCursor;
 pub use error::{CacheFault, ConfigError, DecodeError, FaultKind};
 pub use generations::Consistency;
 pub use health::{InvalidatorHealth, DEFAULT_MAX_LAG};
@@ -220,9 +211,9 @@ pub use metrics::CacheStats;
 #[cfg(feature = "momento")]
 pub use near::NearTopic;
 pub use near::{NearCache, NearStats, DEFAULT_MAX_STALENESS};
-pub use paginate::CachedPaginator;
-pub use query::{CacheQueryExt, CacheableSelect, CachedQuery};
+pub use seaorm::paginate::CachedPaginator;
+pub use seaorm::query::{CacheQueryExt, CacheableSelect, CachedQuery};
 pub use request::ReadRequest;
 pub use status::{CacheStatus, ReadResult};
-pub use stream::RowsStream;
-pub use wrap::WrappedEntity;
+pub use seaorm::stream::RowsStream;
+pub use seaorm::wrap::WrappedEntity;

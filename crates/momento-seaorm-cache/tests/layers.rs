@@ -39,19 +39,9 @@ const LAYERS: &[(&str, u8)] = &[
     // The builder assembles the cache from its parts.
     ("builder", 5),
     // Front ends.
-    ("wrap", 5),
-    ("query", 5),
+    // The SeaORM read adapters (wrap, query, selectors, loaders, ...), one folder.
+    ("seaorm", 5),
     ("cached_connection", 5),
-    ("shape", 5),
-    ("selectors", 5),
-    ("convert", 5),
-    ("exists", 5),
-    ("stream", 5),
-    ("paginate", 5),
-    ("cursor", 5),
-    ("related", 5),
-    ("loader", 5),
-    ("self_loader", 5),
     ("invalidator", 5),
 ];
 

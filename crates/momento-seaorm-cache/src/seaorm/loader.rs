@@ -37,8 +37,8 @@ use crate::capture::{capture, Recorder};
 use crate::connection::CacheableConnection;
 use crate::key::Operation;
 use crate::load::Loader;
-use crate::query::{CacheQueryExt, CachedQuery};
-use crate::shape::{joined, Shape};
+use crate::seaorm::query::{CacheQueryExt, CachedQuery};
+use crate::seaorm::shape::{joined, Shape};
 use crate::status::ReadResult;
 
 /// `models.cached(&cache)` borrows the models, as SeaORM's loader does.

@@ -40,10 +40,10 @@ use crate::connection::CacheableConnection;
 use crate::key::Operation;
 use crate::load::{LoadAll, LoadNumItems};
 use crate::policy::StoreOptions;
-use crate::query::{CacheableSelect, CachedQuery};
-use crate::shape::{single, Shape};
+use crate::seaorm::query::{CacheableSelect, CachedQuery};
+use crate::seaorm::shape::{single, Shape};
 use crate::status::ReadResult;
-use crate::stream::RowsStream;
+use crate::seaorm::stream::RowsStream;
 
 /// SeaORM's `Paginator` over a query bound to a cache: the same methods, each page and count
 /// a cached read. Made by [`CachedQuery::paginate`].

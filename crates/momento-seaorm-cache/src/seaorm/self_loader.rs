@@ -1,6 +1,6 @@
 //! SeaORM's self-referencing loaders on a `Vec` or slice of models bound to a cache:
 //! `load_self`, `load_self_many`, `load_self_via`, `load_self_via_rev`. Each call is one batch
-//! read like [`loader`](crate::loader)'s: keyed by SeaORM's statement (operation `load_one` for
+//! read like [`loader`](crate::seaorm::loader)'s: keyed by SeaORM's statement (operation `load_one` for
 //! `load_self`, `load_many` for the others), dependent on the tables it reads, and on a miss
 //! SeaORM's own loader.
 
@@ -12,8 +12,8 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::connection::CacheableConnection;
 use crate::key::Operation;
-use crate::loader::{read_batch, Batch};
-use crate::query::CachedQuery;
+use crate::seaorm::loader::{read_batch, Batch};
+use crate::seaorm::query::CachedQuery;
 use crate::status::ReadResult;
 
 /// `load_self` along a relation of the models' own entity.

@@ -2,7 +2,7 @@
 //! (`SelectTwoRequired`), chained `find_also_related` / `find_also` (`SelectThree` to
 //! `SelectSix`), and the `Selector`s that `into_tuple`, `into_values`, `into_model`,
 //! `into_partial_model` and `into_json` make of each (the conversions themselves, after
-//! `.cached()`, are in [`convert`](crate::convert)).
+//! `.cached()`, are in [`convert`](crate::seaorm::convert)).
 //!
 //! Each reads like the `Select` it comes from: `.one` runs SeaORM's `LIMIT 1` statement, `.all`
 //! and `.count` the query's own.
@@ -22,8 +22,8 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::codec::SerdeFormat;
 use crate::key;
 use crate::limit;
-use crate::query::CacheableSelect;
-use crate::shape::json_format;
+use crate::seaorm::query::CacheableSelect;
+use crate::seaorm::shape::json_format;
 
 /// A row type that can be stored: what a cached read of it needs.
 pub trait Storable: Serialize + DeserializeOwned + Send + Sync + 'static {}

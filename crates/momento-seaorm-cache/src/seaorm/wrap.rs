@@ -15,7 +15,7 @@ use crate::connection::CacheableConnection;
 use crate::key::{self, CacheKey, Operation};
 use crate::load::{LoadAll, LoadNumItems, LoadOne, Loader};
 use crate::policy::StoreOptions;
-use crate::query::{count_statement, request};
+use crate::seaorm::query::{count_statement, request};
 use crate::read::ReadPlan;
 use crate::status::ReadResult;
 

@@ -32,8 +32,8 @@ use crate::capture::{capture, Recorder};
 use crate::connection::CacheableConnection;
 use crate::key::Operation;
 use crate::load::Loader;
-use crate::query::{CacheableSelect, CachedQuery};
-use crate::shape::{single, Shape};
+use crate::seaorm::query::{CacheableSelect, CachedQuery};
+use crate::seaorm::shape::{single, Shape};
 use crate::status::ReadResult;
 
 impl<Q: CacheableSelect + SelectExt> CachedQuery<Q> {

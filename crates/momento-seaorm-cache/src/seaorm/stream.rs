@@ -39,7 +39,7 @@ use sea_orm::{
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::connection::CacheableConnection;
-use crate::query::{CacheableSelect, CachedQuery};
+use crate::seaorm::query::{CacheableSelect, CachedQuery};
 
 /// The stream `stream` returns: rows, or the error that ended it.
 pub type RowsStream<'b, T> = Pin<Box<dyn Stream<Item = Result<T, DbErr>> + Send + 'b>>;

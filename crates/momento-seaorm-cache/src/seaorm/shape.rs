@@ -13,7 +13,7 @@ use crate::connection::CacheableConnection;
 use crate::key::{self, Operation};
 use crate::load::Loader;
 use crate::policy::StoreOptions;
-use crate::query::CacheableSelect;
+use crate::seaorm::query::CacheableSelect;
 use crate::request::ReadRequest;
 use crate::status::ReadResult;
 

@@ -14,7 +14,7 @@ use sea_orm::{
     SelectTwoRequiredModel, Selector, Topology, TryGetableMany,
 };
 
-use crate::query::CachedQuery;
+use crate::seaorm::query::CachedQuery;
 
 impl<Q> CachedQuery<Q> {
     /// The same cache and settings over another query.

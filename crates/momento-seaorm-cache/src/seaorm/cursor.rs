@@ -42,8 +42,8 @@ use crate::connection::CacheableConnection;
 use crate::key::{self, Operation};
 use crate::load::Loader;
 use crate::policy::StoreOptions;
-use crate::query::{CacheableSelect, CachedQuery};
-use crate::shape::{single, Shape};
+use crate::seaorm::query::{CacheableSelect, CachedQuery};
+use crate::seaorm::shape::{single, Shape};
 use crate::status::ReadResult;
 
 /// SeaORM's `Cursor` bound to a cache: the same methods, each `all` a cached read. Made by

@@ -35,9 +35,9 @@ use crate::capture::{capture, Recorder};
 use crate::connection::CacheableConnection;
 use crate::key::{self, Operation};
 use crate::load::Loader;
-use crate::query::{CacheQueryExt, CachedQuery};
-use crate::selectors::joined_label;
-use crate::shape::{single, Shape};
+use crate::seaorm::query::{CacheQueryExt, CachedQuery};
+use crate::seaorm::selectors::joined_label;
+use crate::seaorm::shape::{single, Shape};
 use crate::status::ReadResult;
 
 /// A select whose `all` SeaORM gathers by the first entity.
