@@ -20,6 +20,7 @@ use super::write::{Scope, MAX_WRITE_SCOPES};
 /// One row image as change capture decoded it: column (lower case) -> value. A column missing
 /// from the image holds a value not known (PostgreSQL's `REPLICA IDENTITY DEFAULT` gives only
 /// the old key; MariaDB's `binlog_row_image=MINIMAL` only some columns).
+#[allow(dead_code)] // change capture's (src/invalidator/)
 pub(crate) type RowImage = BTreeMap<String, Value>;
 
 /// The scopes a row change captured from the database bumps: exactly what the statement path
@@ -34,6 +35,7 @@ pub(crate) type RowImage = BTreeMap<String, Value>;
 /// column (`#column`: a value not known) when the image lacks it or holds a value that cannot
 /// be tracked. `#*` (any row) replaces all of that when the primary key's value is not known,
 /// when no column's is, or when there are more than [`MAX_WRITE_SCOPES`] scopes.
+#[allow(dead_code)] // change capture's (src/invalidator/)
 pub(crate) fn row_change(
     schema: &TableSchema,
     before: Option<&RowImage>,
