@@ -28,7 +28,9 @@
 //! `NULL`/`0`/`DEFAULT`, columns assigned twice, `RETURNING` with non-column items, SQLite rowid
 //! aliases, MariaDB's `INSERT IGNORE` out of range, modifiers, `||`/`&&` and executable
 //! comments — read back by primary key, by integer column, by lists and whole; and 15% of the
-//! transactions run DDL (on MariaDB an implicit commit), most then rolling back.
+//! transactions run DDL (on MariaDB an implicit commit), most then rolling back. Of the rest,
+//! two in five are on the key tables (`model_based/key_tables.rs`): a UUID primary key, text
+//! looked up in an exactly comparing and in a case-folding collation, and a composite key.
 
 mod common;
 
@@ -239,6 +241,8 @@ enum Write {
     },
     /// A statement on the edge tables (`model_based/edge_tables.rs`).
     Edge(edge_tables::EdgeWrite),
+    /// On the key tables (UUID, text and composite keys).
+    Keys(key_tables::KeyWrite),
 }
 
 #[derive(Debug, Clone)]
@@ -269,6 +273,8 @@ enum Read {
     WrapCountTeam(i32),
     /// A read of the edge tables (`model_based/edge_tables.rs`).
     Edge(edge_tables::EdgeRead),
+    /// Of the key tables.
+    Keys(key_tables::KeyRead),
 }
 
 #[derive(Debug, Clone)]
@@ -701,6 +707,7 @@ impl Gen {
                 filter: self.user_filter(s),
             },
             10 => self.raw(s),
+            _ if self.chance(40) => self.key_write(),
             _ => self.edge_write(s),
         }
     }
@@ -809,6 +816,7 @@ impl Gen {
                 _ => Read::WrapCountTeam(self.team()),
             },
             15 => Read::PostsWhere(PostFilter::UserEq(self.user_id(s))),
+            _ if self.chance(40) => self.key_read(),
             _ => self.edge_read(s),
         }
     }
@@ -1045,6 +1053,7 @@ async fn run_write<C: ConnectionTrait>(db: &C, write: &Write) -> Result<String, 
             Ok(format!("{} rows", result.rows_affected()))
         }
         Write::Edge(write) => edge_tables::run_write(db, write).await,
+        Write::Keys(write) => key_tables::run_write(db, write).await,
     }
 }
 
@@ -1095,6 +1104,8 @@ mod edge_gen;
 mod edge_reads;
 #[path = "model_based/edge_tables.rs"]
 mod edge_tables;
+#[path = "model_based/key_tables.rs"]
+mod key_tables;
 
 /// Runs `read` through `cache` on `conn`, and directly on `plain`.
 async fn run_read<C, D>(
@@ -1257,6 +1268,7 @@ where
             )
         }
         Read::Edge(read) => edge_tables::run_read(cache, conn, plain, read).await,
+        Read::Keys(read) => key_tables::run_read(cache, conn, plain, read).await,
     }
 }
 
@@ -1546,6 +1558,14 @@ async fn model_based(kind: Db) {
             rng.i32(0..=50)
         );
         db.conn.execute_unprepared(&sql).await.expect("seed post");
+    }
+    for sql in key_tables::ddl(kind) {
+        db.conn.execute_unprepared(sql).await.expect(sql);
+    }
+    for write in key_tables::seed() {
+        key_tables::run_write(&db.conn, &write)
+            .await
+            .unwrap_or_else(|e| panic!("key tables: {write:?}: {e}"));
     }
     for sql in edge_tables::ddl(kind)
         .into_iter()
