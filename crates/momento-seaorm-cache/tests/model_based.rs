@@ -28,8 +28,8 @@
 //! `NULL`/`0`/`DEFAULT`, columns assigned twice, `RETURNING` with non-column items, SQLite rowid
 //! aliases, MariaDB's `INSERT IGNORE` out of range, modifiers, `||`/`&&` and executable
 //! comments — read back by primary key, by integer column, by lists and whole; and 15% of the
-//! transactions run DDL (on MariaDB an implicit commit), most then rolling back. Of the rest,
-//! two in five are on the key tables (`model_based/key_tables.rs`): a UUID primary key, text
+//! transactions run DDL (on MariaDB an implicit commit), most then rolling back. Besides, 12%
+//! of the writes and new reads are on the key tables (`model_based/key_tables.rs`): a UUID primary key, text
 //! looked up in an exactly comparing and in a case-folding collation, and a composite key.
 
 mod common;
@@ -454,6 +454,9 @@ struct Shadow {
     edge: edge_tables::EdgeIds,
 }
 
+/// The share of writes and new reads on the key tables (`model_based/key_tables.rs`).
+const KEY_PERCENT: u32 = 12;
+
 struct Gen {
     rng: fastrand::Rng,
     /// The database (which edge statements it has).
@@ -586,6 +589,9 @@ impl Gen {
     }
 
     fn write(&mut self, s: &Shadow) -> Write {
+        if self.chance(KEY_PERCENT) {
+            return self.key_write();
+        }
         // Inserts and deletes lean towards keeping about USERS users and POSTS posts.
         // Below the target, inserts grow with the deficit and deletes stop at half of it.
         let (users, posts) = (s.users.len(), s.posts.len());
@@ -707,7 +713,6 @@ impl Gen {
                 filter: self.user_filter(s),
             },
             10 => self.raw(s),
-            _ if self.chance(40) => self.key_write(),
             _ => self.edge_write(s),
         }
     }
@@ -792,6 +797,9 @@ impl Gen {
     }
 
     fn new_read(&mut self, s: &Shadow) -> Read {
+        if self.chance(KEY_PERCENT) {
+            return self.key_read();
+        }
         match self.rng.u32(..21) {
             0 | 1 => Read::UserPk {
                 id: self.user_id(s),
@@ -816,7 +824,6 @@ impl Gen {
                 _ => Read::WrapCountTeam(self.team()),
             },
             15 => Read::PostsWhere(PostFilter::UserEq(self.user_id(s))),
-            _ if self.chance(40) => self.key_read(),
             _ => self.edge_read(s),
         }
     }

@@ -175,13 +175,20 @@ impl Gen {
         let (sql, values) = match self.rng.u32(..16) {
             0 | 1 => (
                 "INSERT INTO mk_accounts (id, email, folded, team) VALUES (?, ?, ?, ?)",
-                vec![u, e, e2, t],
+                vec![KeyValue::Uuid(uuid(self.rng.u32(..40))), e, e2, t],
             ),
             2 => ("UPDATE mk_accounts SET email = ? WHERE id = ?", vec![e, u]),
-            3 => (
-                "UPDATE mk_accounts SET folded = ?, team = ? WHERE id = ?",
-                vec![e, t, u],
-            ),
+            3 => match self.chance(50) {
+                true => (
+                    "UPDATE mk_accounts SET folded = ?, team = ? WHERE id = ?",
+                    vec![e, t, u],
+                ),
+                // The old value pinned: only a folding-blind tracker would miss it.
+                false => (
+                    "UPDATE mk_accounts SET folded = ? WHERE folded = ? AND id = ?",
+                    vec![e, e2, u],
+                ),
+            },
             4 => (
                 "UPDATE mk_accounts SET team = ? WHERE email = ?",
                 vec![t, e],
@@ -195,7 +202,10 @@ impl Gen {
                 vec![t, e],
             ),
             7 => ("DELETE FROM mk_accounts WHERE id = ?", vec![u]),
-            8 => ("DELETE FROM mk_accounts WHERE email = ?", vec![e]),
+            8 => (
+                "DELETE FROM mk_accounts WHERE email = ? OR folded = ?",
+                vec![e, e2],
+            ),
             9 => ("DELETE FROM mk_accounts WHERE id IN (?, ?)", vec![u, u2]),
             10 => ("UPDATE mk_accounts SET id = ? WHERE id = ?", vec![u, u2]),
             11 => (
