@@ -71,7 +71,7 @@
 //!   rows can be tracked, their integer columns and keys, and which tables a write to one
 //!   reaches (views, partitions, inheritance, cascades, triggers).
 //! * `rows` — row and condition scopes: the rows a one-table read is pinned to
-//!   (`id = 5`, `user_id IN (..)`), the rows a write changed (README: "Row and condition
+//!   (`id = 5`, `user_id IN (..)`), the rows a write changed (docs/rows.md: "Row and condition
 //!   granularity").
 //! * [`metrics`] — counters through the `metrics` facade and [`CacheStats`].
 //! * [`error`] — [`ConfigError`] from `build()`, [`CacheFault`] from backends.
@@ -196,7 +196,6 @@ pub use cached_connection::{CachedConnection, CachedTransaction, RowStream};
 pub use codec::{Compression, Envelope, SerdeFormat};
 pub use config::{DEFAULT_CACHE_TIMEOUT, DEFAULT_KEY_PREFIX, DEFAULT_TTL_JITTER, FALLBACK_TTL};
 pub use connection::CacheableConnection;
-pub use seaorm::cursor::CachedCursor;
 pub use error::{CacheFault, ConfigError, DecodeError, FaultKind};
 pub use generations::Consistency;
 pub use health::{InvalidatorHealth, DEFAULT_MAX_LAG};
@@ -211,9 +210,10 @@ pub use metrics::CacheStats;
 #[cfg(feature = "momento")]
 pub use near::NearTopic;
 pub use near::{NearCache, NearStats, DEFAULT_MAX_STALENESS};
+pub use request::ReadRequest;
+pub use seaorm::cursor::CachedCursor;
 pub use seaorm::paginate::CachedPaginator;
 pub use seaorm::query::{CacheQueryExt, CacheableSelect, CachedQuery};
-pub use request::ReadRequest;
-pub use status::{CacheStatus, ReadResult};
 pub use seaorm::stream::RowsStream;
 pub use seaorm::wrap::WrappedEntity;
+pub use status::{CacheStatus, ReadResult};
