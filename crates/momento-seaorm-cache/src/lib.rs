@@ -68,7 +68,7 @@
 //!   key alone (joinable until it starts) when the cache cannot answer.
 //! * `tables` — the tables a statement reads and writes (sqlparser, memoized).
 //! * `catalog` — the database's own description of its tables, read per process: which tables'
-//!   rows can be tracked, their integer columns and keys, and which tables a write to one
+//!   rows can be tracked, their tracked columns (integer, UUID, exact text) and keys, and which tables a write to one
 //!   reaches (views, partitions, inheritance, cascades, triggers).
 //! * `rows` — row and condition scopes: the rows a one-table read is pinned to
 //!   (`id = 5`, `user_id IN (..)`), the rows a write changed (docs/rows.md: "Row and condition

@@ -3,8 +3,8 @@
 //!
 //! **Precision only where the catalog proves it.** Row-level invalidation trusts a statement's
 //! text only for base tables the catalog has, with no trigger, rule, generated column, conflict
-//! clause, partition or inheritance family; and it tracks exactly the catalog's integer
-//! columns, so every process (and every deploy of every process) tracks the same ones whatever
+//! clause, partition or inheritance family; and it tracks exactly the catalog's integer,
+//! UUID and exactly compared text columns (`kind.rs`), so every process (and every deploy of every process) tracks the same ones whatever
 //! entity version it runs. A write also reaches, at table level, every table the catalog
 //! relates to the one it names: views over it, the tables under a view, partitions, parents
 //! and children, tables whose foreign keys cascade from it.

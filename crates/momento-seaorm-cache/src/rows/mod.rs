@@ -1,10 +1,12 @@
 //! Row and condition granularity: which rows a read depends on and which rows a write changed,
 //! so that a write to one row leaves reads of other rows cached.
 //!
-//! Only **integer columns** of base tables the database's catalog ([`crate::catalog`]) shows
-//! to be precise (no trigger, rule, generated column, conflict clause, partition or inheritance
-//! family) are tracked: integers compare exactly in every dialect, where strings meet
-//! collations (`'A' = 'a'` in MySQL) and floats meet rounding. A statement is trusted only when
+//! Only columns of base tables the database's catalog ([`crate::catalog`]) shows to be precise
+//! (no trigger, rule, generated column, conflict clause, partition or inheritance family) are
+//! tracked, and only those whose values compare in a way reproduced here: integers, UUIDs, and
+//! text in collations that compare exactly ([`crate::catalog::Kind`]); every value read or
+//! written is made canonical first (`value.rs`: values the database compares equal share one
+//! form). Folding collations (`'A' = 'a'` in MariaDB's default one) stay at column level. A statement is trusted only when
 //! every column it names is in the catalog and its text reads the same to the parser and to
 //! the server (no MySQL executable comment, modifier, `||` or `&&`; only `?` placeholders on
 //! SQLite and MySQL, `$n` on PostgreSQL).
@@ -12,16 +14,17 @@
 //! | Read | Depends on (besides `gen-all`) |
 //! |---|---|
 //! | one table, no join, no subquery, `WHERE` conjunction with `pk = v` / `pk IN (...)` | `#*`, `#pk=v` for each `v` |
-//! | the same with another integer column `c` (`user_id = 7`), at most 16 values | `#*`, `#c`, `#c=v` for each `v` |
+//! | the same with another tracked column `c` (`user_id = 7`, `email = 'a@x'`), at most 16 values | `#*`, `#c`, `#c=v` for each `v` |
+//! | the same pinning every column of a composite primary key | `#*`, `#c` per key column, `#*a*b=va*vb` per key |
 //! | anything else (ranges, joins, aggregates over the table, raw SQL of an unknown table) | the table generation |
 //!
 //! | Write | Bumps (besides the table generation, always) |
 //! |---|---|
-//! | `INSERT`/`UPDATE`/`DELETE` of one table whose rows are known | per integer column `c`: `#c=v` for every value a changed row held before or holds after, when both are known; else `#c` |
+//! | `INSERT`/`UPDATE`/`DELETE` of one table whose rows are known | per tracked column `c`: `#c=v` for every value a changed row held before or holds after, when both are known; else `#c`; the composite keys those values make |
 //! | the same where the primary key's values, or no column's, are known; more than 64 scopes; upserts, `REPLACE`, joins, unknown schema | `#*` |
 //!
 //! Known values come from the `WHERE` conjunction (`id = 5` pins the old value), assignments of
-//! literals or bound integers (new values), columns not assigned (unchanged: old = new), a
+//! literals or bound values (new values), columns not assigned (unchanged: old = new), a
 //! `RETURNING` clause (the rows' values after, or before for `DELETE`), `VALUES` rows and the id
 //! a one-row insert generated. See docs/rows.md for why no read misses a
 //! write it follows.
@@ -91,7 +94,7 @@ impl RowIndex {
     }
 
     /// The `SELECT` that shows, in the transaction of an update of `sql` and after it, what its
-    /// rows hold in the integer columns it does not show (see `WriteShape::lookup`).
+    /// rows hold in the tracked columns it does not show (see `WriteShape::lookup`).
     pub(crate) fn lookup(
         &self,
         backend: DbBackend,
