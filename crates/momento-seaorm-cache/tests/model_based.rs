@@ -28,7 +28,7 @@
 //! `NULL`/`0`/`DEFAULT`, columns assigned twice, `RETURNING` with non-column items, SQLite rowid
 //! aliases, MariaDB's `INSERT IGNORE` out of range, modifiers, `||`/`&&` and executable
 //! comments — read back by primary key, by integer column, by lists and whole; and 15% of the
-//! transactions run DDL (on MariaDB an implicit commit), most then rolling back. Besides, 12%
+//! transactions run DDL (on MariaDB an implicit commit), most then rolling back. Besides, 25%
 //! of the writes and new reads are on the key tables (`model_based/key_tables.rs`): a UUID primary key, text
 //! looked up in an exactly comparing and in a case-folding collation, and a composite key.
 
@@ -455,7 +455,7 @@ struct Shadow {
 }
 
 /// The share of writes and new reads on the key tables (`model_based/key_tables.rs`).
-const KEY_PERCENT: u32 = 12;
+const KEY_PERCENT: u32 = 25;
 
 struct Gen {
     rng: fastrand::Rng,

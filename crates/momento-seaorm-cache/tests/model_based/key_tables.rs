@@ -165,10 +165,10 @@ impl Gen {
         );
         let (t, r, r2, n, n2, h) = (
             self.key_int(3),
+            self.key_int(2),
             self.key_int(3),
-            self.key_int(3),
-            self.key_int(3),
-            self.key_int(3),
+            self.key_int(2),
+            self.key_int(2),
             self.key_int(9),
         );
         let returning = self.kind != Db::MySql && self.chance(30);
@@ -250,9 +250,9 @@ impl Gen {
         );
         let (t, r, r2, n) = (
             self.key_int(3),
+            self.key_int(2),
             self.key_int(3),
-            self.key_int(3),
-            self.key_int(3),
+            self.key_int(2),
         );
         let (sql, values) = match self.rng.u32(..11) {
             0 => {
