@@ -273,7 +273,17 @@ pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), 
         database(e)
     })?;
 
-    Follow::new(shared, settings, control, catalog, start)
+    let home: Option<String> = control
+        .query_first("SELECT DATABASE()")
+        .await
+        .map_err(database)?
+        .flatten();
+    let rows = super::binlog_follow::RowSource {
+        home: home.map(|d| d.to_lowercase()),
+        schemas: super::row_bumps::connect(&settings.url).await,
+        snapshot: None,
+    };
+    Follow::new(shared, settings, control, catalog, start, rows)
         .run(&mut stream)
         .await
 }
