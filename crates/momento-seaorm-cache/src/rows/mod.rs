@@ -26,6 +26,7 @@
 //! a one-row insert generated. See the README's invalidation section for why no read misses a
 //! write it follows.
 
+mod change;
 mod read;
 mod schema;
 mod sql;
@@ -36,6 +37,9 @@ use std::sync::Arc;
 
 use sea_orm::{DbBackend, Statement};
 
+// Used by change capture (src/invalidator/), which bumps what the statement path would.
+#[allow(unused_imports)]
+pub(crate) use change::{row_change, RowImage};
 pub(crate) use read::Condition;
 pub(crate) use schema::{integer_value, TableSchema};
 pub(crate) use write::{Outcome, Scope};

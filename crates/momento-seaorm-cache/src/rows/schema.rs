@@ -22,6 +22,20 @@ pub(crate) fn integer_value(value: &Value) -> Result<Option<i128>, ()> {
     })
 }
 
+/// The value `column` of a table with `schema` holds, as row scopes track it: `Ok(None)` for
+/// SQL `NULL`, `Err` when it cannot be tracked.
+#[allow(dead_code)] // change capture's, through row_change
+pub(crate) fn tracked_value(
+    schema: &TableSchema,
+    column: &str,
+    value: &Value,
+) -> Result<Option<i128>, ()> {
+    if !schema.is_integer(column) {
+        return Err(());
+    }
+    integer_value(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
