@@ -15,6 +15,7 @@ use tracing::debug;
 
 use super::binlog_batch::{Bump, Pending};
 use super::binlog_rows::image;
+use super::row_bumps::SchemaSource;
 use super::binlog_statement::{classify, QueryKind};
 use super::my_catalog::MyCatalog;
 use super::mysql::{
@@ -26,13 +27,10 @@ use crate::catalog::Snapshot;
 /// Probes kept at most.
 const MAX_PROBES: usize = 64;
 
-/// Where row events' tables get their schemas: the statement path's catalog of the
-/// connection's database (`home`), read through `schemas`.
+/// Where row events' tables get their schemas: the statement path's catalog of one database.
 pub(crate) struct RowSource {
-    /// The database the catalog describes (lower case); rows of others bump their tables.
-    pub(crate) home: Option<String>,
     /// `None` when it could not be opened: every change bumps its tables.
-    pub(crate) schemas: Option<sea_orm::DatabaseConnection>,
+    pub(crate) source: Option<SchemaSource>,
     /// The catalog as of the last burst.
     pub(crate) snapshot: Option<Arc<Snapshot>>,
 }
@@ -113,8 +111,8 @@ impl<'a> Follow<'a> {
                 _ = self.shared.probe.notified() => { self.next_probe = Instant::now(); continue }
                 _ = self.shared.stopped() => continue,
             };
-            if let Some(db) = &self.rows.schemas {
-                self.rows.snapshot = self.shared.cache.catalog().ensure(db).await;
+            if let Some(source) = &self.rows.source {
+                self.rows.snapshot = self.shared.cache.catalog().ensure(&source.db).await;
             }
             self.burst(event, stream)?;
             if !self.pending.is_empty() && !self.bump().await? {
@@ -237,7 +235,10 @@ impl<'a> Follow<'a> {
             .rows
             .snapshot
             .as_deref()
-            .filter(|_| self.rows.home.as_deref() == Some(node.0.as_str()))
+            .filter(|_| {
+                let covers = self.rows.source.as_ref().map(|s| &s.covers);
+                covers.is_some_and(|c| c.contains(&node.0))
+            })
             .and_then(|s| s.table(&node.1));
         let names = self
             .catalog

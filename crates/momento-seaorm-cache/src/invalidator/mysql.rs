@@ -273,14 +273,14 @@ pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), 
         database(e)
     })?;
 
-    let home: Option<String> = control
-        .query_first("SELECT DATABASE()")
-        .await
-        .map_err(database)?
-        .flatten();
+    let source = super::row_bumps::connect(
+        &settings.url,
+        sea_orm::DbBackend::MySql,
+        settings.schemas.as_ref(),
+    )
+    .await;
     let rows = super::binlog_follow::RowSource {
-        home: home.map(|d| d.to_lowercase()),
-        schemas: super::row_bumps::connect(&settings.url).await,
+        source,
         snapshot: None,
     };
     Follow::new(shared, settings, control, catalog, start, rows)

@@ -24,7 +24,7 @@ use tracing::{debug, warn};
 use super::pg_catalog::{Name, PgCatalog};
 use super::pg_rows::{images, RowData};
 use super::postgres::database;
-use super::row_bumps::{key_columns, RowBumps};
+use super::row_bumps::{connect, key_columns, RowBumps, SchemaSource};
 use super::test_decoding::{format_lsn, parse, parse_lsn, Line};
 use super::{InvalidatorError, Settings, Shared};
 use crate::catalog::Snapshot;
@@ -54,11 +54,9 @@ pub(crate) struct Follower {
     conn: PgConnection,
     slot: String,
     catalog: PgCatalog,
-    /// The connection the table schemas are read through (the statement path's catalog);
-    /// `None` when it could not be opened: changes bump whole tables.
-    schemas: Option<sea_orm::DatabaseConnection>,
-    /// The schemas that catalog describes (`current_schemas(false)`).
-    search_path: BTreeSet<String>,
+    /// Where the table schemas are read (the statement path's catalog); `None` when it
+    /// could not be opened: changes bump whole tables.
+    schemas: Option<SchemaSource>,
     checked: Instant,
     probes: VecDeque<Probe>,
     /// The flush position the last read decoded to at least.
@@ -101,16 +99,16 @@ impl Follower {
         let catalog = PgCatalog::load(&mut conn, settings.schemas.as_ref())
             .await
             .map_err(database)?;
-        let search_path: Vec<String> = sqlx::query_scalar("SELECT current_schemas(false)::text[]")
-            .fetch_one(&mut conn)
-            .await
-            .map_err(database)?;
         Ok(Follower {
             conn,
             slot: slot.to_owned(),
             catalog,
-            schemas: super::row_bumps::connect(&settings.url).await,
-            search_path: search_path.into_iter().collect(),
+            schemas: connect(
+                &settings.url,
+                sea_orm::DbBackend::Postgres,
+                settings.schemas.as_ref(),
+            )
+            .await,
             checked: Instant::now(),
             probes: VecDeque::new(),
             flush: 0,
@@ -331,7 +329,7 @@ impl Follower {
     /// is row-precise in the statement path's catalog.
     async fn rows(&self, shared: &Shared, batch: &Batch, settings: &Settings) -> RowBumps {
         let snapshot: Option<std::sync::Arc<Snapshot>> = match &self.schemas {
-            Some(db) => shared.cache.catalog().ensure(db).await,
+            Some(source) => shared.cache.catalog().ensure(&source.db).await,
             None => None,
         };
         let mut rows = RowBumps::default();
@@ -342,7 +340,10 @@ impl Follower {
             let name = table.to_lowercase();
             let known = snapshot
                 .as_deref()
-                .filter(|_| self.search_path.contains(schema))
+                .filter(|_| {
+                    let covers = self.schemas.as_ref().map(|s| &s.covers);
+                    covers.is_some_and(|c| c.contains(&schema.to_lowercase()))
+                })
                 .and_then(|s| s.table(&name));
             let decoded = known.zip(row.as_ref()).and_then(|(known, row)| {
                 let identity = self.catalog.identity(schema, table);

@@ -15,38 +15,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cache::ModelCache;
-use crate::rows::{integer_value, Scope, TableSchema};
+use crate::rows::{row_change, Scope, TableSchema};
 
-/// A row as a change shows it: column (lower case) → value. Columns not known are absent.
-pub(crate) type RowImage = BTreeMap<String, sea_orm::Value>;
-
-// TEMPORARY until rows-keys' `rows::row_change` is merged: integer columns only.
-fn row_change(
-    schema: &TableSchema,
-    before: Option<&RowImage>,
-    after: Option<&RowImage>,
-) -> BTreeSet<Scope> {
-    let mut scopes = BTreeSet::new();
-    for column in &schema.integer_columns {
-        let mut known = true;
-        for image in [before, after].into_iter().flatten() {
-            match image.get(column).map(integer_value) {
-                Some(Ok(Some(v))) => {
-                    scopes.insert(Scope::Value(column.clone(), v));
-                }
-                Some(Ok(None)) => {}
-                _ => known = false,
-            }
-        }
-        if !known {
-            if schema.primary_key.as_ref() == Some(column) {
-                return BTreeSet::from([Scope::AnyRow]);
-            }
-            scopes.insert(Scope::Column(column.clone()));
-        }
-    }
-    scopes
-}
+pub(crate) use crate::rows::RowImage;
 
 /// A batch that bumps more row keys than this bumps its tables instead (the statement path's
 /// bound per transaction).
@@ -145,19 +116,87 @@ pub(crate) fn key_columns(schema: &TableSchema) -> Vec<String> {
     schema.primary_key.iter().cloned().collect()
 }
 
-/// A SeaORM connection to `url` for reading the table schemas through the statement path's
-/// catalog; `None` (changes then bump whole tables) when it cannot be opened.
-pub(crate) async fn connect(url: &str) -> Option<sea_orm::DatabaseConnection> {
-    let mut options = sea_orm::ConnectOptions::new(url.to_owned());
+/// The connection the table schemas are read through (the statement path's catalog) and the
+/// schemas (PostgreSQL) or the database (MariaDB) that catalog describes, lower case: changes
+/// elsewhere bump their tables.
+pub(crate) struct SchemaSource {
+    pub(crate) db: sea_orm::DatabaseConnection,
+    pub(crate) covers: BTreeSet<String>,
+}
+
+/// A SeaORM connection to `url` for reading the table schemas, scoped to the one followed
+/// schema (PostgreSQL `search_path`) or database (MariaDB) when there is one; `None` (changes
+/// then bump whole tables) when it cannot be opened.
+pub(crate) async fn connect(
+    url: &str,
+    backend: sea_orm::DbBackend,
+    followed: Option<&BTreeSet<String>>,
+) -> Option<SchemaSource> {
+    use sea_orm::ConnectionTrait;
+    let only = followed
+        .filter(|f| f.len() == 1)
+        .and_then(|f| f.iter().next());
+    let url = match (backend, only) {
+        (sea_orm::DbBackend::MySql, Some(db)) => with_database(url, db),
+        _ => url.to_owned(),
+    };
+    let mut options = sea_orm::ConnectOptions::new(url);
     options
         .max_connections(1)
         .min_connections(0)
         .sqlx_logging(false);
-    match sea_orm::Database::connect(options).await {
-        Ok(db) => Some(db),
+    if let (sea_orm::DbBackend::Postgres, Some(schema)) = (backend, only) {
+        options.set_schema_search_path(format!("\"{}\"", schema.replace('"', "\"\"")));
+    }
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT lower(s) AS s FROM unnest(current_schemas(false)) AS s"
+        }
+        _ => "SELECT LOWER(DATABASE()) AS s",
+    };
+    let opened = async {
+        let db = sea_orm::Database::connect(options).await?;
+        let statement = sea_orm::Statement::from_string(backend, sql);
+        let rows = db.query_all_raw(statement).await?;
+        let covers = rows
+            .iter()
+            .filter_map(|r| r.try_get::<Option<String>>("", "s").ok().flatten())
+            .collect();
+        Ok::<_, sea_orm::DbErr>(SchemaSource { db, covers })
+    };
+    match opened.await {
+        Ok(source) => Some(source),
         Err(error) => {
             tracing::warn!(%error, "cannot read table schemas: changes invalidate whole tables");
             None
         }
+    }
+}
+
+/// `url` with its database (the path) replaced by `db`.
+fn with_database(url: &str, db: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    let query = tail.find('?').map_or("", |at| &tail[at..]);
+    format!("{scheme}://{authority}/{db}{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_followed_database_replaces_the_urls() {
+        assert_eq!(
+            with_database("mysql://root@127.0.0.1:3306/test?ssl-mode=disabled", "app"),
+            "mysql://root@127.0.0.1:3306/app?ssl-mode=disabled"
+        );
+        assert_eq!(with_database("mysql://h", "app"), "mysql://h/app");
+        assert_eq!(with_database("mysql://h?x=1", "app"), "mysql://h/app?x=1");
     }
 }
