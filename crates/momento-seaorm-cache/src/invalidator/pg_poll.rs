@@ -329,8 +329,10 @@ impl Follower {
     /// is row-precise in the statement path's catalog.
     async fn rows(&self, shared: &Shared, batch: &Batch, settings: &Settings) -> RowBumps {
         let snapshot: Option<std::sync::Arc<Snapshot>> = match &self.schemas {
-            Some(source) => shared.cache.catalog().ensure(&source.db).await,
-            None => None,
+            Some(source) if !batch.changes.is_empty() => {
+                shared.cache.catalog().ensure(&source.db).await
+            }
+            _ => None,
         };
         let mut rows = RowBumps::default();
         for ((schema, table), row) in &batch.changes {
