@@ -543,15 +543,24 @@ impl ModelCache {
     }
 
     /// The generation keys a read of `E`'s row with primary key `values` depends on: the
-    /// row's own when the catalog shows the key is one integer column of a table whose rows
-    /// can be tracked, else the table's.
+    /// row's own when the catalog shows the key is one tracked column (or several) of a table
+    /// whose rows can be tracked, else the table's.
     pub(crate) fn row_dependencies<E: sea_orm::EntityTrait>(
         &self,
         values: &[sea_orm::Value],
         catalog: Option<&Snapshot>,
     ) -> Option<GenerationKeys> {
-        let value = match values {
-            [value] => crate::rows::integer_value(value).ok().flatten(),
+        let table = E::default().table_name().to_lowercase();
+        let schema = catalog
+            .and_then(|c| c.table(&table))
+            .filter(|s| s.row_precise);
+        if let Some(schema) = schema.filter(|s| !s.key_columns.is_empty()) {
+            return self.composite_dependencies::<E>(&table, schema, values);
+        }
+        let value = match (values, schema.and_then(|s| s.primary_key.as_deref())) {
+            ([value], Some(key)) => crate::rows::tracked_value(schema?, key, value)
+                .ok()
+                .flatten(),
             _ => None,
         };
         let id = catalog.map_or(0, |c| c.id);
@@ -559,6 +568,43 @@ impl ModelCache {
             let schema = catalog?.table(&E::default().table_name().to_lowercase())?;
             schema.row_precise.then(|| schema.primary_key.clone())?
         })
+    }
+
+    /// The dependencies of a read of one row by its composite key: its tuple's (the entity's
+    /// key columns matched to the catalog's by name), else the table's.
+    fn composite_dependencies<E: sea_orm::EntityTrait>(
+        &self,
+        table: &str,
+        schema: &crate::rows::TableSchema,
+        values: &[sea_orm::Value],
+    ) -> Option<GenerationKeys> {
+        use sea_orm::{IdenStatic, Iterable};
+        let named: std::collections::BTreeMap<String, &sea_orm::Value> =
+            <E::PrimaryKey as Iterable>::iter()
+                .map(|k| k.as_str().to_lowercase())
+                .zip(values)
+                .collect();
+        let tuple: Option<Vec<crate::rows::RowValue>> = schema
+            .key_columns
+            .iter()
+            .map(|c| {
+                crate::rows::tracked_value(schema, c, named.get(c)?)
+                    .ok()
+                    .flatten()
+            })
+            .collect();
+        match tuple {
+            Some(tuple) if named.len() == schema.key_columns.len() => {
+                let condition = crate::rows::Condition {
+                    column: schema.key_columns[0].clone(),
+                    values: Vec::new(),
+                    primary: false,
+                    key: Some((schema.key_columns.clone(), vec![tuple])),
+                };
+                self.parts.generations.for_condition(table, &condition)
+            }
+            _ => self.parts.generations.for_tables(&[table.to_owned()]),
+        }
     }
 
     /// The database catalog for reads and writes on `db`, read through it (or the pool it

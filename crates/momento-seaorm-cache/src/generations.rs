@@ -232,8 +232,9 @@ impl Generations {
 
     /// The generation keys a read of the rows of `table` that `condition` selects depends on:
     /// the global one, any row of the table (`#*`), the column (unless it is the primary key,
-    /// whose unknown values bump `#*`), and each value. At most
-    /// 3 + 16 keys (`MAX_CONDITION_VALUES`).
+    /// whose unknown values bump `#*`), and each value; for a composite key, each key
+    /// column (a write whose values there are not known bumps it) and each tuple. At most
+    /// 2 + key columns + 16 keys (`MAX_CONDITION_VALUES`).
     pub(crate) fn for_condition(
         &self,
         table: &str,
@@ -252,18 +253,30 @@ impl Generations {
             );
         }
         for value in &condition.values {
-            let scope = Scope::Value(condition.column.clone(), *value);
+            let scope = Scope::Value(condition.column.clone(), value.clone());
             keys.push(self.keys.row_generation(table, &scope));
+        }
+        if let Some((columns, tuples)) = &condition.key {
+            for column in columns.iter().skip(1) {
+                keys.push(
+                    self.keys
+                        .row_generation(table, &Scope::Column(column.clone())),
+                );
+            }
+            for tuple in tuples {
+                let scope = Scope::Tuple(columns.clone(), tuple.clone());
+                keys.push(self.keys.row_generation(table, &scope));
+            }
         }
         Some(keys.into())
     }
 
     /// The generation keys a primary-key read of entity `E` depends on: with `value` (a key of
-    /// one integer column, named by `primary_key` the first time), the global one, `#*` and the
+    /// one tracked column, named by `primary_key` the first time), the global one, `#*` and the
     /// row's; else the global one and its table's. The parts are made once per entity type.
     pub(crate) fn for_entity<E: sea_orm::EntityTrait>(
         &self,
-        value: Option<i128>,
+        value: Option<crate::rows::RowValue>,
         catalog: u64,
         primary_key: impl FnOnce() -> Option<String>,
     ) -> Option<GenerationKeys> {
@@ -290,14 +303,18 @@ impl Generations {
             }
         };
         match (&keys.row, value) {
-            (Some((any_row, row_prefix)), Some(value)) => Some(
-                vec![
-                    self.keys.global_generation().to_owned(),
-                    any_row.clone(),
-                    format!("{row_prefix}{value}"),
-                ]
-                .into(),
-            ),
+            (Some((any_row, row_prefix)), Some(value)) => {
+                let mut row = row_prefix.clone();
+                value.push_key(&mut row);
+                Some(
+                    vec![
+                        self.keys.global_generation().to_owned(),
+                        any_row.clone(),
+                        row,
+                    ]
+                    .into(),
+                )
+            }
             _ => Some(keys.table.clone()),
         }
     }

@@ -29,6 +29,8 @@ use std::sync::{OnceLock, RwLock};
 use sea_orm::{ColumnTrait, EntityTrait, IdenStatic, Iterable, Statement, Value};
 use sha2::{Digest, Sha256};
 
+#[cfg(test)]
+use crate::rows::RowValue;
 use crate::rows::Scope;
 
 /// Default longest key kept readable; longer keys are hashed.
@@ -234,7 +236,9 @@ impl KeyFormat {
     }
 
     /// The generation key of a scope of `table`'s rows: `prefix:gen:<table>#*` (any row),
-    /// `...#<column>` (rows whose column value is not known), `...#<column>=<value>`.
+    /// `...#<column>` (rows whose column value is not known), `...#<column>=<value>` (the value
+    /// as [`RowValue::push_key`](crate::rows::RowValue) writes it: integers in decimal, UUIDs
+    /// hyphenated, `'text` or `~<sha256>`), `...#*<a>*<b>=<va>*<vb>` (a composite key).
     pub(crate) fn row_generation(&self, table: &str, scope: &Scope) -> String {
         let mut key = self.generation(table);
         key.push('#');
@@ -244,7 +248,21 @@ impl KeyFormat {
             Scope::Value(column, value) => {
                 push_escaped(&mut key, column);
                 key.push('=');
-                key.push_str(&value.to_string());
+                value.push_key(&mut key);
+            }
+            Scope::Tuple(columns, values) => {
+                // `*` is escaped in names, so `#*` followed by more is a tuple, never `#*`.
+                for column in columns {
+                    key.push('*');
+                    push_escaped(&mut key, column);
+                }
+                key.push('=');
+                for (at, value) in values.iter().enumerate() {
+                    if at > 0 {
+                        key.push('*');
+                    }
+                    value.push_tuple_key(&mut key);
+                }
             }
         }
         key
@@ -553,8 +571,29 @@ mod tests {
             "p:gen:posts#%2A"
         );
         assert_eq!(
-            keys.row_generation("posts", &Scope::Value("user_id".into(), -7)),
+            keys.row_generation("posts", &Scope::Value("user_id".into(), RowValue::Int(-7))),
             "p:gen:posts#user_id=-7"
+        );
+        assert_eq!(
+            keys.row_generation("posts", &Scope::Value("id".into(), RowValue::Uuid(1))),
+            "p:gen:posts#id=00000000-0000-0000-0000-000000000001"
+        );
+        assert_eq!(
+            keys.row_generation(
+                "posts",
+                &Scope::Value("e".into(), RowValue::Text("a=*".into()))
+            ),
+            "p:gen:posts#e='a=*"
+        );
+        assert_eq!(
+            keys.row_generation(
+                "m",
+                &Scope::Tuple(
+                    vec!["a*".into(), "b".into()],
+                    vec![RowValue::Text("x*".into()), RowValue::Int(2)]
+                )
+            ),
+            "p:gen:m#*a%2A*b='x%2A*2"
         );
     }
 

@@ -14,6 +14,7 @@
 //! re-read after DDL through a [`CachedConnection`](crate::CachedConnection) and at the latest
 //! [`MAX_AGE`] after it was read. While it cannot be read, writes fall back to whole tables.
 
+mod kind;
 mod load;
 mod mysql;
 mod postgres;
@@ -26,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DbBackend};
 
+pub(crate) use kind::{Kind, UuidForm};
 pub(crate) use table::{Snapshot, TableSchema};
 
 /// How long a catalog is used before it is read again (DDL run elsewhere is seen by then).

@@ -6,7 +6,7 @@
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 
 use super::load::{pairs, rows, text, view_uses};
-use super::table::{integer_range, ColumnFact, Facts};
+use super::table::{ColumnFact, Facts};
 
 /// Reads the catalog of the connection's current database through `db`.
 pub(super) async fn facts<C: ConnectionTrait>(db: &C) -> Result<Facts, DbErr> {
@@ -19,7 +19,9 @@ pub(super) async fn facts<C: ConnectionTrait>(db: &C) -> Result<Facts, DbErr> {
             .insert(text(&row, 0), text(&row, 1) == "VIEW");
     }
     let sql = "SELECT LOWER(TABLE_NAME), LOWER(COLUMN_NAME), LOWER(DATA_TYPE), \
-               LOWER(COLUMN_TYPE), UPPER(EXTRA), IS_NULLABLE FROM information_schema.COLUMNS \
+               LOWER(COLUMN_TYPE), UPPER(EXTRA), IS_NULLABLE, LOWER(CHARACTER_SET_NAME), \
+               LOWER(COLLATION_NAME), CAST(CHARACTER_MAXIMUM_LENGTH AS CHAR), \
+               CAST(CHARACTER_OCTET_LENGTH AS CHAR) FROM information_schema.COLUMNS \
                WHERE TABLE_SCHEMA = DATABASE()";
     for row in rows(db, sql).await? {
         let extra = text(&row, 4);
@@ -28,7 +30,14 @@ pub(super) async fn facts<C: ConnectionTrait>(db: &C) -> Result<Facts, DbErr> {
         facts.columns.push(ColumnFact {
             table: text(&row, 0),
             column: text(&row, 1),
-            range: integer_range(&text(&row, 2), text(&row, 3).contains("unsigned")),
+            kind: super::kind::mysql(
+                &text(&row, 2),
+                &text(&row, 3),
+                &text(&row, 6),
+                &text(&row, 7),
+                text(&row, 8).parse().ok(),
+                text(&row, 9).parse().ok(),
+            ),
             generated,
             auto: extra.contains("AUTO_INCREMENT"),
             not_null: text(&row, 5) == "NO",

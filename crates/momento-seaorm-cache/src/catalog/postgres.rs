@@ -5,7 +5,7 @@
 use sea_orm::{ConnectionTrait, DbErr};
 
 use super::load::{pairs, rows, text};
-use super::table::{integer_range, ColumnFact, Facts};
+use super::table::{ColumnFact, Facts};
 
 /// Relations of the schemas on the connection's `search_path` (where unqualified names
 /// resolve): tables, partitioned tables, views, materialized views and foreign tables.
@@ -69,8 +69,9 @@ async fn columns<C: ConnectionTrait>(db: &C, facts: &mut Facts) -> Result<(), Db
         "SELECT lower(c.relname), lower(a.attname), a.atttypid::regtype::text, \
          (a.attgenerated <> '')::text, \
          (a.attidentity <> '' OR coalesce(pg_get_expr(d.adbin, d.adrelid), '') LIKE 'nextval(%')::text, \
-         a.attnotnull::text \
+         a.attnotnull::text, a.atttypmod::text, coalesce(co.collisdeterministic, true)::text \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+         LEFT JOIN pg_collation co ON co.oid = a.attcollation \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
          WHERE a.attnum > 0 AND NOT a.attisdropped AND {RELATIONS}"
@@ -79,7 +80,11 @@ async fn columns<C: ConnectionTrait>(db: &C, facts: &mut Facts) -> Result<(), Db
         facts.columns.push(ColumnFact {
             table: text(&row, 0),
             column: text(&row, 1),
-            range: integer_range(&text(&row, 2), false),
+            kind: super::kind::postgres(
+                &text(&row, 2),
+                text(&row, 6).parse().unwrap_or(-1),
+                text(&row, 7) == "true",
+            ),
             generated: text(&row, 3) == "true",
             auto: text(&row, 4) == "true",
             not_null: text(&row, 5) == "true",

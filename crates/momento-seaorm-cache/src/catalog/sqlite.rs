@@ -6,7 +6,9 @@
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 
 use super::load::{rows, text, view_uses};
-use super::table::{integer_range, ColumnFact, Facts};
+use std::collections::HashMap;
+
+use super::table::{ColumnFact, Facts};
 
 /// Reads the catalog of the main database through `db`.
 pub(super) async fn facts<C: ConnectionTrait>(db: &C) -> Result<Facts, DbErr> {
@@ -50,18 +52,22 @@ pub(super) async fn facts<C: ConnectionTrait>(db: &C) -> Result<Facts, DbErr> {
 
 async fn columns<C: ConnectionTrait>(db: &C, facts: &mut Facts) -> Result<(), DbErr> {
     let sql = "SELECT lower(m.name), lower(p.name), upper(p.type), CAST(p.pk AS TEXT), \
-               CAST(p.hidden AS TEXT), CAST(p.\"notnull\" AS TEXT) \
+               CAST(p.hidden AS TEXT), CAST(p.\"notnull\" AS TEXT), coalesce(m.sql, '') \
                FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p \
                WHERE m.type IN ('table', 'view')";
     let mut keys: Vec<(String, String, String)> = Vec::new();
+    let mut collations: HashMap<String, Option<HashMap<String, String>>> = HashMap::new();
     for row in rows(db, sql).await? {
         let (table, column, declared) = (text(&row, 0), text(&row, 1), text(&row, 2));
-        // Integer affinity: a declared type containing INT (SQLite's first rule).
-        let integer = declared.contains("INT");
+        let collation = collations
+            .entry(table.clone())
+            .or_insert_with(|| column_collations(&text(&row, 6)))
+            .as_ref()
+            .map(|c| c.get(&column).map_or("BINARY", String::as_str));
         facts.columns.push(ColumnFact {
             table: table.clone(),
             column: column.clone(),
-            range: integer.then(|| integer_range("bigint", false)).flatten(),
+            kind: super::kind::sqlite(&declared, collation),
             generated: text(&row, 4) != "0",
             auto: false,
             not_null: text(&row, 5) != "0",
@@ -82,6 +88,30 @@ async fn columns<C: ConnectionTrait>(db: &C, facts: &mut Facts) -> Result<(), Db
         .rowid_alias
         .retain(|t| facts.primary_keys.iter().filter(|(k, _)| k == t).count() == 1);
     Ok(())
+}
+
+/// The collation each column of a `CREATE TABLE` declares (lower-case column -> upper-case
+/// collation; a column not in the map compares by `BINARY`); `None` when the definition does
+/// not parse.
+fn column_collations(sql: &str) -> Option<HashMap<String, String>> {
+    use sqlparser::ast::{ColumnOption, Statement};
+    let statements = crate::tables::parse_statements(DbBackend::Sqlite, sql)?;
+    let [Statement::CreateTable(create)] = statements.as_slice() else {
+        return None;
+    };
+    let mut out = HashMap::new();
+    for column in &create.columns {
+        for option in &column.options {
+            if let ColumnOption::Collation(name) = &option.option {
+                let name = name
+                    .to_string()
+                    .trim_matches(['"', '`', '\'', '[', ']'])
+                    .to_uppercase();
+                out.insert(column.name.value.to_lowercase(), name);
+            }
+        }
+    }
+    Some(out)
 }
 
 /// The `SELECT` of a `CREATE VIEW v AS SELECT ...` definition.
@@ -118,6 +148,12 @@ mod tests {
         assert!(!replaces_on_conflict(
             "CREATE TABLE t (id INTEGER PRIMARY KEY)"
         ));
+        let collations = column_collations(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, e TEXT COLLATE nocase, f TEXT)",
+        )
+        .unwrap();
+        assert_eq!(collations.get("e").map(String::as_str), Some("NOCASE"));
+        assert_eq!(collations.get("f"), None);
         assert_eq!(
             view_query("CREATE VIEW v AS SELECT id FROM t"),
             "SELECT id FROM t"

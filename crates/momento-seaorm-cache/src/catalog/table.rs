@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::kind::Kind;
+
 /// A table (or view) as row-level invalidation sees it, from the database's catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct TableSchema {
@@ -10,14 +12,15 @@ pub(crate) struct TableSchema {
     pub table: String,
     /// Every column, lower case, sorted.
     pub columns: Vec<String>,
-    /// Columns of an integer type, lower case, sorted.
-    pub integer_columns: Vec<String>,
-    /// The values each of [`integer_columns`](Self::integer_columns) can hold (same order).
-    pub ranges: Vec<(i128, i128)>,
+    /// The columns row scopes track (lower case), with how their values compare: integers,
+    /// UUIDs, and text where the collation compares exactly (see [`Kind`]).
+    pub tracked: BTreeMap<String, Kind>,
     /// Columns declared `NOT NULL`, lower case, sorted.
     pub not_null: Vec<String>,
-    /// The primary key, when it is one integer column.
+    /// The primary key, when it is one tracked column.
     pub primary_key: Option<String>,
+    /// The primary key's columns (sorted), when it has several and each is tracked.
+    pub key_columns: Vec<String>,
     /// Whether the database may generate that key (auto increment, serial, identity, SQLite's
     /// rowid alias): a `NULL` or `0` written there is not the value stored.
     pub auto_increment: bool,
@@ -36,9 +39,14 @@ pub(crate) struct TableSchema {
 }
 
 impl TableSchema {
-    /// Whether `column` (lower case) is one of the integer columns.
+    /// Whether `column` (lower case) is of an integer type.
     pub(crate) fn is_integer(&self, column: &str) -> bool {
-        self.integer_position(column).is_some()
+        self.kind(column).is_some_and(|k| k.range().is_some())
+    }
+
+    /// How `column` (lower case) compares, if row scopes track it.
+    pub(crate) fn kind(&self, column: &str) -> Option<&Kind> {
+        self.tracked.get(column)
     }
 
     /// Whether the table has `column` (lower case).
@@ -51,9 +59,9 @@ impl TableSchema {
     /// Whether `value` fits `column`'s type (a value that does not is clamped or refused by
     /// the database, so it is not the value stored).
     pub(crate) fn fits(&self, column: &str, value: i128) -> bool {
-        self.integer_position(column)
-            .and_then(|at| self.ranges.get(at))
-            .is_none_or(|(low, high)| (*low..=*high).contains(&value))
+        self.kind(column)
+            .and_then(Kind::range)
+            .is_none_or(|(low, high)| (low..=high).contains(&value))
     }
 
     /// Whether `column` is declared `NOT NULL`.
@@ -61,12 +69,6 @@ impl TableSchema {
         self.not_null
             .binary_search_by(|c| c.as_str().cmp(column))
             .is_ok()
-    }
-
-    fn integer_position(&self, column: &str) -> Option<usize> {
-        self.integer_columns
-            .binary_search_by(|c| c.as_str().cmp(column))
-            .ok()
     }
 }
 
@@ -92,8 +94,8 @@ pub(crate) fn integer_range(type_name: &str, unsigned: bool) -> Option<(i128, i1
 pub(crate) struct ColumnFact {
     pub table: String,
     pub column: String,
-    /// The integer range, when the column is of an integer type.
-    pub range: Option<(i128, i128)>,
+    /// How its values compare, when row scopes can track it.
+    pub kind: Option<Kind>,
     /// A generated (computed) column.
     pub generated: bool,
     /// Its value is generated when none is given (auto increment, serial, identity).
@@ -183,7 +185,6 @@ impl Snapshot {
 
 /// Adds columns, integer ranges, primary keys and generated columns to `tables`.
 fn add_columns(tables: &mut BTreeMap<String, TableSchema>, facts: &Facts) {
-    let mut integers: BTreeMap<(String, String), (i128, i128)> = BTreeMap::new();
     let mut auto: BTreeSet<(String, String)> = BTreeSet::new();
     for fact in &facts.columns {
         let Some(schema) = tables.get_mut(&fact.table) else {
@@ -196,17 +197,11 @@ fn add_columns(tables: &mut BTreeMap<String, TableSchema>, facts: &Facts) {
         if fact.generated {
             schema.row_precise = false;
         }
-        if let Some(range) = fact.range {
-            integers.insert((fact.table.clone(), fact.column.clone()), range);
+        if let Some(kind) = &fact.kind {
+            schema.tracked.insert(fact.column.clone(), kind.clone());
         }
         if fact.auto {
             auto.insert((fact.table.clone(), fact.column.clone()));
-        }
-    }
-    for ((table, column), range) in integers {
-        if let Some(schema) = tables.get_mut(&table) {
-            schema.integer_columns.push(column);
-            schema.ranges.push(range);
         }
     }
     let mut keys: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -221,12 +216,20 @@ fn add_columns(tables: &mut BTreeMap<String, TableSchema>, facts: &Facts) {
         schema.columns.dedup();
         schema.not_null.sort();
         schema.not_null.dedup();
-        if let Some([only]) = keys.get(name.as_str()).map(Vec::as_slice) {
-            if schema.is_integer(only) {
+        match keys.get(name.as_str()).map(Vec::as_slice) {
+            Some([only]) if schema.kind(only).is_some() => {
                 schema.primary_key = Some((*only).to_owned());
-                schema.auto_increment = auto.contains(&(name.clone(), (*only).to_owned()))
-                    || facts.rowid_alias.contains(name);
+                schema.auto_increment = schema.is_integer(only)
+                    && (auto.contains(&(name.clone(), (*only).to_owned()))
+                        || facts.rowid_alias.contains(name));
             }
+            Some(columns)
+                if columns.len() > 1 && columns.iter().all(|c| schema.kind(c).is_some()) =>
+            {
+                schema.key_columns = columns.iter().map(|c| (*c).to_owned()).collect();
+                schema.key_columns.sort();
+            }
+            _ => {}
         }
     }
 }
@@ -284,18 +287,18 @@ fn partitioned(table: &str, facts: &Facts) -> bool {
 mod tests {
     use super::*;
 
-    fn column(table: &str, column: &str, range: Option<(i128, i128)>) -> ColumnFact {
+    fn column(table: &str, column: &str, kind: Option<Kind>) -> ColumnFact {
         ColumnFact {
             table: table.into(),
             column: column.into(),
-            range,
+            kind,
             ..ColumnFact::default()
         }
     }
 
     #[test]
     fn views_partitions_and_cascades_relate_tables() {
-        let int = integer_range("integer", false);
+        let int = Kind::integer("integer", false);
         let mut facts = Facts::default();
         for (name, view) in [("posts", false), ("parts", false), ("parts_low", false)] {
             facts.relations.insert(name.into(), view);
@@ -328,13 +331,11 @@ mod tests {
         assert_eq!(integer_range("SMALLINT", false), Some((-32768, 32767)));
         assert_eq!(integer_range("tinyint", true), Some((0, 255)));
         assert_eq!(integer_range("text", false), None);
-        let mut schema = TableSchema {
-            integer_columns: vec!["n".into()],
-            ranges: vec![(-32768, 32767)],
+        let schema = TableSchema {
+            tracked: BTreeMap::from([("n".into(), Kind::integer("smallint", false).unwrap())]),
             ..TableSchema::default()
         };
         assert!(schema.fits("n", 32767) && !schema.fits("n", 40000));
-        schema.ranges.clear();
-        assert!(schema.fits("n", 40000), "no range known: taken as it is");
+        assert!(schema.fits("m", 40000), "no range known: taken as it is");
     }
 }

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sea_orm::Value;
 
 use super::schema::{tracked_value, TableSchema};
+use super::value::RowValue;
 use super::write::{Scope, MAX_WRITE_SCOPES};
 
 /// One row image as change capture decoded it: column (lower case) -> value. A column missing
@@ -30,7 +31,8 @@ pub(crate) type RowImage = BTreeMap<String, Value>;
 /// after (a delete). An update whose old image was not captured passes an empty image (or the
 /// key-only image), not `None`: its old values are then unknown and widen to their columns.
 ///
-/// For each tracked column and each image given: its value's scope when the image holds a
+/// For each tracked column (integers, UUIDs, exactly compared text: values made canonical as
+/// the statement path makes bound values) and each image given: its value's scope when the image holds a
 /// value that can be tracked, nothing for `NULL` (no condition read matches it), and the
 /// column (`#column`: a value not known) when the image lacks it or holds a value that cannot
 /// be tracked. `#*` (any row) replaces all of that when the primary key's value is not known,
@@ -48,7 +50,7 @@ pub(crate) fn row_change(
     }
     let mut scopes = BTreeSet::new();
     let mut columns_unknown = 0;
-    for column in &schema.integer_columns {
+    for column in schema.tracked.keys() {
         let mut known = true;
         for image in &images {
             match image
@@ -72,7 +74,18 @@ pub(crate) fn row_change(
         scopes.retain(|s| !matches!(s, Scope::Value(c, _) if c == column));
         scopes.insert(Scope::Column(column.clone()));
     }
-    if columns_unknown == schema.integer_columns.len() || scopes.len() > MAX_WRITE_SCOPES {
+    // A composite key whole in an image: its tuple (a key column unknown is bumped already).
+    for image in &images {
+        let tuple: Option<Vec<RowValue>> = schema
+            .key_columns
+            .iter()
+            .map(|c| tracked_value(schema, c, image.get(c)?).ok().flatten())
+            .collect();
+        if let Some(tuple) = tuple.filter(|t| !t.is_empty()) {
+            scopes.insert(Scope::Tuple(schema.key_columns.clone(), tuple));
+        }
+    }
+    if columns_unknown == schema.tracked.len() || scopes.len() > MAX_WRITE_SCOPES {
         return any();
     }
     scopes
@@ -91,8 +104,14 @@ mod tests {
                 "user_id".into(),
                 "votes".into(),
             ],
-            integer_columns: vec!["id".into(), "user_id".into(), "votes".into()],
-            ranges: vec![(-(1 << 31), (1 << 31) - 1); 3],
+            tracked: ["id", "user_id", "votes"]
+                .map(|c| {
+                    (
+                        c.to_owned(),
+                        crate::catalog::Kind::integer("int", false).unwrap(),
+                    )
+                })
+                .into(),
             primary_key: Some("id".into()),
             auto_increment: true,
             row_precise: true,
@@ -108,7 +127,7 @@ mod tests {
     }
 
     fn v(column: &str, value: i128) -> Scope {
-        Scope::Value(column.into(), value.into())
+        Scope::Value(column.into(), RowValue::Int(value))
     }
 
     fn col(column: &str) -> Scope {
@@ -212,5 +231,53 @@ mod tests {
             scopes(Some(&old), Some(&full(5, 8, Some(2)))),
             vec![col("user_id"), v("id", 5), v("votes", 1), v("votes", 2)]
         );
+    }
+
+    #[test]
+    fn uuids_text_and_composite_keys_are_tracked_as_bound() {
+        use crate::catalog::{Kind, UuidForm};
+        let id = sea_orm::prelude::Uuid::from_u128(7);
+        let schema = TableSchema {
+            columns: vec!["email".into(), "id".into(), "org".into()],
+            tracked: [
+                ("id".to_owned(), Kind::Uuid(UuidForm::Bytes)),
+                ("org".to_owned(), Kind::integer("int", false).unwrap()),
+                (
+                    "email".to_owned(),
+                    Kind::Text {
+                        max_chars: None,
+                        max_bytes: None,
+                    },
+                ),
+            ]
+            .into(),
+            key_columns: vec!["id".into(), "org".into()],
+            row_precise: true,
+            ..TableSchema::default()
+        };
+        // Binlog images hold BINARY(16) as bytes.
+        let row = image(&[
+            ("id", Value::Bytes(Some(id.as_bytes().to_vec()))),
+            ("org", Value::Int(Some(2))),
+            ("email", "a@x".into()),
+        ]);
+        let found: Vec<Scope> = row_change(&schema, None, Some(&row)).into_iter().collect();
+        assert_eq!(
+            found,
+            vec![
+                Scope::Value("email".into(), RowValue::Text("a@x".into())),
+                Scope::Value("id".into(), RowValue::Uuid(7)),
+                Scope::Value("org".into(), RowValue::Int(2)),
+                Scope::Tuple(
+                    vec!["id".into(), "org".into()],
+                    vec![RowValue::Uuid(7), RowValue::Int(2)]
+                ),
+            ]
+        );
+        // The old image without the key's second column: that column, and no tuple.
+        let old = image(&[("id", Value::Uuid(Some(id)))]);
+        let found = row_change(&schema, Some(&old), None);
+        assert!(found.contains(&col("org")) && found.contains(&col("email")));
+        assert!(!found.iter().any(|s| matches!(s, Scope::Tuple(..))));
     }
 }

@@ -30,6 +30,7 @@ mod change;
 mod read;
 mod schema;
 mod sql;
+mod value;
 mod write;
 
 use std::collections::BTreeSet;
@@ -41,7 +42,8 @@ use sea_orm::{DbBackend, Statement};
 #[allow(unused_imports)]
 pub(crate) use change::{row_change, RowImage};
 pub(crate) use read::Condition;
-pub(crate) use schema::{integer_value, TableSchema};
+pub(crate) use schema::{tracked_value, TableSchema};
+pub(crate) use value::RowValue;
 pub(crate) use write::{Outcome, Scope};
 
 use crate::catalog::Snapshot;

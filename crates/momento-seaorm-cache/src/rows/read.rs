@@ -1,12 +1,14 @@
 //! Which reads depend on rows rather than on their whole table: a `SELECT` of one table, with
-//! no join and no subquery, whose `WHERE` conjunction compares an integer column with known
-//! values (`id = 5`, `user_id IN (1, 2)`).
+//! no join and no subquery, whose `WHERE` conjunction compares a tracked column (integer, UUID,
+//! exactly compared text) with known values (`id = 5`, `email IN ('a@x', 'b@x')`), or pins
+//! every column of a composite primary key.
 
 use sea_orm::{DbBackend, Statement as SeaStatement};
 use sqlparser::ast::{SetExpr, Statement};
 
 use super::schema::TableSchema;
 use super::sql::{nested_queries, pins, resolve, single_table, Pin, Placeholders};
+use super::value::RowValue;
 
 /// At most this many values in one `IN (...)` read by condition; a longer list reads the table.
 pub(crate) const MAX_CONDITION_VALUES: usize = 16;
@@ -52,8 +54,8 @@ impl ReadShape {
     }
 
     /// The condition this read of a table with `schema` depends on: the primary key's if it is
-    /// pinned, else the first pinned integer column's; `None` (the whole table) when no pin
-    /// resolves to at most [`MAX_CONDITION_VALUES`] integers.
+    /// pinned (every column of a composite one), else the first pinned tracked column's; `None`
+    /// (the whole table) when no pin resolves to at most [`MAX_CONDITION_VALUES`] values.
     pub(crate) fn condition(
         &self,
         schema: &TableSchema,
@@ -65,33 +67,73 @@ impl ReadShape {
             .map(|v| v.0.as_slice())
             .unwrap_or(&[]);
         let usable = |(column, sources): &Pin| {
-            if !schema.is_integer(column) || sources.len() > MAX_CONDITION_VALUES {
+            let kind = schema.kind(column)?;
+            if sources.len() > MAX_CONDITION_VALUES {
                 return None;
             }
-            let mut values = resolve(sources, values).ok()?;
+            let mut values = resolve(sources, values, kind).ok()?;
             values.sort_unstable();
             values.dedup();
             Some(Condition {
                 primary: schema.primary_key.as_deref() == Some(column.as_str()),
                 column: column.clone(),
                 values,
+                key: None,
             })
         };
         let mut found: Vec<Condition> = self.pins.iter().filter_map(usable).collect();
+        if let Some(key) = composite_key(schema, &found) {
+            return Some(key);
+        }
         let position = found.iter().position(|c| c.primary).unwrap_or(0);
         (!found.is_empty()).then(|| found.swap_remove(position))
     }
 }
 
-/// A read's condition: rows whose `column` holds one of `values`.
+/// A read's condition: rows whose `column` holds one of `values`; or, with `key`, rows whose
+/// composite primary key is one of its tuples.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Condition {
     /// The column compared (lower case).
     pub column: String,
     /// The values it is compared with (sorted, no `NULL`).
-    pub values: Vec<i128>,
+    pub values: Vec<RowValue>,
     /// Whether `column` is the table's primary key.
     pub primary: bool,
+    /// A composite primary key pinned whole: its columns (sorted) and every tuple of values
+    /// the pins allow (their product, at most [`MAX_CONDITION_VALUES`]).
+    pub key: Option<(Vec<String>, Vec<Vec<RowValue>>)>,
+}
+
+/// The condition on a composite primary key when `found` pins each of its columns: the
+/// product of the pinned values (rows outside it cannot match every pin).
+fn composite_key(schema: &TableSchema, found: &[Condition]) -> Option<Condition> {
+    if schema.key_columns.is_empty() {
+        return None;
+    }
+    let mut tuples: Vec<Vec<RowValue>> = vec![Vec::new()];
+    for column in &schema.key_columns {
+        let pinned = found.iter().find(|c| &c.column == column)?;
+        if tuples.len() * pinned.values.len() > MAX_CONDITION_VALUES {
+            return None;
+        }
+        tuples = tuples
+            .iter()
+            .flat_map(|t| {
+                pinned.values.iter().map(move |v| {
+                    let mut t = t.clone();
+                    t.push(v.clone());
+                    t
+                })
+            })
+            .collect();
+    }
+    Some(Condition {
+        column: schema.key_columns[0].clone(),
+        values: Vec::new(),
+        primary: false,
+        key: Some((schema.key_columns.clone(), tuples)),
+    })
 }
 
 #[cfg(test)]
@@ -108,8 +150,14 @@ mod tests {
                 "user_id".into(),
                 "votes".into(),
             ],
-            integer_columns: vec!["id".into(), "user_id".into(), "votes".into()],
-            ranges: vec![(-(1 << 31), (1 << 31) - 1); 3],
+            tracked: ["id", "user_id", "votes"]
+                .map(|c| {
+                    (
+                        c.to_owned(),
+                        crate::catalog::Kind::integer("int", false).unwrap(),
+                    )
+                })
+                .into(),
             primary_key: Some("id".into()),
             auto_increment: true,
             row_precise: true,
@@ -133,14 +181,15 @@ mod tests {
             found,
             Some(Condition {
                 column: "id".into(),
-                values: vec![3, 5],
-                primary: true
+                values: vec![RowValue::Int(3), RowValue::Int(5)],
+                primary: true,
+                key: None,
             })
         );
         let found = condition("SELECT * FROM posts WHERE user_id = $1", vec![7i64.into()]);
         assert_eq!(
             found.map(|c| (c.column, c.values)),
-            Some(("user_id".into(), vec![7]))
+            Some(("user_id".into(), vec![RowValue::Int(7)]))
         );
     }
 

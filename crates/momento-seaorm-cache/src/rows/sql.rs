@@ -11,15 +11,19 @@ use sqlparser::ast::{
 use sqlparser::tokenizer::{Location, Token, Tokenizer};
 use std::ops::ControlFlow;
 
-use super::schema::integer_value;
+use super::value::{canonical, RowValue};
+use crate::catalog::Kind;
 
 /// Where one compared or assigned value comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Source {
     /// The statement's bound value at this index.
     Param(usize),
     /// An integer literal.
     Literal(i128),
+    /// A plain string literal (`'...'`, no backslash, no prefix: read alike whatever the
+    /// session's escaping rules).
+    Text(String),
     /// `NULL`: equal to nothing.
     Null,
 }
@@ -94,6 +98,9 @@ pub(crate) fn source(expr: &Expr, placeholders: &Placeholders) -> Option<Source>
         },
         Expr::Value(v) => match &v.value {
             Value::Number(text, false) => text.parse().ok().map(Source::Literal),
+            Value::SingleQuotedString(text) if !text.contains('\\') => {
+                Some(Source::Text(text.clone()))
+            }
             Value::Null => Some(Source::Null),
             Value::Placeholder(text) => placeholders.index(text, v.span.start).map(Source::Param),
             _ => None,
@@ -102,36 +109,34 @@ pub(crate) fn source(expr: &Expr, placeholders: &Placeholders) -> Option<Source>
     }
 }
 
-/// The integers `sources` stand for (`NULL`s left out); `Err` if a bound value is not an
-/// integer or is missing.
-pub(crate) fn resolve(sources: &[Source], values: &[Bound]) -> Result<Vec<i128>, ()> {
-    let mut out = Vec::with_capacity(sources.len());
-    for source in sources {
-        match source {
-            Source::Literal(n) => out.push(*n),
-            Source::Null => {}
-            Source::Param(i) => {
-                if let Some(n) = integer_value(values.get(*i).ok_or(())?)? {
-                    out.push(n);
-                }
-            }
-        }
-    }
-    Ok(out)
+/// The values (`NULL`s left out) `sources` stand for in a column of `kind`; `Err` if one cannot
+/// be tracked there or a bound value is missing.
+pub(crate) fn resolve(
+    sources: &[Source],
+    values: &[Bound],
+    kind: &Kind,
+) -> Result<Vec<RowValue>, ()> {
+    Ok(resolve_nullable(sources, values, kind)?
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
-/// What `sources` stand for, `NULL`s kept as `None`; `Err` if a bound value is not an
-/// integer or is missing.
+/// What `sources` stand for in a column of `kind`, `NULL`s kept as `None`; `Err` if one cannot
+/// be tracked there or a bound value is missing.
 pub(crate) fn resolve_nullable(
     sources: &[Source],
     values: &[Bound],
-) -> Result<Vec<Option<i128>>, ()> {
+    kind: &Kind,
+) -> Result<Vec<Option<RowValue>>, ()> {
     sources
         .iter()
         .map(|source| match source {
-            Source::Literal(n) => Ok(Some(*n)),
+            Source::Literal(n) if kind.range().is_some() => Ok(Some(RowValue::Int(*n))),
+            Source::Literal(_) => Err(()),
+            Source::Text(text) => canonical(kind, &Bound::String(Some(text.clone()))),
             Source::Null => Ok(None),
-            Source::Param(i) => integer_value(values.get(*i).ok_or(())?),
+            Source::Param(i) => canonical(kind, values.get(*i).ok_or(())?),
         })
         .collect()
 }
@@ -294,7 +299,16 @@ mod tests {
             "SELECT * FROM posts WHERE other.id = 1"
         )
         .is_empty());
-        assert!(where_of(DbBackend::Postgres, "SELECT * FROM posts WHERE id = '1'").is_empty());
+        assert_eq!(
+            where_of(DbBackend::Postgres, "SELECT * FROM posts WHERE id = '1'"),
+            vec![("id".into(), vec![Source::Text("1".into())])]
+        );
+        assert!(where_of(
+            DbBackend::Postgres,
+            r"SELECT * FROM posts WHERE id = E'\\x'"
+        )
+        .is_empty());
+        assert!(where_of(DbBackend::MySql, r"SELECT * FROM posts WHERE id = 'a\\'").is_empty());
     }
 
     #[test]
@@ -314,21 +328,36 @@ mod tests {
     }
 
     #[test]
-    fn sources_resolve_to_integers_or_fail() {
+    fn sources_resolve_to_the_columns_values_or_fail() {
         let values = [
             Bound::Int(Some(7)),
             Bound::String(Some("7".into())),
             Bound::Int(None),
         ];
+        let int = Kind::integer("int", false).unwrap();
+        let text = Kind::Text {
+            max_chars: None,
+            max_bytes: None,
+        };
         assert_eq!(
-            resolve(&[Source::Param(0), Source::Literal(3)], &values),
-            Ok(vec![7, 3])
+            resolve(&[Source::Param(0), Source::Literal(3)], &values, &int),
+            Ok(vec![RowValue::Int(7), RowValue::Int(3)])
         );
         assert_eq!(
-            resolve(&[Source::Param(2), Source::Null], &values),
+            resolve(&[Source::Param(2), Source::Null], &values, &int),
             Ok(vec![])
         );
-        assert!(resolve(&[Source::Param(1)], &values).is_err());
-        assert!(resolve(&[Source::Param(9)], &values).is_err());
+        assert!(resolve(&[Source::Param(1)], &values, &int).is_err());
+        assert!(resolve(&[Source::Param(9)], &values, &int).is_err());
+        assert_eq!(
+            resolve(
+                &[Source::Param(1), Source::Text("a".into())],
+                &values,
+                &text
+            ),
+            Ok(vec![RowValue::Text("7".into()), RowValue::Text("a".into())])
+        );
+        assert!(resolve(&[Source::Literal(7)], &values, &text).is_err());
+        assert!(resolve(&[Source::Param(0)], &values, &text).is_err());
     }
 }

@@ -1,5 +1,6 @@
-//! What a write did to rows: for each integer column of its table, the values it may have
-//! changed rows from and to, when the statement, its bound values and its result show them.
+//! What a write did to rows: for each tracked column of its table (integers, UUIDs, exactly
+//! compared text), the values it may have changed rows from and to, when the statement, its
+//! bound values and its result show them; and the composite primary keys those make.
 
 use std::collections::BTreeSet;
 
@@ -11,6 +12,8 @@ use sqlparser::ast::{
 
 use super::schema::TableSchema;
 use super::sql::{pins, resolve, resolve_nullable, single_table, Pin, Placeholders, Source};
+use super::value::{canonical, RowValue};
+use crate::catalog::Kind;
 use crate::tables::normalize as table_name;
 
 /// At most this many row scopes per statement; a write touching more bumps its whole table's
@@ -25,7 +28,10 @@ pub(crate) enum Scope {
     /// Rows whose `column` held or holds a value not known (`#column`).
     Column(String),
     /// Rows whose `column` held or holds this value (`#column=value`).
-    Value(String, i128),
+    Value(String, RowValue),
+    /// Rows whose composite primary key (these columns, sorted) held or holds these values
+    /// (`#*a*b=va*vb`).
+    Tuple(Vec<String>, Vec<RowValue>),
 }
 
 /// The columns a `RETURNING` clause hands back as they are.
@@ -186,10 +192,16 @@ impl WriteShape {
         }
         let mut scopes = BTreeSet::new();
         let mut columns_unknown = 0;
-        for column in &schema.integer_columns {
+        let mut known = std::collections::BTreeMap::new();
+        for column in schema.tracked.keys() {
             match self.values_of(column, schema, outcome) {
                 Some(values) => {
-                    scopes.extend(values.into_iter().map(|v| Scope::Value(column.clone(), v)))
+                    scopes.extend(
+                        values
+                            .iter()
+                            .map(|v| Scope::Value(column.clone(), v.clone())),
+                    );
+                    known.insert(column.clone(), values);
                 }
                 None if schema.primary_key.as_ref() == Some(column) => return any(),
                 None => {
@@ -198,7 +210,8 @@ impl WriteShape {
                 }
             }
         }
-        if columns_unknown == schema.integer_columns.len() || scopes.len() > MAX_WRITE_SCOPES {
+        key_tuples(schema, &known, &mut scopes);
+        if columns_unknown == schema.tracked.len() || scopes.len() > MAX_WRITE_SCOPES {
             return any();
         }
         scopes
@@ -211,17 +224,18 @@ impl WriteShape {
         column: &str,
         schema: &TableSchema,
         outcome: Outcome<'_>,
-    ) -> Option<Vec<i128>> {
+    ) -> Option<Vec<RowValue>> {
+        let kind = schema.kind(column)?;
         let rows = outcome.rows;
         let from_rows = |returned: &Option<Returned>| {
             Returned::has(returned, column)
                 .then_some(rows)
                 .flatten()
-                .and_then(|rows| returned_values(rows, column))
+                .and_then(|rows| returned_values(rows, column, kind))
         };
         let pinned = |pins: &[Pin]| {
             let (_, sources) = pins.iter().find(|(c, _)| c == column)?;
-            resolve(sources, outcome.values).ok()
+            resolve(sources, outcome.values, kind).ok()
         };
         match self {
             WriteShape::Insert {
@@ -237,7 +251,7 @@ impl WriteShape {
                     Some(at) => {
                         let sources: Option<Vec<Source>> = rows
                             .iter()
-                            .map(|row| row.get(at).copied().flatten())
+                            .map(|row| row.get(at).cloned().flatten())
                             .collect();
                         let stored = stored(schema, column, &sources?, outcome);
                         let generated = schema.primary_key.as_deref() == Some(column)
@@ -245,7 +259,7 @@ impl WriteShape {
                             && rows.len() == 1;
                         match (stored, generated) {
                             (Some(values), _) => Some(values),
-                            (None, true) => outcome.inserted_id.map(|id| vec![i128::from(id)]),
+                            (None, true) => outcome.inserted_id.map(|id| vec![id_value(id)]),
                             (None, false) => None,
                         }
                     }
@@ -253,7 +267,7 @@ impl WriteShape {
                         && schema.auto_increment
                         && rows.len() == 1 =>
                     {
-                        outcome.inserted_id.map(|id| vec![i128::from(id)])
+                        outcome.inserted_id.map(|id| vec![id_value(id)])
                     }
                     None => None,
                 }
@@ -267,7 +281,7 @@ impl WriteShape {
                 let current = || {
                     outcome
                         .current
-                        .and_then(|rows| returned_values(rows, column))
+                        .and_then(|rows| returned_values(rows, column, kind))
                 };
                 let Some((_, assigned)) = set.iter().find(|(c, _)| c == column) else {
                     // Not assigned: unchanged, so every changed row holds it before and after.
@@ -276,7 +290,7 @@ impl WriteShape {
                         .or_else(|| pinned(pins));
                 };
                 let after = match assigned {
-                    Some(source) => stored(schema, column, &[*source], outcome),
+                    Some(source) => stored(schema, column, std::slice::from_ref(source), outcome),
                     None => from_rows(returned).or_else(current),
                 };
                 let mut values = pinned(pins)?;
@@ -299,19 +313,65 @@ fn stored(
     column: &str,
     sources: &[Source],
     outcome: Outcome<'_>,
-) -> Option<Vec<i128>> {
+) -> Option<Vec<RowValue>> {
     let generated = schema.auto_increment && schema.primary_key.as_deref() == Some(column);
     let mut out = Vec::with_capacity(sources.len());
-    for value in resolve_nullable(sources, outcome.values).ok()? {
+    for value in resolve_nullable(sources, outcome.values, schema.kind(column)?).ok()? {
         match value {
             None if generated || (outcome.mysql && schema.is_not_null(column)) => return None,
             None => {}
-            Some(0) if generated && outcome.mysql => return None,
-            Some(n) if !schema.fits(column, n) => return None,
-            Some(n) => out.push(n),
+            Some(RowValue::Int(0)) if generated && outcome.mysql => return None,
+            Some(RowValue::Int(n)) if !schema.fits(column, n) => return None,
+            Some(v) => out.push(v),
         }
     }
     Some(out)
+}
+
+/// The id the database generated, as the key's value.
+fn id_value(id: u64) -> RowValue {
+    RowValue::Int(i128::from(id))
+}
+
+/// Adds the composite primary keys the changed rows held or hold: every combination of the
+/// values `known` for each key column (a superset of the rows' keys). Where a key column's
+/// values are not known its `#column` is already bumped, which every read of whole keys
+/// depends on; where the combinations are too many, the first key column's.
+fn key_tuples(
+    schema: &TableSchema,
+    known: &std::collections::BTreeMap<String, Vec<RowValue>>,
+    scopes: &mut BTreeSet<Scope>,
+) {
+    if schema.key_columns.is_empty() {
+        return;
+    }
+    let mut tuples: BTreeSet<Vec<RowValue>> = BTreeSet::from([Vec::new()]);
+    for column in &schema.key_columns {
+        let Some(values) = known.get(column) else {
+            return;
+        };
+        let values: BTreeSet<&RowValue> = values.iter().collect();
+        if tuples.len() * values.len() > MAX_WRITE_SCOPES {
+            scopes.insert(Scope::Column(schema.key_columns[0].clone()));
+            return;
+        }
+        tuples = tuples
+            .iter()
+            .flat_map(|t| {
+                values.iter().map(move |v| {
+                    let mut t = t.clone();
+                    t.push((*v).clone());
+                    t
+                })
+            })
+            .collect();
+    }
+    scopes.extend(
+        tuples
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .map(|t| Scope::Tuple(schema.key_columns.clone(), t)),
+    );
 }
 
 impl WriteShape {
@@ -331,9 +391,9 @@ impl WriteShape {
             && pins.iter().all(|(c, _)| schema.has_column(c))
     }
 
-    /// For an `UPDATE` whose `WHERE` pins the primary key (at most 16 values) and does not
-    /// assign it, leaving integer columns whose values neither it nor a `RETURNING` shows: a
-    /// `SELECT` of those rows' integer columns. Run in the update's transaction, after it, it
+    /// For an `UPDATE` whose `WHERE` pins an integer primary key (at most 16 values) and does
+    /// not assign it, leaving tracked columns whose values neither it nor a `RETURNING` shows: a
+    /// `SELECT` of those rows' tracked columns. Run in the update's transaction, after it, it
     /// shows them as the update left them with no other write in between (the update holds
     /// the rows' locks; SQLite, its database's), so unassigned columns are known before and
     /// after.
@@ -354,16 +414,14 @@ impl WriteShape {
             return None;
         };
         let key = schema.primary_key.as_ref()?;
+        let kind = schema.kind(key).filter(|k| k.range().is_some())?;
         let assigned = |c: &String| set.iter().any(|(s, _)| s == c);
-        let unknown = schema
-            .integer_columns
-            .iter()
-            .any(|c| c != key && !assigned(c));
-        if assigned(key) || !unknown || !schema.integer_columns.iter().all(|c| plain_name(c)) {
+        let unknown = schema.tracked.keys().any(|c| c != key && !assigned(c));
+        if assigned(key) || !unknown || !schema.tracked.keys().all(|c| plain_name(c)) {
             return None;
         }
         let (_, sources) = pins.iter().find(|(c, _)| c == key)?;
-        let keys = resolve(sources, values).ok()?;
+        let keys = resolve(sources, values, kind).ok()?;
         if keys.is_empty() || keys.len() > super::read::MAX_CONDITION_VALUES {
             return None;
         }
@@ -371,8 +429,14 @@ impl WriteShape {
             DbBackend::MySql => format!("`{c}`"),
             _ => format!("\"{c}\""),
         };
-        let columns: Vec<String> = schema.integer_columns.iter().map(|c| quote(c)).collect();
-        let keys: Vec<String> = keys.iter().map(i128::to_string).collect();
+        let columns: Vec<String> = schema.tracked.keys().map(|c| quote(c)).collect();
+        let keys: Vec<String> = keys
+            .iter()
+            .map(|k| match k {
+                RowValue::Int(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
         Some(format!(
             "SELECT {} FROM {target} WHERE {} IN ({})",
             columns.join(", "),
@@ -388,12 +452,18 @@ impl WriteShape {
             WriteShape::Insert { rows, .. } => return rows.len() == 1,
             WriteShape::Update { pins, .. } | WriteShape::Delete { pins, .. } => pins,
         };
-        let Some(key) = &schema.primary_key else {
-            return false;
+        let one = |key: &String| {
+            let Some(kind) = schema.kind(key) else {
+                return false;
+            };
+            pins.iter()
+                .filter(|(c, _)| c == key)
+                .any(|(_, sources)| resolve(sources, values, kind).is_ok_and(|v| v.len() <= 1))
         };
-        pins.iter()
-            .filter(|(c, _)| c == key)
-            .any(|(_, sources)| resolve(sources, values).is_ok_and(|v| v.len() <= 1))
+        match &schema.primary_key {
+            Some(key) => one(key),
+            None => !schema.key_columns.is_empty() && schema.key_columns.iter().all(one),
+        }
     }
 }
 
@@ -482,13 +552,34 @@ fn plain_column(expr: &Expr) -> Option<String> {
     }
 }
 
-/// The integers (`NULL`s left out) `column` holds in every returned row; `None` if one row
-/// does not hold an integer there.
-fn returned_values(rows: &[QueryResult], column: &str) -> Option<Vec<i128>> {
+/// The values (`NULL`s left out) `column`, of `kind`, holds in every returned row; `None` if
+/// one row holds something else there.
+fn returned_values(rows: &[QueryResult], column: &str, kind: &Kind) -> Option<Vec<RowValue>> {
     rows.iter()
-        .map(|row| integer_at(row, column))
-        .collect::<Option<Vec<Option<i128>>>>()
+        .map(|row| value_at(row, column, kind))
+        .collect::<Option<Vec<Option<RowValue>>>>()
         .map(|values| values.into_iter().flatten().collect())
+}
+
+/// The value in `row`'s `column`, of `kind`: `Some(None)` for `NULL`, `None` when it is not one
+/// that can be tracked. Decoded as whatever the driver hands back, then made canonical as a
+/// bound value would be.
+fn value_at(row: &QueryResult, column: &str, kind: &Kind) -> Option<Option<RowValue>> {
+    use sea_orm::prelude::Uuid;
+    let tracked = |value: Bound| canonical(kind, &value).ok();
+    match kind {
+        Kind::Integer { .. } => integer_at(row, column).map(|v| v.map(RowValue::Int)),
+        Kind::Uuid(_) => row
+            .try_get::<Option<Uuid>>("", column)
+            .ok()
+            .and_then(|v| tracked(Bound::Uuid(v)))
+            .or_else(|| {
+                let bytes = row.try_get::<Option<Vec<u8>>>("", column).ok()?;
+                tracked(Bound::Bytes(bytes))
+            })
+            .or_else(|| tracked(Bound::String(row.try_get("", column).ok()?))),
+        Kind::Text { .. } => tracked(Bound::String(row.try_get("", column).ok()?)),
+    }
 }
 
 /// The integer in `row`'s `column`: `Some(None)` for `NULL`, `None` when it is not an integer.
@@ -523,8 +614,9 @@ mod tests {
                 "user_id".into(),
                 "votes".into(),
             ],
-            integer_columns: vec!["id".into(), "user_id".into(), "votes".into()],
-            ranges: vec![(-(1 << 31), (1 << 31) - 1); 3],
+            tracked: ["id", "user_id", "votes"]
+                .map(|c| (c.to_owned(), Kind::integer("int", false).unwrap()))
+                .into(),
             primary_key: Some("id".into()),
             auto_increment: true,
             row_precise: true,
@@ -548,7 +640,7 @@ mod tests {
     }
 
     fn v(column: &str, value: i128) -> Scope {
-        Scope::Value(column.into(), value)
+        Scope::Value(column.into(), RowValue::Int(value))
     }
 
     fn col(column: &str) -> Scope {
