@@ -367,7 +367,10 @@ async fn run_database_scenarios(
                 top.insert(format!("{cell}{suffix}"), json!(ratio));
             }
         }
-        top.insert("mixed_matrix_stale_reads".into(), json!(r.matrix_stale_reads));
+        top.insert(
+            "mixed_matrix_stale_reads".into(),
+            json!(r.matrix_stale_reads),
+        );
         scenarios.insert("mixed".into(), serde_json::to_value(r)?);
     }
     Ok(())

@@ -429,7 +429,10 @@ async fn measure_with(
         None => None,
     };
     if let Some(handle) = &handle {
-        handle.healthy().await.map_err(|e| format!("change capture: {e}"))?;
+        handle
+            .healthy()
+            .await
+            .map_err(|e| format!("change capture: {e}"))?;
     }
     // The invalidator starts (and invalidates everything once) before the caches fill.
     let mut expected = Expected::new(config.users, config.posts_per_user);

@@ -94,16 +94,27 @@ async fn an_indexed_column_change_invalidates_both_lists(kind: Db) {
         return;
     };
     create(&cdc, "items", "FULL").await;
-    let lists = [by_user("items", 1), by_user("items", 2), by_user("items", 3)];
+    let lists = [
+        by_user("items", 1),
+        by_user("items", 2),
+        by_user("items", 3),
+    ];
     for list in &lists {
         cached(&cdc, list).await;
     }
     cdc.write("UPDATE items SET user_id = 2 WHERE id = 1").await;
     cdc.caught_up().await;
     let (moved, _) = cdc.read(&lists[1]).await;
-    let ids: Vec<i64> = moved.iter().filter_map(|r: &JsonValue| r["id"].as_i64()).collect();
+    let ids: Vec<i64> = moved
+        .iter()
+        .filter_map(|r: &JsonValue| r["id"].as_i64())
+        .collect();
     assert_eq!(ids, [1], "the new list shows the row");
-    assert_eq!(status(&cdc, &lists[0]).await, CacheStatus::Miss, "the old list");
+    assert_eq!(
+        status(&cdc, &lists[0]).await,
+        CacheStatus::Miss,
+        "the old list"
+    );
     assert_eq!(
         status(&cdc, &lists[2]).await,
         CacheStatus::Hit,
@@ -153,7 +164,8 @@ async fn a_table_with_a_trigger_is_bumped_whole(kind: Db) {
     let one = "SELECT id, name FROM parent WHERE id = 1";
     cdc.caught_up().await;
     cached(&cdc, one).await;
-    cdc.write("UPDATE parent SET name = 'two2' WHERE id = 2").await;
+    cdc.write("UPDATE parent SET name = 'two2' WHERE id = 2")
+        .await;
     cdc.caught_up().await;
     assert_eq!(status(&cdc, one).await, CacheStatus::Miss);
     cdc.finish().await;

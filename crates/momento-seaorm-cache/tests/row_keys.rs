@@ -223,7 +223,10 @@ async fn uuid_keys_are_row_precise(kind: Db) {
     }
     let by_id = || account::Entity::find_by_id(a).cached(&f.cache);
     assert_eq!(f.account(a).await, (CacheStatus::Miss, Some(1)));
-    assert_eq!(by_id().one_with_status(&f.db).await.unwrap().status, CacheStatus::Miss);
+    assert_eq!(
+        by_id().one_with_status(&f.db).await.unwrap().status,
+        CacheStatus::Miss
+    );
     let row_key = format!("model-cache:gen:accounts#id={}", a.hyphenated());
     assert!(f.momento.raw(&row_key).await.is_some(), "{row_key}");
 
@@ -237,14 +240,24 @@ async fn uuid_keys_are_row_precise(kind: Db) {
         [3.into(), b.into()],
     );
     f.db.execute_raw(write).await.expect("update by bound uuid");
-    assert_eq!(f.account(a).await, (CacheStatus::Hit, Some(1)), "row b written, not a");
-    assert_eq!(by_id().one_with_status(&f.db).await.unwrap().status, CacheStatus::Hit);
+    assert_eq!(
+        f.account(a).await,
+        (CacheStatus::Hit, Some(1)),
+        "row b written, not a"
+    );
+    assert_eq!(
+        by_id().one_with_status(&f.db).await.unwrap().status,
+        CacheStatus::Hit
+    );
     assert_eq!(f.account(b).await, (CacheStatus::Miss, Some(3)));
 
     f.set_org(a, 4).await;
     assert_eq!(f.account(a).await, (CacheStatus::Miss, Some(4)));
     let read = by_id().one_with_status(&f.db).await.unwrap();
-    assert_eq!((read.status, read.value.map(|m| m.org)), (CacheStatus::Miss, Some(4)));
+    assert_eq!(
+        (read.status, read.value.map(|m| m.org)),
+        (CacheStatus::Miss, Some(4))
+    );
     f.account(b).await;
     account::Entity::delete_by_id(a).exec(&f.db).await.unwrap();
     assert_eq!(f.account(a).await, (CacheStatus::Miss, None));
@@ -260,7 +273,10 @@ async fn an_exact_text_lookup_is_row_precise(kind: Db) {
     let a = f.add_contact("a@x", "a@x", "a@x").await;
     let b = f.add_contact("b@x", "b@x", "b@x").await;
     let email = contact::Column::Email;
-    assert_eq!(f.contacts_by(email, "a@x").await, (CacheStatus::Miss, vec![a.id], vec![a.id]));
+    assert_eq!(
+        f.contacts_by(email, "a@x").await,
+        (CacheStatus::Miss, vec![a.id], vec![a.id])
+    );
     assert_eq!(f.contacts_by(email, "a@x").await.0, CacheStatus::Hit);
 
     f.add_contact("d@x", "d@x", "d@x").await;
@@ -277,9 +293,13 @@ async fn an_exact_text_lookup_is_row_precise(kind: Db) {
             vec!["c@x".into(), b.id.into(), "b@x".into()],
         ),
     };
-    f.db.execute_raw(Statement::from_sql_and_values(f.test.backend(), sql, values))
-        .await
-        .unwrap();
+    f.db.execute_raw(Statement::from_sql_and_values(
+        f.test.backend(),
+        sql,
+        values,
+    ))
+    .await
+    .unwrap();
     assert_eq!(
         f.contacts_by(email, "a@x").await,
         (CacheStatus::Hit, vec![a.id], vec![a.id]),
@@ -289,7 +309,11 @@ async fn an_exact_text_lookup_is_row_precise(kind: Db) {
     let again = f.add_contact("a@x", "z@x", "z@x").await;
     assert_eq!(
         f.contacts_by(email, "a@x").await,
-        (CacheStatus::Miss, vec![a.id, again.id], vec![a.id, again.id])
+        (
+            CacheStatus::Miss,
+            vec![a.id, again.id],
+            vec![a.id, again.id]
+        )
     );
     f.cleanup().await;
 }
@@ -312,7 +336,11 @@ async fn a_folding_collation_stays_at_column_level(kind: Db) {
             _ => f.add_contact("f@x", "f@x", other).await,
         };
         let (status, cached, truth) = f.contacts_by(column, "a@x").await;
-        assert_eq!(truth, vec![a.id, spelled.id], "{column:?}: the database folds");
+        assert_eq!(
+            truth,
+            vec![a.id, spelled.id],
+            "{column:?}: the database folds"
+        );
         assert_eq!((status, cached), (CacheStatus::Miss, truth), "{column:?}");
     }
     f.cleanup().await;
@@ -351,15 +379,28 @@ async fn composite_keys_are_row_precise(kind: Db) {
             .cached(&f.cache)
     };
     assert_eq!(f.seat(1, 1).await, (CacheStatus::Miss, Some(0)));
-    assert_eq!(pinned().one_with_status(&f.db).await.unwrap().status, CacheStatus::Miss);
+    assert_eq!(
+        pinned().one_with_status(&f.db).await.unwrap().status,
+        CacheStatus::Miss
+    );
     set_holder(1, 2, 5).await;
     set_holder(2, 1, 6).await;
-    assert_eq!(f.seat(1, 1).await, (CacheStatus::Hit, Some(0)), "same room, other seat");
-    assert_eq!(pinned().one_with_status(&f.db).await.unwrap().status, CacheStatus::Hit);
+    assert_eq!(
+        f.seat(1, 1).await,
+        (CacheStatus::Hit, Some(0)),
+        "same room, other seat"
+    );
+    assert_eq!(
+        pinned().one_with_status(&f.db).await.unwrap().status,
+        CacheStatus::Hit
+    );
     set_holder(1, 1, 7).await;
     assert_eq!(f.seat(1, 1).await, (CacheStatus::Miss, Some(7)));
     let read = pinned().one_with_status(&f.db).await.unwrap();
-    assert_eq!((read.status, read.value.map(|s| s.holder)), (CacheStatus::Miss, Some(7)));
+    assert_eq!(
+        (read.status, read.value.map(|s| s.holder)),
+        (CacheStatus::Miss, Some(7))
+    );
     // Rows by one key column only: the other's values are not known.
     f.db.execute_unprepared("DELETE FROM seats WHERE room = 1")
         .await

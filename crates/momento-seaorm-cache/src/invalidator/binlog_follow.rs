@@ -15,12 +15,12 @@ use tracing::debug;
 
 use super::binlog_batch::{Bump, Pending};
 use super::binlog_rows::image;
-use super::row_bumps::SchemaSource;
 use super::binlog_statement::{classify, QueryKind};
 use super::my_catalog::MyCatalog;
 use super::mysql::{
     database, master_position, save_position, visible, Position, HEARTBEAT, MAX_BATCH, SAVE_EVERY,
 };
+use super::row_bumps::SchemaSource;
 use super::{InvalidatorError, Settings, Shared};
 use crate::catalog::Snapshot;
 
@@ -256,7 +256,12 @@ impl<'a> Follow<'a> {
             if matches!(before, Some(None)) || matches!(after, Some(None)) {
                 return rows.table(&node.1);
             }
-            rows.change(&node.1, Some(schema), before.flatten().as_ref(), after.flatten().as_ref());
+            rows.change(
+                &node.1,
+                Some(schema),
+                before.flatten().as_ref(),
+                after.flatten().as_ref(),
+            );
         }
     }
 
@@ -294,7 +299,10 @@ impl<'a> Follow<'a> {
         // Bump once the last commit read is visible.
         visible(&mut self.control, &self.last_commit).await?;
         if self.pending.ddl {
-            self.shared.cache.catalog().expire(sea_orm::DbBackend::MySql);
+            self.shared
+                .cache
+                .catalog()
+                .expire(sea_orm::DbBackend::MySql);
         }
         let bump = self
             .pending

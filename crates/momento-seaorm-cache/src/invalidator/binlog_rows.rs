@@ -15,6 +15,7 @@ use mysql_async::Value as MyValue;
 use sea_orm::Value;
 
 use super::row_bumps::RowImage;
+use crate::catalog::{Kind, UuidForm};
 use crate::rows::TableSchema;
 
 /// The known values of `row`, with `names` the table's columns in order (lower case) and
@@ -41,36 +42,49 @@ fn is_integer(kind: ColumnType) -> bool {
     use ColumnType::*;
     matches!(
         kind,
-        MYSQL_TYPE_TINY | MYSQL_TYPE_SHORT | MYSQL_TYPE_INT24 | MYSQL_TYPE_LONG | MYSQL_TYPE_LONGLONG
+        MYSQL_TYPE_TINY
+            | MYSQL_TYPE_SHORT
+            | MYSQL_TYPE_INT24
+            | MYSQL_TYPE_LONG
+            | MYSQL_TYPE_LONGLONG
     )
 }
 
-/// A binlog value as a bound value would hold it; `None` for kinds not compared.
-fn convert(value: &MyValue, kind: ColumnType, name: &str, schema: &TableSchema) -> Option<Value> {
-    match value {
-        MyValue::NULL if is_integer(kind) => Some(Value::BigInt(None)),
-        MyValue::NULL if kind.is_character_type() => Some(Value::String(None)),
-        MyValue::Int(n) if is_integer(kind) => Some(integer(i128::from(*n), name, schema)),
-        MyValue::UInt(n) if is_integer(kind) => Some(integer(i128::from(*n), name, schema)),
-        MyValue::Bytes(bytes) if kind.is_character_type() => Some(match std::str::from_utf8(bytes) {
-            Ok(text) => Value::String(Some(text.to_owned())),
-            Err(_) => Value::Bytes(Some(bytes.clone())),
-        }),
+/// A binlog value of a tracked column as a bound value would hold it; `None` for columns not
+/// tracked and values of another kind than the catalog's (the column then counts as unknown).
+fn convert(value: &MyValue, logged: ColumnType, name: &str, schema: &TableSchema) -> Option<Value> {
+    let kind = schema.kind(name)?;
+    match (kind, value) {
+        (Kind::Integer { .. }, MyValue::NULL) => Some(Value::BigInt(None)),
+        (Kind::Uuid(_), MyValue::NULL) => Some(Value::Bytes(None)),
+        (Kind::Text { .. }, MyValue::NULL) => Some(Value::String(None)),
+        (Kind::Integer { low, high }, MyValue::Int(n)) if is_integer(logged) => {
+            Some(integer(i128::from(*n), (*low, *high)))
+        }
+        (Kind::Integer { low, high }, MyValue::UInt(n)) if is_integer(logged) => {
+            Some(integer(i128::from(*n), (*low, *high)))
+        }
+        // BINARY(16): the log drops trailing zero bytes, which the column pads back.
+        (Kind::Uuid(UuidForm::Bytes), MyValue::Bytes(bytes))
+            if logged.is_character_type() && bytes.len() <= 16 =>
+        {
+            let mut padded = bytes.clone();
+            padded.resize(16, 0);
+            Some(Value::Bytes(Some(padded)))
+        }
+        (Kind::Text { .. }, MyValue::Bytes(bytes)) if logged.is_character_type() => {
+            String::from_utf8(bytes.clone())
+                .ok()
+                .map(|t| Value::String(Some(t)))
+        }
         _ => None,
     }
 }
 
-/// `n` in `name`'s range: a negative value of an unsigned column is its two's complement.
-fn integer(n: i128, name: &str, schema: &TableSchema) -> Value {
-    let range = schema
-        .integer_columns
-        .iter()
-        .position(|c| c == name)
-        .and_then(|at| schema.ranges.get(at));
-    let n = match range {
-        Some(&(0, high)) if n < 0 => n + high + 1,
-        _ => n,
-    };
+/// `n` in the column's range `(low, high)`: a negative value of an unsigned column is its
+/// two's complement.
+fn integer(n: i128, (low, high): (i128, i128)) -> Value {
+    let n = if low == 0 && n < 0 { n + high + 1 } else { n };
     match i64::try_from(n) {
         Ok(n) => Value::BigInt(Some(n)),
         Err(_) => Value::BigUnsigned(u64::try_from(n).ok()),
@@ -82,29 +96,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unsigned_columns_are_taken_back_into_their_range() {
+    fn values_follow_the_catalogs_kind() {
         let schema = TableSchema {
-            integer_columns: vec!["n".into(), "s".into()],
-            ranges: vec![(0, 4_294_967_295), (-128, 127)],
+            tracked: [
+                ("n".to_owned(), Kind::integer("int", true).unwrap()),
+                ("s".to_owned(), Kind::integer("tinyint", false).unwrap()),
+                ("u".to_owned(), Kind::Uuid(UuidForm::Bytes)),
+                (
+                    "t".to_owned(),
+                    Kind::Text {
+                        max_chars: None,
+                        max_bytes: None,
+                    },
+                ),
+            ]
+            .into(),
             ..TableSchema::default()
         };
-        assert_eq!(integer(-1, "n", &schema), Value::BigInt(Some(4_294_967_295)));
-        assert_eq!(integer(-1, "s", &schema), Value::BigInt(Some(-1)));
-        let big = TableSchema {
-            integer_columns: vec!["n".into()],
-            ranges: vec![(0, u64::MAX as i128)],
-            ..TableSchema::default()
-        };
-        assert_eq!(integer(-1, "n", &big), Value::BigUnsigned(Some(u64::MAX)));
         let long = ColumnType::MYSQL_TYPE_LONG;
+        let text = ColumnType::MYSQL_TYPE_VARCHAR;
+        let c = |v: MyValue, logged, name| convert(&v, logged, name, &schema);
         assert_eq!(
-            convert(&MyValue::NULL, long, "n", &schema),
-            Some(Value::BigInt(None))
+            c(MyValue::Int(-1), long, "n"),
+            Some(Value::BigInt(Some(4_294_967_295)))
         );
         assert_eq!(
-            convert(&MyValue::Bytes(b"x".to_vec()), ColumnType::MYSQL_TYPE_VARCHAR, "t", &schema),
+            c(MyValue::Int(-1), ColumnType::MYSQL_TYPE_TINY, "s"),
+            Some(Value::BigInt(Some(-1)))
+        );
+        assert_eq!(c(MyValue::NULL, long, "n"), Some(Value::BigInt(None)));
+        assert_eq!(
+            c(MyValue::Bytes(b"x".to_vec()), text, "t"),
             Some(Value::String(Some("x".into())))
         );
-        assert_eq!(convert(&MyValue::Double(1.0), long, "n", &schema), None);
+        let mut id = vec![7u8; 15];
+        let short = c(
+            MyValue::Bytes(id.clone()),
+            ColumnType::MYSQL_TYPE_STRING,
+            "u",
+        );
+        id.push(0);
+        assert_eq!(short, Some(Value::Bytes(Some(id))));
+        assert_eq!(c(MyValue::Double(1.0), long, "n"), None);
+        assert_eq!(c(MyValue::Int(1), long, "untracked"), None);
+        assert_eq!(
+            integer(-1, (0, u64::MAX as i128)),
+            Value::BigUnsigned(Some(u64::MAX))
+        );
     }
 }

@@ -201,12 +201,12 @@ fn value(column: &Column) -> Option<Value> {
         Datum::Null => Some(match kind {
             Kind::Integer => Value::BigInt(None),
             Kind::Text => Value::String(None),
-            Kind::Uuid => super::row_bumps::uuid_value(None),
+            Kind::Uuid => Value::Uuid(None),
         }),
         Datum::Literal(text) => match kind {
             Kind::Integer => text.parse::<i64>().ok().map(|n| Value::BigInt(Some(n))),
             Kind::Text => Some(Value::String(Some(text.clone()))),
-            Kind::Uuid => Some(super::row_bumps::uuid_value(Some(text))),
+            Kind::Uuid => super::row_bumps::uuid_value(Some(text)),
         },
     }
 }
@@ -232,7 +232,10 @@ pub(crate) fn images(
         Op::Delete => {
             let old = row.old.as_deref()?;
             let usable = identity != ReplicaIdentity::Other;
-            Some((Some(if usable { image(old) } else { RowImage::new() }), None))
+            Some((
+                Some(if usable { image(old) } else { RowImage::new() }),
+                None,
+            ))
         }
         Op::Update => {
             let new = row.new.as_deref()?;
@@ -248,7 +251,8 @@ pub(crate) fn images(
                             datum: Datum::Null,
                             ..column.clone()
                         });
-                        if let (false, Some(null)) = (old.iter().any(|o| o.name == column.name), null)
+                        if let (false, Some(null)) =
+                            (old.iter().any(|o| o.name == column.name), null)
                         {
                             before.insert(name, null);
                         }
@@ -351,6 +355,19 @@ mod tests {
         assert_eq!(
             after.unwrap(),
             map(&[("id", int(1)), ("user_id", int(8)), ("votes", int(3))])
+        );
+    }
+
+    #[test]
+    fn uuids_are_read_as_uuids() {
+        let r = row(
+            "table public.t: INSERT: id[uuid]:'6f1e0b4e-3c1a-4d2b-9a7e-0123456789ab' u[uuid]:null",
+        );
+        let (_, after) = images(&r, ReplicaIdentity::Full, &[]).unwrap();
+        let id = sea_orm::prelude::Uuid::parse_str("6f1e0b4e-3c1a-4d2b-9a7e-0123456789ab");
+        assert_eq!(
+            after.unwrap(),
+            map(&[("id", Value::Uuid(id.ok())), ("u", Value::Uuid(None))])
         );
     }
 

@@ -105,15 +105,23 @@ impl RowBumps {
     }
 }
 
-/// A UUID as a change shows it (text), as bound values hold it.
-pub(crate) fn uuid_value(text: Option<&str>) -> sea_orm::Value {
-    sea_orm::Value::String(text.map(str::to_lowercase))
+/// A UUID as a change shows it (text), as a bound value holds it; `None` when it is no UUID.
+pub(crate) fn uuid_value(text: Option<&str>) -> Option<sea_orm::Value> {
+    match text {
+        None => Some(sea_orm::Value::Uuid(None)),
+        Some(text) => sea_orm::prelude::Uuid::parse_str(text)
+            .ok()
+            .map(|id| sea_orm::Value::Uuid(Some(id))),
+    }
 }
 
 /// The primary key's columns of `schema` (lower case; empty when it has none the catalog
 /// shows).
 pub(crate) fn key_columns(schema: &TableSchema) -> Vec<String> {
-    schema.primary_key.iter().cloned().collect()
+    match &schema.primary_key {
+        Some(key) => vec![key.clone()],
+        None => schema.key_columns.clone(),
+    }
 }
 
 /// The connection the table schemas are read through (the statement path's catalog) and the
