@@ -205,3 +205,106 @@ async fn postgres_a_table_with_a_trigger_is_bumped_whole() {
 async fn mariadb_a_table_with_a_trigger_is_bumped_whole() {
     a_table_with_a_trigger_is_bumped_whole(Db::MySql).await;
 }
+
+/// A cached read of `sql` with `values` bound: rows as JSON and how it was served, checked
+/// against the database.
+async fn bound(cdc: &Cdc, sql: &str, values: Vec<sea_orm::Value>) -> (Vec<JsonValue>, CacheStatus) {
+    use momento_seaorm_cache::{LoadAll, Loader, Operation, ReadRequest};
+    use sea_orm::{SelectModel, Statement};
+    let statement = Statement::from_sql_and_values(cdc.db.backend(), sql, values);
+    let request = ReadRequest::new(Operation::All, statement.clone());
+    let read = cdc
+        .cache
+        .read_statement(
+            &cdc.db.conn,
+            request,
+            LoadAll::<SelectModel<JsonValue>>::new,
+        )
+        .await
+        .expect("cached read");
+    let truth = LoadAll::<SelectModel<JsonValue>>::new(statement)
+        .load(&cdc.db.conn)
+        .await
+        .expect("database read");
+    assert_eq!(read.value, truth, "{sql}: a stale read");
+    (read.value, read.status)
+}
+
+/// UUID keys and lookups by exactly compared text (PostgreSQL `uuid` and deterministic
+/// `text`; MariaDB `BINARY(16)` and a `utf8mb4_nopad_bin` column) are row-precise under
+/// change capture too.
+async fn uuid_and_email_reads_are_row_precise(kind: Db) {
+    use sea_orm::prelude::Uuid;
+    let Some(cdc) = Cdc::new(kind, "rows_uuid").await else {
+        return;
+    };
+    let (ddl, p) = if kind == Db::Postgres {
+        (
+            "CREATE TABLE accounts (id UUID PRIMARY KEY, email TEXT NOT NULL, n INT NOT NULL); \
+             ALTER TABLE accounts REPLICA IDENTITY FULL",
+            ["$1", "$2"],
+        )
+    } else {
+        (
+            "CREATE TABLE accounts (id BINARY(16) PRIMARY KEY, email VARCHAR(100) \
+             CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL, n INT NOT NULL)",
+            ["?", "?"],
+        )
+    };
+    cdc.write(ddl).await;
+    let ids = [
+        Uuid::from_u128(0x67e5_5044_10b1_426f_9247_bb68_0e5f_e000),
+        Uuid::from_u128(0xa0ee_bc99_9c0b_4ef8_bb6d_6bb9_bd38_0a11),
+    ];
+    let insert = format!("INSERT INTO accounts VALUES ({}, {}, 0)", p[0], p[1]);
+    for (id, email) in ids.iter().zip(["a@x.io", "b@x.io"]) {
+        let values = vec![sea_orm::Value::Uuid(Some(*id)), email.into()];
+        let statement = sea_orm::Statement::from_sql_and_values(cdc.db.backend(), &insert, values);
+        sea_orm::ConnectionTrait::execute_raw(&cdc.db.conn, statement)
+            .await
+            .expect("insert");
+    }
+    cdc.caught_up().await;
+    let by_id = format!("SELECT email, n FROM accounts WHERE id = {}", p[0]);
+    let by_email = format!("SELECT n FROM accounts WHERE email = {}", p[0]);
+    let id = |i: usize| vec![sea_orm::Value::Uuid(Some(ids[i]))];
+    let email = |e: &str| vec![sea_orm::Value::from(e)];
+    for _ in 0..50 {
+        let a = bound(&cdc, &by_id, id(0)).await.1;
+        let b = bound(&cdc, &by_id, id(1)).await.1;
+        let c = bound(&cdc, &by_email, email("a@x.io")).await.1;
+        let d = bound(&cdc, &by_email, email("b@x.io")).await.1;
+        if [a, b, c, d].iter().all(|s| *s == CacheStatus::Hit) {
+            break;
+        }
+    }
+    cdc.write("UPDATE accounts SET n = 1 WHERE email = 'b@x.io'")
+        .await;
+    cdc.caught_up().await;
+    assert_eq!(bound(&cdc, &by_id, id(1)).await.1, CacheStatus::Miss);
+    assert_eq!(
+        bound(&cdc, &by_email, email("b@x.io")).await.1,
+        CacheStatus::Miss
+    );
+    assert_eq!(
+        bound(&cdc, &by_id, id(0)).await.1,
+        CacheStatus::Hit,
+        "another UUID's read stays cached"
+    );
+    assert_eq!(
+        bound(&cdc, &by_email, email("a@x.io")).await.1,
+        CacheStatus::Hit,
+        "another email's read stays cached"
+    );
+    cdc.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_uuid_and_email_reads_are_row_precise() {
+    uuid_and_email_reads_are_row_precise(Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_uuid_and_email_reads_are_row_precise() {
+    uuid_and_email_reads_are_row_precise(Db::MySql).await;
+}
