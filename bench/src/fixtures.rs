@@ -234,6 +234,11 @@ impl PgSchema {
         }
     }
 
+    /// The schema's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Drops the schema and everything in it.
     pub async fn drop_schema(self) -> BenchResult<()> {
         self.conn.close().await?;

@@ -357,6 +357,20 @@ async fn run_database_scenarios(
                 top.insert(format!("{name}{suffix}"), json!(value));
             }
         }
+        for (database, cells) in &r.matrix {
+            for (cell, ratio) in cells {
+                let suffix = if database == "sqlite" {
+                    String::new()
+                } else {
+                    format!("_{database}")
+                };
+                top.insert(format!("{cell}{suffix}"), json!(ratio));
+            }
+        }
+        top.insert(
+            "mixed_matrix_stale_reads".into(),
+            json!(r.matrix_stale_reads),
+        );
         scenarios.insert("mixed".into(), serde_json::to_value(r)?);
     }
     Ok(())

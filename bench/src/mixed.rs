@@ -18,11 +18,24 @@
 //!
 //! Every read is also checked against the last value written (all writes are sequential and
 //! awaited), so `stale_reads` must be 0.
+//!
+//! The writer is either the two `CachedConnection`s (`connection`) or, on PostgreSQL, another
+//! service (`cdc`): a plain `DatabaseConnection` the caches know nothing of, whose writes reach
+//! them through change capture (an `Invalidator` on the schema, bumping rows from
+//! `test_decoding`'s row images; the table has `REPLICA IDENTITY FULL`). Each such write is
+//! followed by `caught_up_to_now()` before the next read, so reads are checked against a
+//! caught-up invalidator and `stale_reads` must be 0 there too.
 
 use std::time::Instant;
 
-use momento_seaorm_cache::{CacheQueryExt, CacheStatus, CachedConnection, ModelCache};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use std::collections::BTreeMap;
+
+use momento_seaorm_cache::{
+    CacheQueryExt, CacheStatus, CachedConnection, Invalidator, InvalidatorHandle, ModelCache,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+};
 use sea_orm::{ActiveValue::Set, ActiveValue::Unchanged};
 use serde::Serialize;
 
@@ -79,6 +92,9 @@ pub struct RateFigures {
 #[derive(Debug, Clone, Serialize)]
 pub struct DbFigures {
     pub database: &'static str,
+    /// Who writes: `connection` (the caches' `CachedConnection`s) or `cdc` (a plain
+    /// connection, through change capture).
+    pub writer: &'static str,
     pub users: i32,
     pub posts: i32,
     /// Seconds to read every key once before the first rate.
@@ -105,6 +121,13 @@ pub struct MixedReport {
     pub warmup: usize,
     pub sqlite: DbFigures,
     pub postgres: Option<DbFigures>,
+    /// PostgreSQL written by another service through change capture.
+    pub postgres_cdc: Option<DbFigures>,
+    /// Per database: `hit_ratio_5pct_over_read_only_<key>_<writer>` (key: `int`; writer:
+    /// `connection`, `cdc`).
+    pub matrix: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Stale reads over every cell of the matrix (must be 0).
+    pub matrix_stale_reads: usize,
     /// Why PostgreSQL was skipped, if it was.
     pub postgres_skipped: Option<String>,
 }
@@ -200,6 +223,19 @@ impl Expected {
     }
 }
 
+/// Who writes.
+#[derive(Clone, Copy)]
+enum Writer<'a> {
+    /// The two sides' `CachedConnection`s in turn.
+    Connection,
+    /// Another service: a plain connection; the caches learn of its writes through change
+    /// capture, caught up before the next operation.
+    Cdc {
+        plain: &'a DatabaseConnection,
+        handle: &'a InvalidatorHandle,
+    },
+}
+
 /// The two "processes": a cache and its connection each.
 struct Side {
     cache: ModelCache,
@@ -254,7 +290,29 @@ async fn read(
 /// One ActiveModel update by primary key through `side`'s `CachedConnection`: the user's
 /// username, or the title of one of its posts.
 async fn write(
-    side: &Side,
+    (side, writer): (&Side, Writer<'_>),
+    id: i32,
+    post_index: i32,
+    to_post: bool,
+    expected: &mut Expected,
+    f: &mut RateFigures,
+) -> BenchResult<()> {
+    match writer {
+        Writer::Connection => write_on(&side.conn, id, post_index, to_post, expected, f).await,
+        Writer::Cdc { plain, handle } => {
+            write_on(plain, id, post_index, to_post, expected, f).await?;
+            handle
+                .caught_up_to_now()
+                .await
+                .map_err(|e| format!("change capture: {e}"))?;
+            Ok(())
+        }
+    }
+}
+
+/// The update itself, on `conn`.
+async fn write_on<C: ConnectionTrait>(
+    conn: &C,
     id: i32,
     post_index: i32,
     to_post: bool,
@@ -270,7 +328,7 @@ async fn write(
             title: Set(title.clone()),
             ..Default::default()
         }
-        .update(&side.conn)
+        .update(conn)
         .await?;
         expected.titles[(pid - 1) as usize] = title;
         f.post_writes += 1;
@@ -281,7 +339,7 @@ async fn write(
             username: Set(name.clone()),
             ..Default::default()
         }
-        .update(&side.conn)
+        .update(conn)
         .await?;
         expected.usernames[(id - 1) as usize] = name;
         f.user_writes += 1;
@@ -291,7 +349,7 @@ async fn write(
 
 /// `ops` operations at `percent` writes.
 async fn run_ops(
-    sides: &[Side; 2],
+    (sides, writer): (&[Side; 2], Writer<'_>),
     (zipf, rng): (&Zipf, &mut Rng),
     expected: &mut Expected,
     percent: u32,
@@ -311,7 +369,7 @@ async fn run_ops(
         if is_write {
             let post_index = rng.below(expected.per_user as u64) as i32;
             let side = &sides[f.writes % 2];
-            write(side, id, post_index, to_list, expected, &mut f).await?;
+            write((side, writer), id, post_index, to_list, expected, &mut f).await?;
         } else {
             read(&sides[op % 2], id, to_list, expected, &mut f).await?;
         }
@@ -338,6 +396,18 @@ async fn measure(
     lite: &Lite,
     config: &MixedConfig,
 ) -> BenchResult<DbFigures> {
+    measure_with(database, db, lite, config, None).await
+}
+
+/// [`measure`], written through change capture when `cdc` names the invalidator's database
+/// URL and schema.
+async fn measure_with(
+    database: &'static str,
+    db: &DatabaseConnection,
+    lite: &Lite,
+    config: &MixedConfig,
+    cdc: Option<(&str, &str)>,
+) -> BenchResult<DbFigures> {
     // Same backend, cache name and (default) key prefix: two processes sharing one cache.
     let sides = [0, 1].map(|_| -> BenchResult<Side> {
         let cache = lite.model_cache()?;
@@ -346,6 +416,25 @@ async fn measure(
     });
     let [a, b] = sides;
     let sides = [a?, b?];
+    let slot = format!("bench_mixed_{}", std::process::id());
+    let handle = match cdc {
+        Some((url, schema)) => Some(
+            Invalidator::postgres(url, &sides[0].cache)
+                .name(slot.clone())
+                .watch_schemas([schema])
+                .start()
+                .await
+                .map_err(|e| format!("change capture: {e}"))?,
+        ),
+        None => None,
+    };
+    if let Some(handle) = &handle {
+        handle
+            .healthy()
+            .await
+            .map_err(|e| format!("change capture: {e}"))?;
+    }
+    // The invalidator starts (and invalidates everything once) before the caches fill.
     let mut expected = Expected::new(config.users, config.posts_per_user);
     let started = Instant::now();
     // Unmeasured: each side reads half of the keys, the two halves concurrently.
@@ -368,15 +457,24 @@ async fn measure(
     let zipf = Zipf::new(config.users as usize, config.zipf_s);
     let mut rng = Rng::new(config.seed);
     let mut rates = Vec::new();
+    let writer = match &handle {
+        Some(handle) => Writer::Cdc { plain: db, handle },
+        None => Writer::Connection,
+    };
     for percent in WRITE_PERCENTS {
         let gen = (&zipf, &mut rng);
-        run_ops(&sides, gen, &mut expected, percent, config.warmup).await?;
+        run_ops((&sides, writer), gen, &mut expected, percent, config.warmup).await?;
         let gen = (&zipf, &mut rng);
-        let f = run_ops(&sides, gen, &mut expected, percent, config.ops).await?;
+        let f = run_ops((&sides, writer), gen, &mut expected, percent, config.ops).await?;
         rates.push(f);
+    }
+    if let (Some(handle), Some((url, _))) = (handle, cdc) {
+        handle.stop().await;
+        let _ = Invalidator::drop_postgres_slot(url, &slot).await;
     }
     Ok(DbFigures {
         database,
+        writer: if cdc.is_some() { "cdc" } else { "connection" },
         users: config.users,
         posts: config.users * config.posts_per_user,
         populate_seconds: (populate_seconds * 100.0).round() / 100.0,
@@ -395,11 +493,12 @@ async fn on_sqlite(lite: &Lite, config: &MixedConfig) -> BenchResult<DbFigures> 
     measure("sqlite", &db, lite, config).await
 }
 
-/// `Ok(Err(reason))` when the server is not reachable.
+/// `Ok(Err(reason))` when the server is not reachable; `cdc`: written through change capture.
 async fn on_postgres(
     url: &str,
     lite: &Lite,
     config: &MixedConfig,
+    cdc: bool,
 ) -> BenchResult<Result<DbFigures, String>> {
     let schema = match PgSchema::create(url).await {
         Ok(schema) => schema,
@@ -412,10 +511,20 @@ async fn on_postgres(
     let seeded = async {
         fixtures::create_tables(&schema.conn).await?;
         fixtures::seed_users(&schema.conn, config.users).await?;
-        seed(&schema.conn, config).await
+        seed(&schema.conn, config).await?;
+        for table in ["bench_users", "bench_posts"] {
+            schema
+                .conn
+                .execute_unprepared(&format!("ALTER TABLE {table} REPLICA IDENTITY FULL"))
+                .await?;
+        }
+        BenchResult::Ok(())
     };
     let result = match seeded.await {
-        Ok(()) => measure("postgres", &schema.conn, lite, config).await,
+        Ok(()) => {
+            let via = cdc.then_some((url, schema.name()));
+            measure_with("postgres", &schema.conn, lite, config, via).await
+        }
         Err(e) => Err(e),
     };
     schema.drop_schema().await?;
@@ -431,7 +540,7 @@ pub async fn run(config: MixedConfig) -> BenchResult<MixedReport> {
         None => (None, Some("no PostgreSQL URL given".to_owned())),
         Some(url) => {
             let lite = Lite::start().await?;
-            let outcome = on_postgres(url, &lite, &config).await;
+            let outcome = on_postgres(url, &lite, &config, false).await;
             lite.stop().await;
             match outcome? {
                 Ok(figures) => (Some(figures), None),
@@ -439,6 +548,33 @@ pub async fn run(config: MixedConfig) -> BenchResult<MixedReport> {
             }
         }
     };
+    let postgres_cdc = match (&config.postgres_url, &postgres) {
+        (Some(url), Some(_)) => {
+            let lite = Lite::start().await?;
+            let outcome = on_postgres(url, &lite, &config, true).await;
+            lite.stop().await;
+            outcome?.ok()
+        }
+        _ => None,
+    };
+    let mut matrix: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    let mut matrix_stale_reads = 0;
+    for f in [Some(&sqlite), postgres.as_ref(), postgres_cdc.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        let cell = format!("hit_ratio_5pct_over_read_only_int_{}", f.writer);
+        let ratio = if f.hit_ratio(0) > 0.0 {
+            (f.hit_ratio(5) / f.hit_ratio(0) * 10_000.0).round() / 10_000.0
+        } else {
+            0.0
+        };
+        matrix
+            .entry(f.database.to_owned())
+            .or_default()
+            .insert(cell, ratio);
+        matrix_stale_reads += f.rates.iter().map(|r| r.stale_reads).sum::<usize>();
+    }
     Ok(MixedReport {
         seed: config.seed,
         zipf_s: config.zipf_s,
@@ -446,6 +582,9 @@ pub async fn run(config: MixedConfig) -> BenchResult<MixedReport> {
         warmup: config.warmup,
         sqlite,
         postgres,
+        postgres_cdc,
+        matrix,
+        matrix_stale_reads,
         postgres_skipped,
     })
 }
@@ -461,13 +600,17 @@ impl MixedReport {
              half the posts of a user; writes: half user, half post updates",
             self.seed, self.zipf_s, self.ops, self.warmup
         );
-        for f in [Some(&self.sqlite), self.postgres.as_ref()]
-            .into_iter()
-            .flatten()
+        for f in [
+            Some(&self.sqlite),
+            self.postgres.as_ref(),
+            self.postgres_cdc.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
         {
             println!(
-                "  {}: {} users, {} posts; every key read once in {:.1} s",
-                f.database, f.users, f.posts, f.populate_seconds
+                "  {} (writer: {}): {} users, {} posts; every key read once in {:.1} s",
+                f.database, f.writer, f.users, f.posts, f.populate_seconds
             );
             println!(
                 "  {:>7} {:>7} {:>7} {:>7} {:>6} {:>7} {:>9} {:>9} {:>9} {:>6} {:>8}",
@@ -500,6 +643,12 @@ impl MixedReport {
                 );
             }
         }
+        for (database, cells) in &self.matrix {
+            for (cell, ratio) in cells {
+                println!("  {database}: {cell} = {ratio:.4}");
+            }
+        }
+        println!("  stale reads over the matrix: {}", self.matrix_stale_reads);
         if let Some(reason) = &self.postgres_skipped {
             println!("  NOTE: PostgreSQL skipped: {reason}");
         }

@@ -449,11 +449,12 @@ impl ModelCache {
         self.parts.generations.try_bump_all().await
     }
 
-    /// [`try_invalidate_tables`](Self::try_invalidate_tables) of names already as generations
-    /// name tables (unquoted, lower-cased, unqualified: `my.items` stays `my.items`).
+    /// Gives each generation key (from [`table_keys`](Self::table_keys) and
+    /// [`row_keys`](Self::row_keys)) a new value in one batch; `true` when recorded, nothing
+    /// owed otherwise (change capture retries).
     #[cfg(any(feature = "cdc-postgres", feature = "cdc-mysql"))]
-    pub(crate) async fn try_invalidate_names(&self, tables: &[String]) -> bool {
-        self.parts.generations.try_bump_tables(tables).await
+    pub(crate) async fn try_invalidate_keys(&self, keys: &[String]) -> bool {
+        self.parts.generations.try_bump_keys(keys).await
     }
 
     /// Gives each of `tables` (lowercase, unqualified) a new generation.

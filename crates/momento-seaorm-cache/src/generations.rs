@@ -462,6 +462,20 @@ impl Generations {
             .await
     }
 
+    /// Gives each of `keys` (made by [`table_keys`](Self::table_keys) and
+    /// [`row_keys`](Self::row_keys)) a new generation in one batch set; `true` when recorded.
+    /// Nothing is owed on failure: the caller retries.
+    #[cfg_attr(
+        not(any(feature = "cdc-postgres", feature = "cdc-mysql")),
+        allow(dead_code)
+    )]
+    pub(crate) async fn try_bump_keys(&self, keys: &[String]) -> bool {
+        if !self.enabled() || keys.is_empty() {
+            return true;
+        }
+        self.record(self.backend.admit(), keys).await
+    }
+
     /// Gives the global generation a new value; `true` when recorded, nothing owed otherwise.
     pub(crate) async fn try_bump_all(&self) -> bool {
         if !self.enabled() {

@@ -13,6 +13,7 @@ use sea_orm::DbBackend;
 
 use super::binlog_statement::QueryKind;
 use super::my_catalog::{MyCatalog, Node, Reach};
+use super::row_bumps::RowBumps;
 use super::Settings;
 use crate::cache::ModelCache;
 use crate::tables::Touches;
@@ -46,6 +47,10 @@ pub(crate) struct Pending {
     pub(crate) received: Vec<Instant>,
     /// A statement changed the schema: reload the catalog.
     pub(crate) ddl: bool,
+    /// The rows of committed transactions' row events, by table.
+    pub(crate) rows: RowBumps,
+    /// Those of the transaction being read.
+    pub(crate) open_rows: RowBumps,
 }
 
 /// What a batch reaches.
@@ -62,6 +67,7 @@ impl Pending {
     /// by itself).
     pub(crate) fn commit(&mut self) {
         self.committed.append(&mut self.open);
+        self.rows.append(&mut self.open_rows);
         self.statements.append(&mut self.open_statements);
         self.transactions += 1;
         self.received.push(Instant::now());
@@ -126,7 +132,13 @@ impl Pending {
         }
         let mut reached = BTreeSet::new();
         for table in &self.committed {
-            catalog.reach(table, &mut reached);
+            let mut reach = BTreeSet::new();
+            catalog.reach(table, &mut reach);
+            if self.rows.is_precise(&table.1) {
+                // Its rows are bumped; what else it reaches, at table level.
+                reach.remove(table);
+            }
+            reached.extend(reach);
         }
         for named in &self.statements {
             if !reach_statement(catalog, old.as_ref(), named, &mut reached) {
@@ -150,6 +162,7 @@ impl Pending {
         Pending {
             open: std::mem::take(&mut self.open),
             open_statements: std::mem::take(&mut self.open_statements),
+            open_rows: std::mem::take(&mut self.open_rows),
             ..Pending::default()
         }
     }

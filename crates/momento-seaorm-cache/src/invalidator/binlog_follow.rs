@@ -5,22 +5,35 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
+use std::sync::Arc;
+
 use futures::{FutureExt, StreamExt};
-use mysql_async::binlog::events::{Event, EventData, QueryEvent};
+use mysql_async::binlog::events::{Event, EventData, QueryEvent, RowsEventData};
 use mysql_async::binlog::EventType;
 use mysql_async::{BinlogStream, Conn};
 use tracing::debug;
 
 use super::binlog_batch::{Bump, Pending};
+use super::binlog_rows::image;
 use super::binlog_statement::{classify, QueryKind};
 use super::my_catalog::MyCatalog;
 use super::mysql::{
     database, master_position, save_position, visible, Position, HEARTBEAT, MAX_BATCH, SAVE_EVERY,
 };
+use super::row_bumps::SchemaSource;
 use super::{InvalidatorError, Settings, Shared};
+use crate::catalog::Snapshot;
 
 /// Probes kept at most.
 const MAX_PROBES: usize = 64;
+
+/// Where row events' tables get their schemas: the statement path's catalog of one database.
+pub(crate) struct RowSource {
+    /// `None` when it could not be opened: every change bumps its tables.
+    pub(crate) source: Option<SchemaSource>,
+    /// The catalog as of the last burst.
+    pub(crate) snapshot: Option<Arc<Snapshot>>,
+}
 
 /// One session's state between events.
 pub(crate) struct Follow<'a> {
@@ -43,6 +56,7 @@ pub(crate) struct Follow<'a> {
     format_known: bool,
     pending: Pending,
     last_event: Instant,
+    rows: RowSource,
 }
 
 impl<'a> Follow<'a> {
@@ -53,6 +67,7 @@ impl<'a> Follow<'a> {
         control: Conn,
         catalog: MyCatalog,
         start: Position,
+        rows: RowSource,
     ) -> Follow<'a> {
         Follow {
             shared,
@@ -70,6 +85,7 @@ impl<'a> Follow<'a> {
             format_known: false,
             pending: Pending::default(),
             last_event: Instant::now(),
+            rows,
         }
     }
 
@@ -95,6 +111,9 @@ impl<'a> Follow<'a> {
                 _ = self.shared.probe.notified() => { self.next_probe = Instant::now(); continue }
                 _ = self.shared.stopped() => continue,
             };
+            if let Some(source) = &self.rows.source {
+                self.rows.snapshot = self.shared.cache.catalog().ensure(&source.db).await;
+            }
             self.burst(event, stream)?;
             if !self.pending.is_empty() && !self.bump().await? {
                 return Ok(());
@@ -144,7 +163,7 @@ impl<'a> Follow<'a> {
                 }
                 _ => database(e),
             })?;
-            self.event(&event);
+            self.event(&event, stream);
             if self.pending.transactions as usize >= MAX_BATCH {
                 return Ok(());
             }
@@ -156,7 +175,7 @@ impl<'a> Follow<'a> {
     }
 
     /// One event: positions, tables, transaction boundaries.
-    fn event(&mut self, event: &Event) {
+    fn event(&mut self, event: &Event, stream: &BinlogStream) {
         self.last_event = Instant::now();
         let header = event.header();
         let kind = header.event_type_raw();
@@ -189,11 +208,60 @@ impl<'a> Follow<'a> {
                 self.in_transaction = false;
             }
             Ok(Some(EventData::QueryEvent(query))) => self.query(&query),
+            Ok(Some(EventData::RowsEvent(rows))) => self.row_event(&rows, stream),
             Ok(_) => {}
             Err(e) => debug!(kind, error = %e, "unreadable binlog event skipped"),
         }
         if self.pending.transactions > commits_before {
             self.last_commit = self.seen.clone();
+        }
+    }
+
+    /// A row event: its rows as row images where its table is row-precise in the catalog of
+    /// the home database and its columns are those the catalog read; else its table.
+    fn row_event(&mut self, data: &RowsEventData<'_>, stream: &BinlogStream) {
+        let Some(map) = stream.get_tme(data.table_id()) else {
+            return; // Its TABLE_MAP was not seen: the table is bumped whole.
+        };
+        let node = (
+            map.database_name().to_lowercase(),
+            map.table_name().to_lowercase(),
+        );
+        if !self.settings.watches(&node.0) {
+            return;
+        }
+        let rows = &mut self.pending.open_rows;
+        let schema = self
+            .rows
+            .snapshot
+            .as_deref()
+            .filter(|_| {
+                let covers = self.rows.source.as_ref().map(|s| &s.covers);
+                covers.is_some_and(|c| c.contains(&node.0))
+            })
+            .and_then(|s| s.table(&node.1));
+        let names = self
+            .catalog
+            .columns(&node)
+            .filter(|names| names.len() as u64 == map.columns_count());
+        let (Some(schema), Some(names)) = (schema, names) else {
+            return rows.table(&node.1);
+        };
+        for row in data.rows(map) {
+            let Ok((before, after)) = row else {
+                return rows.table(&node.1);
+            };
+            let before = before.map(|r| image(&r, names, schema));
+            let after = after.map(|r| image(&r, names, schema));
+            if matches!(before, Some(None)) || matches!(after, Some(None)) {
+                return rows.table(&node.1);
+            }
+            rows.change(
+                &node.1,
+                Some(schema),
+                before.flatten().as_ref(),
+                after.flatten().as_ref(),
+            );
         }
     }
 
@@ -230,6 +298,12 @@ impl<'a> Follow<'a> {
         // visible: a reader in between would store the old rows under the new generation.
         // Bump once the last commit read is visible.
         visible(&mut self.control, &self.last_commit).await?;
+        if self.pending.ddl {
+            self.shared
+                .cache
+                .catalog()
+                .expire(sea_orm::DbBackend::MySql);
+        }
         let bump = self
             .pending
             .resolve(
@@ -246,7 +320,10 @@ impl<'a> Follow<'a> {
                     .bump_all("a statement whose tables could not be read")
                     .await
             }
-            Bump::Tables(tables) => self.shared.bump(tables).await,
+            Bump::Tables(tables) => {
+                let keys = self.pending.rows.keys(&self.shared.cache, tables);
+                self.shared.bump_keys(&keys).await
+            }
         };
         if bumped.is_err() {
             return Ok(false);

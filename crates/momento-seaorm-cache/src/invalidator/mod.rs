@@ -42,6 +42,8 @@ mod binlog_batch;
 #[cfg(feature = "cdc-mysql")]
 mod binlog_follow;
 #[cfg(feature = "cdc-mysql")]
+mod binlog_rows;
+#[cfg(feature = "cdc-mysql")]
 mod binlog_statement;
 #[cfg(feature = "cdc-mysql")]
 mod my_catalog;
@@ -52,7 +54,10 @@ mod pg_catalog;
 #[cfg(feature = "cdc-postgres")]
 mod pg_poll;
 #[cfg(feature = "cdc-postgres")]
+mod pg_rows;
+#[cfg(feature = "cdc-postgres")]
 mod postgres;
+mod row_bumps;
 #[cfg(feature = "cdc-postgres")]
 mod test_decoding;
 

@@ -39,6 +39,8 @@ pub(crate) struct MyCatalog {
     triggered: BTreeSet<String>,
     /// Referenced table → tables whose foreign key actions change them.
     cascades: BTreeMap<Node, Vec<Node>>,
+    /// Each table's columns in their order (lower case): where a row event's values go.
+    columns: BTreeMap<Node, Vec<String>>,
 }
 
 /// What a statement-logged write reaches.
@@ -85,6 +87,17 @@ impl MyCatalog {
                 _ => None,
             };
             catalog.add_view(lower(db, name), reads);
+        }
+        let columns: Vec<(String, String, String)> = conn
+            .query(format!(
+                "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA NOT IN {SYSTEM} \
+                 ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION"
+            ))
+            .await?;
+        for (db, table, column) in columns {
+            let names = catalog.columns.entry(lower(db, table)).or_default();
+            names.push(column.to_lowercase());
         }
         let triggers: Vec<String> = conn
             .query("SELECT DISTINCT EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS")
@@ -179,6 +192,11 @@ impl MyCatalog {
             found.extend(nodes.into_iter().cloned());
         }
         Reach::Tables(found)
+    }
+
+    /// The columns of `table` in their order, as of the last read.
+    pub(crate) fn columns(&self, table: &Node) -> Option<&[String]> {
+        self.columns.get(table).map(Vec::as_slice)
     }
 
     /// Whether a table or view named `name` exists in any database.

@@ -273,7 +273,17 @@ pub(crate) async fn session(shared: &Shared, settings: &Settings) -> Result<(), 
         database(e)
     })?;
 
-    Follow::new(shared, settings, control, catalog, start)
+    let source = super::row_bumps::connect(
+        &settings.url,
+        sea_orm::DbBackend::MySql,
+        settings.schemas.as_ref(),
+    )
+    .await;
+    let rows = super::binlog_follow::RowSource {
+        source,
+        snapshot: None,
+    };
+    Follow::new(shared, settings, control, catalog, start, rows)
         .run(&mut stream)
         .await
 }

@@ -17,11 +17,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
 
-/// One query for everything: relations (`r`; columns only in the followed schemas `$1`, all
+/// One query for everything: relations (`r`, with their replica identity as `b`; columns only in the followed schemas `$1`, all
 /// when null: reading them is most of the cost), inheritance edges (`i`: child, parent), view
 /// edges (`v`: base, view) and views calling a user function (`o`).
 const CATALOG: &str = "\
-SELECT 'r'::text AS k, c.oid::bigint AS a, 0::bigint AS b, n.nspname::text AS s, \
+SELECT 'r'::text AS k, c.oid::bigint AS a, ascii(c.relreplident::text)::bigint AS b, n.nspname::text AS s, \
   c.relname::text AS name, md5(c.relkind::text || ' ' || c.relfilenode::text || ' ' || \
   coalesce(string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ',' \
   ORDER BY a.attnum), ''))::text AS f \
@@ -46,6 +46,19 @@ struct Relation {
     schema: String,
     name: String,
     fingerprint: String,
+    /// `pg_class.relreplident`: what an update or delete logs of the old row.
+    identity: ReplicaIdentity,
+}
+
+/// What PostgreSQL logs of a row an `UPDATE` or `DELETE` changed (`REPLICA IDENTITY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReplicaIdentity {
+    /// `DEFAULT`: the old primary key, only when an update changed it (a delete: always).
+    Default,
+    /// `FULL`: every old value but `NULL`s.
+    Full,
+    /// `USING INDEX` or `NOTHING` (or unknown): nothing this crate uses.
+    Other,
 }
 
 /// A snapshot of the catalog.
@@ -87,6 +100,11 @@ impl PgCatalog {
                         schema: row.try_get(3)?,
                         name: row.try_get(4)?,
                         fingerprint: row.try_get(5)?,
+                        identity: match u8::try_from(b).unwrap_or(0) {
+                            b'd' => ReplicaIdentity::Default,
+                            b'f' => ReplicaIdentity::Full,
+                            _ => ReplicaIdentity::Other,
+                        },
                     };
                     let key = (relation.schema.clone(), relation.name.clone());
                     catalog.by_name.insert(key, a);
@@ -110,6 +128,14 @@ impl PgCatalog {
     pub(crate) fn knows(&self, schema: &str, name: &str) -> bool {
         self.by_name
             .contains_key(&(schema.to_owned(), name.to_owned()))
+    }
+
+    /// The replica identity of `schema.name` ([`ReplicaIdentity::Other`] when not known).
+    pub(crate) fn identity(&self, schema: &str, name: &str) -> ReplicaIdentity {
+        self.by_name
+            .get(&(schema.to_owned(), name.to_owned()))
+            .and_then(|oid| self.relations.get(oid))
+            .map_or(ReplicaIdentity::Other, |r| r.identity)
     }
 
     /// The relation `schema.name`, its ancestors and the views over any of them (views of
@@ -195,6 +221,7 @@ mod tests {
                     schema: "s".into(),
                     name: name.into(),
                     fingerprint: fingerprint.into(),
+                    identity: ReplicaIdentity::Default,
                 },
             );
             c.by_name.insert(("s".into(), name.into()), oid);

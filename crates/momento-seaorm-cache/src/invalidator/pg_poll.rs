@@ -8,6 +8,7 @@
 //!     commit returns before its WAL is flushed, and logical decoding reads only flushed WAL)
 //! rows = pg_logical_slot_peek_changes(...)        decodes up to the flush position, at least
 //! tables ─► partitions/children → ancestors, base tables → views (pg_catalog)
+//! row changes of row-precise tables ─► their rows' scopes (pg_rows, row_bumps)
 //! catalog-only transaction, unknown relation, or DDL_CHECK_EVERY passed ─► reload the
 //!     catalog; bump what DDL changed (old and new names)
 //! bump ─► pg_replication_slot_advance ─► caught up as of the latest t whose target ≤ flush
@@ -21,9 +22,12 @@ use sqlx::Row;
 use tracing::{debug, warn};
 
 use super::pg_catalog::{Name, PgCatalog};
+use super::pg_rows::{images, RowData};
 use super::postgres::database;
+use super::row_bumps::{connect, key_columns, RowBumps, SchemaSource};
 use super::test_decoding::{format_lsn, parse, parse_lsn, Line};
 use super::{InvalidatorError, Settings, Shared};
+use crate::catalog::Snapshot;
 
 /// The catalog is compared at least this often (DDL in a transaction that also changes rows
 /// is found by this check; DDL alone is found in the poll that decodes its commit).
@@ -50,6 +54,9 @@ pub(crate) struct Follower {
     conn: PgConnection,
     slot: String,
     catalog: PgCatalog,
+    /// Where the table schemas are read (the statement path's catalog); `None` when it
+    /// could not be opened: changes bump whole tables.
+    schemas: Option<SchemaSource>,
     checked: Instant,
     probes: VecDeque<Probe>,
     /// The flush position the last read decoded to at least.
@@ -96,6 +103,12 @@ impl Follower {
             conn,
             slot: slot.to_owned(),
             catalog,
+            schemas: connect(
+                &settings.url,
+                sea_orm::DbBackend::Postgres,
+                settings.schemas.as_ref(),
+            )
+            .await,
             checked: Instant::now(),
             probes: VecDeque::new(),
             flush: 0,
@@ -126,13 +139,13 @@ impl Follower {
         if !batch.xids.is_empty() {
             visible(&mut self.conn, &batch.xids).await?;
         }
-        let tables = self.resolve(&batch, settings).await?;
+        let (tables, rows) = self.resolve(shared, &batch, settings).await?;
         let bumped = if batch.everything {
             shared
                 .bump_all("a change whose table could not be read")
                 .await
         } else {
-            shared.bump(&tables).await
+            shared.bump_keys(&rows.keys(&shared.cache, &tables)).await
         };
         if bumped.is_err() {
             return Ok(Polled::Stopping);
@@ -159,7 +172,8 @@ impl Follower {
             return Ok(Polled::Stopping);
         }
         if batch.transactions > 0 {
-            debug!(slot = %self.slot, transactions = batch.transactions, ?tables, "invalidated");
+            let rows = rows.precise_tables();
+            debug!(slot = %self.slot, transactions = batch.transactions, ?tables, rows, "invalidated");
         }
         Ok(Polled::Read(read))
     }
@@ -248,14 +262,20 @@ impl Follower {
         }
     }
 
-    /// Reads the catalog again; what DDL changed since the last read.
-    async fn reload(&mut self, settings: &Settings) -> Result<BTreeSet<Name>, InvalidatorError> {
+    /// Reads the catalog again; what DDL changed since the last read (the table schemas are
+    /// then read again too).
+    async fn reload(
+        &mut self,
+        shared: &Shared,
+        settings: &Settings,
+    ) -> Result<BTreeSet<Name>, InvalidatorError> {
         let newer = PgCatalog::load(&mut self.conn, settings.schemas.as_ref())
             .await
             .map_err(database)?;
         let changed = self.catalog.changed(&newer);
         if !changed.is_empty() {
             debug!(slot = %self.slot, ?changed, "the catalog changed");
+            shared.cache.catalog().expire(sea_orm::DbBackend::Postgres);
         }
         self.catalog = newer;
         self.checked = Instant::now();
@@ -272,30 +292,73 @@ impl Follower {
         if self.checked.elapsed() < DDL_CHECK_EVERY {
             return Ok(true);
         }
-        let changed = self.reload(settings).await?;
+        let changed = self.reload(shared, settings).await?;
         Ok(shared.bump(&names(changed, settings)).await.is_ok())
     }
 
-    /// The generation names the batch's tables reach, after reading the catalog again when
-    /// the batch shows DDL (a transaction without row changes) or names a relation the
-    /// catalog does not know.
+    /// The generation names the batch's tables reach at table level, after reading the
+    /// catalog again when the batch shows DDL (a transaction without row changes) or names a
+    /// relation the catalog does not know; and the rows of the tables bumped row by row.
     async fn resolve(
         &mut self,
+        shared: &Shared,
         batch: &Batch,
         settings: &Settings,
-    ) -> Result<BTreeSet<String>, InvalidatorError> {
+    ) -> Result<(BTreeSet<String>, RowBumps), InvalidatorError> {
         let unknown = batch.tables.iter().any(|(s, t)| !self.catalog.knows(s, t));
         let mut reached: BTreeSet<Name> = BTreeSet::new();
         if batch.catalog_only || unknown {
-            reached.extend(self.reload(settings).await?);
+            reached.extend(self.reload(shared, settings).await?);
         }
+        let rows = self.rows(shared, batch, settings).await;
         for (schema, table) in &batch.tables {
-            self.catalog.reach(schema, table, &mut reached);
+            let mut reach = BTreeSet::new();
+            self.catalog.reach(schema, table, &mut reach);
+            if rows.is_precise(&table.to_lowercase()) {
+                reach.remove(&(schema.clone(), table.clone()));
+            }
+            reached.extend(reach);
         }
         if !batch.tables.is_empty() {
             self.catalog.opaque_views(&mut reached);
         }
-        Ok(names(reached, settings))
+        Ok((names(reached, settings), rows))
+    }
+
+    /// The batch's row changes as row images, each bumped row by row where the table's schema
+    /// is row-precise in the statement path's catalog.
+    async fn rows(&self, shared: &Shared, batch: &Batch, settings: &Settings) -> RowBumps {
+        let snapshot: Option<std::sync::Arc<Snapshot>> = match &self.schemas {
+            Some(source) if !batch.changes.is_empty() => {
+                shared.cache.catalog().ensure(&source.db).await
+            }
+            _ => None,
+        };
+        let mut rows = RowBumps::default();
+        for ((schema, table), row) in &batch.changes {
+            if !settings.watches(schema) {
+                continue;
+            }
+            let name = table.to_lowercase();
+            let known = snapshot
+                .as_deref()
+                .filter(|_| {
+                    let covers = self.schemas.as_ref().map(|s| &s.covers);
+                    covers.is_some_and(|c| c.contains(&schema.to_lowercase()))
+                })
+                .and_then(|s| s.table(&name));
+            let decoded = known.zip(row.as_ref()).and_then(|(known, row)| {
+                let identity = self.catalog.identity(schema, table);
+                images(row, identity, &key_columns(known))
+            });
+            match decoded {
+                Some((before, after)) => {
+                    rows.change(&name, known.map(|k| &**k), before.as_ref(), after.as_ref())
+                }
+                None => rows.table(&name),
+            }
+        }
+        rows
     }
 }
 
@@ -332,6 +395,10 @@ struct Batch {
     tables: BTreeSet<(String, String)>,
     /// Those of the transaction being read.
     open: BTreeSet<(String, String)>,
+    /// Each change of the committed transactions: its table and the row it shows, if any.
+    changes: Vec<((String, String), Option<RowData>)>,
+    /// Those of the transaction being read.
+    open_changes: Vec<((String, String), Option<RowData>)>,
     everything: bool,
     open_everything: bool,
     /// The transaction being read carries a logical message (ours: a WAL flush).
@@ -350,10 +417,20 @@ impl Batch {
         match parse(data) {
             Line::Begin => {
                 self.open.clear();
+                self.open_changes.clear();
                 self.open_everything = false;
                 self.open_message = false;
             }
-            Line::Tables(tables) => self.open.extend(tables),
+            Line::Tables(tables, row) => {
+                if let [table] = tables.as_slice() {
+                    self.open_changes.push((table.clone(), row));
+                } else {
+                    // TRUNCATE of several tables: no rows.
+                    let none = tables.iter().map(|t| (t.clone(), None));
+                    self.open_changes.extend(none);
+                }
+                self.open.extend(tables);
+            }
             Line::Unreadable => {
                 warn!(
                     line = data,
@@ -368,6 +445,7 @@ impl Batch {
                 self.catalog_only |=
                     self.open.is_empty() && !self.open_everything && !self.open_message;
                 self.tables.append(&mut self.open);
+                self.changes.append(&mut self.open_changes);
                 self.everything |= self.open_everything;
                 self.open_everything = false;
                 self.transactions += 1;

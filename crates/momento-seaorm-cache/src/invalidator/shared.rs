@@ -78,19 +78,26 @@ impl Shared {
     }
 
     /// Gives each of `tables` (names as generations name them: unquoted, lower-cased,
-    /// unqualified) a new generation, retrying until it is recorded (unhealthy meanwhile).
-    /// `Err` only when stopping.
+    /// unqualified) a new generation and `#*`, retrying until it is recorded (unhealthy
+    /// meanwhile). `Err` only when stopping.
     pub(crate) async fn bump(&self, tables: &BTreeSet<String>) -> Result<(), Stopping> {
-        if tables.is_empty() {
+        let tables: Vec<String> = tables.iter().cloned().collect();
+        self.bump_keys(&self.cache.table_keys(&tables)).await
+    }
+
+    /// Gives each generation key (table and row keys, see [`RowBumps`](super::row_bumps))
+    /// a new value, retrying until it is recorded (unhealthy meanwhile). `Err` only when
+    /// stopping.
+    pub(crate) async fn bump_keys(&self, keys: &[String]) -> Result<(), Stopping> {
+        if keys.is_empty() {
             return Ok(());
         }
-        let tables: Vec<String> = tables.iter().cloned().collect();
         let mut wait = Duration::from_millis(20);
         loop {
-            if self.cache.try_invalidate_names(&tables).await {
+            if self.cache.try_invalidate_keys(keys).await {
                 return Ok(());
             }
-            self.cache_failed("could not record the invalidation of changed tables");
+            self.cache_failed("could not record the invalidation of changed rows and tables");
             if self.stopping() {
                 return Err(Stopping);
             }

@@ -7,10 +7,12 @@
 //! table public.a, public.b: TRUNCATE: (no-flags)
 //! COMMIT (at 2024-05-01 10:00:00.123456+00)
 //! ```
-//! Only the table names matter for table generations. The rest of the line (the operation and
-//! the key or row values) is what finer, row-level generations would use later.
+//! The table names give table generations; the rest of a one-table `INSERT`, `UPDATE` or
+//! `DELETE` line (the old key or row, the new row) is read by [`pg_rows`](super::pg_rows).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::pg_rows::{parse_row, RowData};
 
 /// One line of output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +21,9 @@ pub(crate) enum Line {
     /// The end of a transaction, with its transaction id and commit time if the line carried
     /// them.
     Commit(Option<u32>, Option<SystemTime>),
-    /// A change of these tables, `(schema, table)`, as stored (unquoted).
-    Tables(Vec<(String, String)>),
+    /// A change of these tables, `(schema, table)`, as stored (unquoted), with the row it
+    /// changed when the line is a one-table row change that could be read.
+    Tables(Vec<(String, String)>, Option<RowData>),
     /// A table change whose names could not be read: invalidate everything.
     Unreadable,
     /// Anything else (logical messages...).
@@ -43,13 +46,19 @@ pub(crate) fn parse(line: &str) -> Line {
         return Line::Commit(xid, at);
     }
     match line.strip_prefix("table ") {
-        Some(rest) => tables(rest).map_or(Line::Unreadable, Line::Tables),
+        Some(rest) => match tables(rest) {
+            Some((tables, rest)) => {
+                let row = (tables.len() == 1).then(|| parse_row(rest)).flatten();
+                Line::Tables(tables, row)
+            }
+            None => Line::Unreadable,
+        },
         None => Line::Other,
     }
 }
 
-/// `schema.table[, schema.table]*:` at the start of `rest`.
-fn tables(mut rest: &str) -> Option<Vec<(String, String)>> {
+/// `schema.table[, schema.table]*` at the start of `rest`, and what follows (from the `:`).
+fn tables(mut rest: &str) -> Option<(Vec<(String, String)>, &str)> {
     let mut found = Vec::new();
     loop {
         let (schema, after) = identifier(rest)?;
@@ -59,7 +68,7 @@ fn tables(mut rest: &str) -> Option<Vec<(String, String)>> {
         if let Some(next) = after.strip_prefix(", ") {
             rest = next;
         } else if after.starts_with(':') {
-            return Some(found);
+            return Some((found, after));
         } else {
             return None;
         }
@@ -149,17 +158,21 @@ mod tests {
 
     #[test]
     fn table_lines_name_their_tables() {
+        let tables = |line| match parse(line) {
+            Line::Tables(tables, row) => (tables, row.is_some()),
+            other => panic!("{other:?}"),
+        };
         assert_eq!(
-            parse("table public.users: UPDATE: id[integer]:1 name[text]:'a: b'"),
-            Line::Tables(vec![t("public", "users")])
+            tables("table public.users: UPDATE: id[integer]:1 name[text]:'a: b'"),
+            (vec![t("public", "users")], true)
         );
         assert_eq!(
-            parse(r#"table "My Schema"."Odd ""x"".y": INSERT: id[integer]:1"#),
-            Line::Tables(vec![t("My Schema", r#"Odd "x".y"#)])
+            tables(r#"table "My Schema"."Odd ""x"".y": INSERT: id[integer]:1"#),
+            (vec![t("My Schema", r#"Odd "x".y"#)], true)
         );
         assert_eq!(
-            parse("table public.a, s2.b: TRUNCATE: restart_seqs cascade"),
-            Line::Tables(vec![t("public", "a"), t("s2", "b")])
+            tables("table public.a, s2.b: TRUNCATE: restart_seqs cascade"),
+            (vec![t("public", "a"), t("s2", "b")], false)
         );
         assert_eq!(parse("table nonsense"), Line::Unreadable);
         assert_eq!(parse("BEGIN"), Line::Begin);
