@@ -21,7 +21,7 @@
 //!              up, judge, load once (also when the cache cannot answer), store, keep near
 //!                  │
 //! parts        generations (keys, stamps, local copies, bumps owed) · policy (lifetime,
-//!              encoding, size) · request (ReadRequest)
+//!              encoding, size) · request (ReadRequest) · heartbeat (publish, read back)
 //!                  │
 //!              guarded (the backend under deadline, breaker and counters; typed faults) ·
 //!              near (store: values in process memory, a table of version slots for generation
@@ -47,6 +47,8 @@
 //! * `invalidator` (features `cdc-postgres`, `cdc-mysql`) — change capture: an `Invalidator`
 //!   follows the database's committed changes and invalidates their tables.
 //! * [`health`] — [`InvalidatorHealth`]: reads bypass the cache while an invalidator is behind.
+//! * [`heartbeat`] — an invalidator's progress published into the cache, read back in the
+//!   background by any process that gates on it ([`InvalidatorHealth::from_heartbeat`]).
 //! * `read` — the read path: lookup, flights, leases, loading, storing, stale refreshes, and
 //!   the load shared when the cache cannot answer.
 //! * [`generations`] — invalidation state: generation keys, stamps, [`Consistency`], owed bumps.
@@ -169,6 +171,7 @@ mod flight;
 pub mod generations;
 mod guarded;
 pub mod health;
+pub mod heartbeat;
 #[cfg(any(feature = "cdc-postgres", feature = "cdc-mysql"))]
 pub mod invalidator;
 pub mod key;
@@ -196,7 +199,6 @@ pub use cached_connection::{CachedConnection, CachedTransaction, RowStream};
 pub use codec::{Compression, Envelope, SerdeFormat};
 pub use config::{DEFAULT_CACHE_TIMEOUT, DEFAULT_KEY_PREFIX, DEFAULT_TTL_JITTER, FALLBACK_TTL};
 pub use connection::CacheableConnection;
-pub use seaorm::cursor::CachedCursor;
 pub use error::{CacheFault, ConfigError, DecodeError, FaultKind};
 pub use generations::Consistency;
 pub use health::{InvalidatorHealth, DEFAULT_MAX_LAG};
@@ -211,9 +213,10 @@ pub use metrics::CacheStats;
 #[cfg(feature = "momento")]
 pub use near::NearTopic;
 pub use near::{NearCache, NearStats, DEFAULT_MAX_STALENESS};
+pub use request::ReadRequest;
+pub use seaorm::cursor::CachedCursor;
 pub use seaorm::paginate::CachedPaginator;
 pub use seaorm::query::{CacheQueryExt, CacheableSelect, CachedQuery};
-pub use request::ReadRequest;
-pub use status::{CacheStatus, ReadResult};
 pub use seaorm::stream::RowsStream;
 pub use seaorm::wrap::WrappedEntity;
+pub use status::{CacheStatus, ReadResult};
