@@ -261,6 +261,7 @@ impl std::fmt::Debug for InvalidatorHealth {
             .field("healthy", &self.is_healthy())
             .field("lag", &self.lag())
             .field("max_lag", &self.inner.max_lag)
+            .field("heartbeats", &self.heartbeat_names())
             .finish()
     }
 }
