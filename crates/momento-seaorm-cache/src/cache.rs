@@ -675,6 +675,9 @@ impl ModelCache {
         L: Loader,
     {
         let owed = |keys: &GenerationKeys| self.parts.generations.owes_any(keys);
+        for gate in &self.parts.gates {
+            crate::heartbeat::ensure_watching(gate, &self.parts.backend, self.prefix());
+        }
         let behind = || self.parts.gates.iter().any(|g| !g.allows_cache());
         if db.in_transaction() || plan.depends_on.as_ref().is_some_and(owed) || behind() {
             plan.key = None;

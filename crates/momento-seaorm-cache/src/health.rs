@@ -44,6 +44,17 @@ struct Inner {
     /// Unix time in microseconds up to which every commit is invalidated; 0 = never.
     caught_up_micros: AtomicU64,
     healthy: AtomicBool,
+    /// Set when the readings come from invalidators' heartbeats in the cache.
+    heartbeat: Option<HeartbeatSource>,
+}
+
+/// The invalidators whose heartbeats a health follows, and whether a cache already reads them.
+pub(crate) struct HeartbeatSource {
+    /// The invalidators' names (their heartbeat keys): the health allows the cache while any
+    /// one of them is caught up.
+    pub(crate) names: Vec<String>,
+    /// Whether a task already reads the heartbeats into this health.
+    pub(crate) watching: AtomicBool,
 }
 
 fn micros(at: SystemTime) -> u64 {
@@ -67,7 +78,79 @@ impl InvalidatorHealth {
                 max_lag,
                 caught_up_micros: AtomicU64::new(0),
                 healthy: AtomicBool::new(false),
+                heartbeat: None,
             }),
+        }
+    }
+
+    /// A health read from the heartbeats that the invalidators named `names` publish into the
+    /// cache (see `InvalidatorBuilder::publish_heartbeat`), for a process that does not run the
+    /// invalidator itself. Give it to
+    /// [`ModelCacheBuilder::bypass_unless_caught_up`](crate::ModelCacheBuilder::bypass_unless_caught_up):
+    /// that cache reads the heartbeat keys in the background every `max_lag / 5` (never on a
+    /// read's path) and allows itself while **any** named invalidator is healthy and at most
+    /// `max_lag` behind. A missing, expired, unreadable or not-yet-confirmed heartbeat counts as
+    /// not caught up; so does a heartbeat older than `max_lag` by the reader's clock **or** by
+    /// the time this process saw it change (see the guide's change-capture chapter). Give one
+    /// such health to one cache.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use momento_seaorm_cache::{InvalidatorHealth, MemoryBackend, ModelCache};
+    /// let health = InvalidatorHealth::from_heartbeat(["cdc_a", "cdc_b"], Duration::from_secs(1));
+    /// assert!(!health.allows_cache(), "nothing read yet: bypass");
+    /// let cache = ModelCache::builder(MemoryBackend::new())
+    ///     .bypass_unless_caught_up(health.clone())
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(health.heartbeat_names(), Some(&["cdc_a".to_owned(), "cdc_b".to_owned()][..]));
+    /// # let _ = cache;
+    /// ```
+    pub fn from_heartbeat<I, S>(names: I, max_lag: Duration) -> InvalidatorHealth
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        InvalidatorHealth {
+            inner: Arc::new(Inner {
+                max_lag,
+                caught_up_micros: AtomicU64::new(0),
+                healthy: AtomicBool::new(false),
+                heartbeat: Some(HeartbeatSource {
+                    names: names.into_iter().map(Into::into).collect(),
+                    watching: AtomicBool::new(false),
+                }),
+            }),
+        }
+    }
+
+    /// The invalidators whose heartbeats this health follows; `None` for a health an
+    /// invalidator in this process updates.
+    ///
+    /// ```
+    /// # use momento_seaorm_cache::InvalidatorHealth;
+    /// assert_eq!(InvalidatorHealth::default().heartbeat_names(), None);
+    /// ```
+    pub fn heartbeat_names(&self) -> Option<&[String]> {
+        self.inner.heartbeat.as_ref().map(|h| h.names.as_slice())
+    }
+
+    /// Where the readings come from, if from heartbeats.
+    pub(crate) fn heartbeat_source(&self) -> Option<&HeartbeatSource> {
+        self.inner.heartbeat.as_ref()
+    }
+
+    /// Replaces the reading (heartbeats only): caught up as of `at` (`None`: not at all) and
+    /// whether the invalidator says it is healthy. Unlike
+    /// [`caught_up_as_of`](Self::caught_up_as_of) the instant may move back (another instance).
+    pub(crate) fn observe(&self, at: Option<SystemTime>, healthy: bool) {
+        if !healthy {
+            self.inner.healthy.store(false, Ordering::Release);
+        }
+        let at = at.map_or(0, micros);
+        self.inner.caught_up_micros.store(at, Ordering::Release);
+        if healthy && at != 0 {
+            self.inner.healthy.store(true, Ordering::Release);
         }
     }
 
@@ -178,6 +261,7 @@ impl std::fmt::Debug for InvalidatorHealth {
             .field("healthy", &self.is_healthy())
             .field("lag", &self.lag())
             .field("max_lag", &self.inner.max_lag)
+            .field("heartbeats", &self.heartbeat_names())
             .finish()
     }
 }

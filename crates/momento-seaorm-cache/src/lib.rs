@@ -21,7 +21,7 @@
 //!              up, judge, load once (also when the cache cannot answer), store, keep near
 //!                  │
 //! parts        generations (keys, stamps, local copies, bumps owed) · policy (lifetime,
-//!              encoding, size) · request (ReadRequest)
+//!              encoding, size) · request (ReadRequest) · heartbeat (publish, read back)
 //!                  │
 //!              guarded (the backend under deadline, breaker and counters; typed faults) ·
 //!              near (store: values in process memory, a table of version slots for generation
@@ -47,6 +47,8 @@
 //! * `invalidator` (features `cdc-postgres`, `cdc-mysql`) — change capture: an `Invalidator`
 //!   follows the database's committed changes and invalidates their tables.
 //! * [`health`] — [`InvalidatorHealth`]: reads bypass the cache while an invalidator is behind.
+//! * [`heartbeat`] — an invalidator's progress published into the cache, read back in the
+//!   background by any process that gates on it ([`InvalidatorHealth::from_heartbeat`]).
 //! * `read` — the read path: lookup, flights, leases, loading, storing, stale refreshes, and
 //!   the load shared when the cache cannot answer.
 //! * [`generations`] — invalidation state: generation keys, stamps, [`Consistency`], owed bumps.
@@ -169,6 +171,7 @@ mod flight;
 pub mod generations;
 mod guarded;
 pub mod health;
+pub mod heartbeat;
 #[cfg(any(feature = "cdc-postgres", feature = "cdc-mysql"))]
 pub mod invalidator;
 pub mod key;

@@ -32,6 +32,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("policy", 2),
     ("request", 2),
     ("config", 2),
+    // Invalidators' heartbeats in the cache, read back into an InvalidatorHealth.
+    ("heartbeat", 2),
     // The read path.
     ("read", 3),
     // The cache that owns the parts.

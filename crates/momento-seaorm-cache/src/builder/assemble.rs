@@ -35,6 +35,9 @@ pub(super) fn assemble(
     let breaker = settings.breaker.map(Breaker::new);
     let guarded = GuardedBackend::new(backend, settings.timeout, breaker, counters.clone());
     let backend = Arc::new(guarded);
+    for gate in &gates {
+        crate::heartbeat::ensure_watching(gate, &backend, &settings.prefix);
+    }
     let near = match &settings.near {
         Some(near) => Some(Near::start(
             near,

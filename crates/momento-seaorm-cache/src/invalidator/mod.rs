@@ -31,6 +31,7 @@ use crate::cache::ModelCache;
 use crate::health::InvalidatorHealth;
 
 mod handle;
+mod heartbeat;
 mod shared;
 
 pub use handle::InvalidatorHandle;
@@ -234,6 +235,8 @@ pub struct InvalidatorBuilder {
     settings: Settings,
     cache: ModelCache,
     health: Option<InvalidatorHealth>,
+    /// Publish a heartbeat for readers gating with this `max_lag`.
+    heartbeat: Option<Duration>,
 }
 
 /// What a session needs to know (each source reads its own fields).
@@ -276,7 +279,28 @@ impl InvalidatorBuilder {
             },
             cache: cache.clone(),
             health: None,
+            heartbeat: None,
         }
+    }
+
+    /// Publishes this invalidator's progress into the cache (key
+    /// `<prefix>:cdc:<name>:heartbeat`: state, caught-up instant, lag, position) every
+    /// `max_lag / 5`, with a TTL of 1.5 × `max_lag`, so that processes which do not run it gate
+    /// their reads on it with [`InvalidatorHealth::from_heartbeat`] and the same `max_lag`. A
+    /// clean stop writes a last heartbeat with state `stopped` (readers close at once); a
+    /// crashed process stops writing and readers close within `max_lag`.
+    ///
+    /// ```
+    /// # use momento_seaorm_cache::{Invalidator, MemoryBackend, ModelCache};
+    /// # let cache = ModelCache::builder(MemoryBackend::new()).build().unwrap();
+    /// let builder = Invalidator::postgres("postgres://localhost/app", &cache)
+    ///     .name("cdc_a")
+    ///     .publish_heartbeat(std::time::Duration::from_secs(1));
+    /// # let _ = builder;
+    /// ```
+    pub fn publish_heartbeat(mut self, max_lag: Duration) -> Self {
+        self.heartbeat = Some(max_lag);
+        self
     }
 
     /// The replication slot's name on PostgreSQL, the saved position's key on MariaDB
@@ -445,12 +469,11 @@ impl InvalidatorBuilder {
             stop: stop_rx,
             name: self.settings.name.clone(),
         });
-        let task = tokio::spawn(supervise(
-            shared.clone(),
-            self.source,
-            self.settings,
-            name_ok,
-        ));
+        let run = supervise(shared.clone(), self.source, self.settings, name_ok);
+        let task = match self.heartbeat {
+            Some(max_lag) => tokio::spawn(heartbeat::alongside(shared.clone(), max_lag, run)),
+            None => tokio::spawn(run),
+        };
         InvalidatorHandle { shared, task, stop }
     }
 }

@@ -1,0 +1,41 @@
+//! The cache backend: Momento (credentials from the environment, read by the library) or a
+//! momento-lite endpoint.
+
+use base64::Engine;
+use momento::CredentialProvider;
+use momento_seaorm_cache::{ModelCache, MomentoBackend};
+
+use crate::args::Args;
+
+/// Credentials for a momento-lite (or any insecure Momento-compatible) endpoint: a v1 token
+/// naming the endpoint, and every endpoint overridden in plain text.
+fn lite_credentials(endpoint: &str, token: &str) -> Result<CredentialProvider, String> {
+    let host = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest)
+        .trim_end_matches('/');
+    let claims = serde_json::json!({ "api_key": token, "endpoint": host });
+    let token = base64::engine::general_purpose::URL_SAFE.encode(claims.to_string());
+    CredentialProvider::from_disposable_token(token)
+        .map(|p| p.insecure_endpoint_override(endpoint))
+        .map_err(|e| format!("momento-lite credentials: {}", e.message))
+}
+
+/// The cache the invalidator bumps: the applications' Momento cache and key prefix.
+pub async fn cache(args: &Args) -> Result<ModelCache, String> {
+    let mut builder = MomentoBackend::builder()
+        .cache_name(args.cache_name.clone())
+        .create_cache_if_missing(args.create_cache);
+    if let Some(endpoint) = &args.momento_lite_endpoint {
+        builder =
+            builder.credential_provider(lite_credentials(endpoint, &args.momento_lite_auth_token)?);
+    }
+    let backend = builder
+        .build()
+        .await
+        .map_err(|e| format!("cache backend: {e}"))?;
+    ModelCache::builder(backend)
+        .key_prefix(args.key_prefix.clone())
+        .build()
+        .map_err(|e| format!("cache: {e}"))
+}
