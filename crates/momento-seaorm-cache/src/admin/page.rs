@@ -11,6 +11,7 @@ const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:
 table{border-collapse:collapse;margin:.5em 0 1.5em}\
 th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right;vertical-align:top}\
 th{background:#f3f3f3}td.text{text-align:left;max-width:38em;overflow-wrap:anywhere}\
+td.sql{text-align:left;min-width:34em;max-width:60em;overflow-wrap:anywhere}\
 code{font-size:12px}form{display:inline;margin:0 .5em .5em 0}\
 .bad{color:#b00020}.good{color:#1b5e20}h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.2em}";
 
@@ -240,7 +241,7 @@ fn queries(html: &mut String, report: &CacheReport) {
         let _ = write!(
             html,
             "<td class=\"text\" data-field=\"last_invalidation\">{}</td>\
-             <td class=\"text\"><code>{}</code></td></tr>",
+             <td class=\"sql\"><code>{}</code></td></tr>",
             escape(&invalidation(q.last_invalidation.as_ref(), report.generated_at_ms)),
             escape(sql)
         );
