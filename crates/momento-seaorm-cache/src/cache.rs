@@ -344,7 +344,8 @@ impl ModelCache {
     pub async fn invalidate<E: sea_orm::EntityTrait>(&self) {
         // The entity's table name is a name, not SQL: no quotes or schema to strip.
         let table = E::default().table_name().to_lowercase();
-        self.bump_tables(&[table], InvalidationCause::Explicit).await;
+        self.bump_tables(&[table], InvalidationCause::Explicit)
+            .await;
     }
 
     /// Invalidates every cached read of `table`, in every process sharing the backend: for
@@ -732,11 +733,15 @@ impl ModelCache {
         L: Loader,
     {
         let label = plan.label;
-        let shape = self.parts.report.shapes.counters(plan.operation, label, None, || {
-            // A primary-key read's label is its entity's table (and schema fingerprint).
-            let table = label.split('@').next().unwrap_or(label);
-            vec![table_name(table)]
-        });
+        let shape = self
+            .parts
+            .report
+            .shapes
+            .counters(plan.operation, label, None, || {
+                // A primary-key read's label is its entity's table (and schema fingerprint).
+                let table = label.split('@').next().unwrap_or(label);
+                vec![table_name(table)]
+            });
         crate::report::recorded(shape, loader, |loader| self.read_gated(plan, db, loader)).await
     }
 

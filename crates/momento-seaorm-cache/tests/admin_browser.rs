@@ -41,9 +41,8 @@ fn chromium() -> Result<String, String> {
     Err("chromium is not installed (apt-get install -y chromium)".to_owned())
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A DevTools-protocol session on one page of a headless chromium.
 struct Browser {
@@ -96,7 +95,9 @@ impl Browser {
         .expect("chromium's DevTools endpoint within 30 s");
         // Keep draining chromium's stderr so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("DevTools socket");
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("DevTools socket");
         let mut browser = Browser {
             process,
             socket,
@@ -105,7 +106,9 @@ impl Browser {
             events: Vec::new(),
             _profile: TempDir(profile),
         };
-        let target = browser.call("Target.createTarget", json!({"url": "about:blank"})).await;
+        let target = browser
+            .call("Target.createTarget", json!({"url": "about:blank"}))
+            .await;
         let target_id = target["targetId"].as_str().unwrap().to_owned();
         let attach = json!({"targetId": target_id, "flatten": true});
         let attached = browser.call("Target.attachToTarget", attach).await;
@@ -123,7 +126,10 @@ impl Browser {
         if !self.session.is_empty() {
             message["sessionId"] = json!(self.session);
         }
-        self.socket.send(Message::text(message.to_string())).await.unwrap();
+        self.socket
+            .send(Message::text(message.to_string()))
+            .await
+            .unwrap();
         loop {
             let reply = self.receive().await;
             if reply["id"] == json!(id) {
@@ -148,7 +154,11 @@ impl Browser {
     /// Waits for the page's next `load` event (taking one already received).
     async fn loaded(&mut self) {
         loop {
-            if let Some(at) = self.events.iter().position(|e| e["method"] == "Page.loadEventFired") {
+            if let Some(at) = self
+                .events
+                .iter()
+                .position(|e| e["method"] == "Page.loadEventFired")
+            {
                 self.events.drain(..=at);
                 return;
             }
@@ -192,10 +202,15 @@ impl Browser {
         let height = self.evaluate("document.documentElement.scrollHeight").await;
         let metrics = json!({"width": 1400, "height": height.as_u64().unwrap_or(1000),
             "deviceScaleFactor": 1, "mobile": false});
-        self.call("Emulation.setDeviceMetricsOverride", metrics).await;
-        let shot = self.call("Page.captureScreenshot", json!({"format": "png"})).await;
+        self.call("Emulation.setDeviceMetricsOverride", metrics)
+            .await;
+        let shot = self
+            .call("Page.captureScreenshot", json!({"format": "png"}))
+            .await;
         let data = shot["data"].as_str().unwrap();
-        base64::engine::general_purpose::STANDARD.decode(data).unwrap()
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap()
     }
 
     async fn close(mut self) {
@@ -242,7 +257,9 @@ async fn the_page_shows_the_reports_numbers_and_its_button_invalidates() {
     let health = momento_seaorm_cache::InvalidatorHealth::new(Duration::from_secs(60));
     health.caught_up_as_of(std::time::SystemTime::now());
     health.set_healthy(true);
-    let admin = AdminPage::new(&cache).bearer_token(TOKEN).invalidator("orders-cdc", health);
+    let admin = AdminPage::new(&cache)
+        .bearer_token(TOKEN)
+        .invalidator("orders-cdc", health);
     let addr = serve(admin.router()).await;
 
     let mut browser = Browser::launch(&path).await;
@@ -273,7 +290,8 @@ async fn the_page_shows_the_reports_numbers_and_its_button_invalidates() {
             assert_eq!(row[field], value, "{} {field}", q.fingerprint);
         }
     }
-    let state = "document.querySelector('[data-invalidator=orders-cdc] [data-field=state]').textContent";
+    let state =
+        "document.querySelector('[data-invalidator=orders-cdc] [data-field=state]').textContent";
     assert_eq!(browser.evaluate(state).await, json!("caught up"));
     let scripts = browser.evaluate("document.scripts.length").await;
     assert_eq!(scripts, json!(0), "the page runs no script");
@@ -284,16 +302,28 @@ async fn the_page_shows_the_reports_numbers_and_its_button_invalidates() {
 
     // Press "Invalidate everything": a form POST, then the page again.
     let users = cache.wrap(user::Entity);
-    assert_eq!(users.find_by_pk_with_status(&conn, 1).await.unwrap().status, CacheStatus::Hit);
+    assert_eq!(
+        users.find_by_pk_with_status(&conn, 1).await.unwrap().status,
+        CacheStatus::Hit
+    );
     browser.click("#invalidate-all button").await;
     browser.loaded().await;
     let url = browser.evaluate("location.pathname").await;
-    assert_eq!(url, json!("/admin/cache"), "back on the page after the POST");
-    let last = browser.evaluate("document.querySelector('[data-field=last_everything]').textContent").await;
+    assert_eq!(
+        url,
+        json!("/admin/cache"),
+        "back on the page after the POST"
+    );
+    let last = browser
+        .evaluate("document.querySelector('[data-field=last_everything]').textContent")
+        .await;
     assert!(last.as_str().unwrap().starts_with("explicit"), "{last}");
     let before = conn.queries();
     let read = users.find_by_pk_with_status(&conn, 1).await.unwrap();
-    assert_eq!((read.status, conn.queries() - before), (CacheStatus::Miss, 1));
+    assert_eq!(
+        (read.status, conn.queries() - before),
+        (CacheStatus::Miss, 1)
+    );
     browser.close().await;
     db.cleanup().await;
 }

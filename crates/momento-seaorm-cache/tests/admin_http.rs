@@ -31,7 +31,13 @@ impl Response {
 }
 
 /// One HTTP/1.1 request on its own connection.
-async fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Response {
+async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Response {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
@@ -49,12 +55,23 @@ async fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str
     let raw = String::from_utf8(raw).unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_lowercase(), v.trim().to_owned()))
         .collect();
-    Response { status, headers, body: body.to_owned() }
+    Response {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
 }
 
 /// Serves `router` under `/admin/cache` on a loopback port.
@@ -95,23 +112,45 @@ async fn the_json_is_the_report_and_a_posted_invalidation_makes_the_next_read_mi
     assert_eq!(page.status, 200);
     assert!(!page.body.contains("<script"));
     for q in &now.queries {
-        assert!(page.body.contains(&format!("data-query=\"{}\"", q.fingerprint)));
+        assert!(page
+            .body
+            .contains(&format!("data-query=\"{}\"", q.fingerprint)));
     }
     assert!(page.body.contains("action=\"/admin/cache/invalidate\""));
 
     // Without the token, or with a wrong one: 401, and nothing is invalidated.
     let users = cache.wrap(user::Entity);
-    assert_eq!(users.find_by_pk_with_status(&conn, 1).await.unwrap().status, CacheStatus::Hit);
+    assert_eq!(
+        users.find_by_pk_with_status(&conn, 1).await.unwrap().status,
+        CacheStatus::Hit
+    );
     for headers in [vec![], vec![("Authorization", "Bearer wrong")]] {
         let denied = http(addr, "GET", "/admin/cache/report.json", &headers, "").await;
         assert_eq!(denied.status, 401);
         assert_eq!(denied.header("www-authenticate"), Some("Bearer"));
-        let post = http(addr, "POST", "/admin/cache/invalidate", &headers, "table=users").await;
+        let post = http(
+            addr,
+            "POST",
+            "/admin/cache/invalidate",
+            &headers,
+            "table=users",
+        )
+        .await;
         assert_eq!(post.status, 401);
-        let post = http(addr, "POST", "/admin/cache/invalidate-all", &headers, "token=wrong").await;
+        let post = http(
+            addr,
+            "POST",
+            "/admin/cache/invalidate-all",
+            &headers,
+            "token=wrong",
+        )
+        .await;
         assert_eq!(post.status, 401);
     }
-    assert_eq!(users.find_by_pk_with_status(&conn, 1).await.unwrap().status, CacheStatus::Hit);
+    assert_eq!(
+        users.find_by_pk_with_status(&conn, 1).await.unwrap().status,
+        CacheStatus::Hit
+    );
 
     // The token in the form's field (as the page's forms send it): invalidated, back to the page.
     let body = format!("table=users&token={TOKEN}");
@@ -120,15 +159,32 @@ async fn the_json_is_the_report_and_a_posted_invalidation_makes_the_next_read_mi
     assert_eq!(posted.header("location"), Some("/admin/cache"));
     let before = conn.queries();
     let read = users.find_by_pk_with_status(&conn, 1).await.unwrap();
-    assert_eq!((read.status, conn.queries() - before), (CacheStatus::Miss, 1));
-    let by_pk = cache.report().queries.into_iter().find(|q| q.operation == "find_by_pk").unwrap();
-    assert_eq!(by_pk.last_invalidation.unwrap().cause, InvalidationCause::Explicit);
+    assert_eq!(
+        (read.status, conn.queries() - before),
+        (CacheStatus::Miss, 1)
+    );
+    let by_pk = cache
+        .report()
+        .queries
+        .into_iter()
+        .find(|q| q.operation == "find_by_pk")
+        .unwrap();
+    assert_eq!(
+        by_pk.last_invalidation.unwrap().cause,
+        InvalidationCause::Explicit
+    );
 
     // Everything, with the bearer header.
-    assert_eq!(users.find_by_pk_with_status(&conn, 1).await.unwrap().status, CacheStatus::Hit);
+    assert_eq!(
+        users.find_by_pk_with_status(&conn, 1).await.unwrap().status,
+        CacheStatus::Hit
+    );
     let posted = http(addr, "POST", "/admin/cache/invalidate-all", &auth, "").await;
     assert_eq!(posted.status, 303);
-    assert_eq!(users.find_by_pk_with_status(&conn, 1).await.unwrap().status, CacheStatus::Miss);
+    assert_eq!(
+        users.find_by_pk_with_status(&conn, 1).await.unwrap().status,
+        CacheStatus::Miss
+    );
     let missing = http(addr, "POST", "/admin/cache/invalidate", &auth, "table=").await;
     assert_eq!(missing.status, 400);
     db.cleanup().await;
@@ -149,5 +205,12 @@ async fn without_a_token_the_page_is_open_to_whoever_reaches_the_router() {
     assert_eq!(served.queries[0].figures.misses, 1);
     let posted = http(addr, "POST", "/admin/cache/invalidate", &[], "table=users").await;
     assert_eq!(posted.status, 303);
-    assert_eq!(users.find_by_pk_with_status(&db.conn, 1).await.unwrap().status, CacheStatus::Miss);
+    assert_eq!(
+        users
+            .find_by_pk_with_status(&db.conn, 1)
+            .await
+            .unwrap()
+            .status,
+        CacheStatus::Miss
+    );
 }

@@ -182,7 +182,9 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 fn unauthorized() -> Response {
     let mut response = (StatusCode::UNAUTHORIZED, "a bearer token is required\n").into_response();
     let challenge = HeaderValue::from_static("Bearer");
-    response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, challenge);
     response
 }
 
@@ -254,7 +256,11 @@ async fn invalidate_all(
 /// `303 See Other` to the page, so a reload does not post again.
 fn back_to_page(uri: &OriginalUri, route: &str) -> Response {
     let base = mounted_at(uri, route);
-    let to = if base.is_empty() { "/".to_owned() } else { base };
+    let to = if base.is_empty() {
+        "/".to_owned()
+    } else {
+        base
+    };
     Redirect::to(&to).into_response()
 }
 

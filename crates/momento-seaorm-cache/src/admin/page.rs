@@ -53,7 +53,10 @@ fn invalidation(last: Option<&Invalidation>, now_ms: u64) -> String {
             "{} ({}{}), {}",
             i.cause.as_str(),
             format!("{:?}", i.scope).to_lowercase(),
-            i.table.as_deref().map(|t| format!(": {t}")).unwrap_or_default(),
+            i.table
+                .as_deref()
+                .map(|t| format!(": {t}"))
+                .unwrap_or_default(),
             ago(i.at_ms, now_ms)
         ),
     }
@@ -107,14 +110,23 @@ fn figure_cells(f: &QueryFigures) -> Vec<(&'static str, &'static str, String)> {
         ("DB time (ms)", "database_ms", ms(f.database_us)),
         ("mean query (ms)", "mean_load_ms", ms(f.mean_load_us)),
         ("DB time saved (ms, est.)", "saved_ms", ms(f.saved_us)),
-        ("values stored", "stored_values", f.stored_values.to_string()),
+        (
+            "values stored",
+            "stored_values",
+            f.stored_values.to_string(),
+        ),
         ("bytes stored", "bytes_stored", f.bytes_stored.to_string()),
     ]
 }
 
 fn forms(html: &mut String, report: &CacheReport, base: &str, token: Option<&str>) {
     let token = token
-        .map(|t| format!("<input type=\"hidden\" name=\"token\" value=\"{}\">", escape(t)))
+        .map(|t| {
+            format!(
+                "<input type=\"hidden\" name=\"token\" value=\"{}\">",
+                escape(t)
+            )
+        })
         .unwrap_or_default();
     let base = escape(base);
     html.push_str("<h2>Invalidate</h2><p>");
@@ -164,7 +176,9 @@ fn invalidators(html: &mut String, report: &CacheReport) {
             (true, false) => "<span class=\"bad\">behind: reads bypass</span>",
             (false, _) => "<span class=\"bad\">down: reads bypass</span>",
         };
-        let lag = i.lag_ms.map_or("never caught up".to_owned(), |l| l.to_string());
+        let lag = i
+            .lag_ms
+            .map_or("never caught up".to_owned(), |l| l.to_string());
         let caught = i
             .caught_up_at_ms
             .map_or("never".to_owned(), |at| ago(at, report.generated_at_ms));
@@ -190,13 +204,33 @@ fn near(html: &mut String, report: &CacheReport) {
         ("serving", "healthy", n.healthy.to_string()),
         ("entries", "entries", n.entries.to_string()),
         ("bytes", "bytes", n.bytes.to_string()),
-        ("near hits", "near_hits", report.totals.near_hits.to_string()),
-        ("revalidations", "revalidations", n.revalidations.to_string()),
+        (
+            "near hits",
+            "near_hits",
+            report.totals.near_hits.to_string(),
+        ),
+        (
+            "revalidations",
+            "revalidations",
+            n.revalidations.to_string(),
+        ),
         ("flushes", "flushes", n.flushes.to_string()),
         ("too large", "too_large", n.too_large.to_string()),
-        ("messages in", "messages_received", n.messages_received.to_string()),
-        ("messages out", "messages_published", n.messages_published.to_string()),
-        ("publish failures", "publish_failures", n.publish_failures.to_string()),
+        (
+            "messages in",
+            "messages_received",
+            n.messages_received.to_string(),
+        ),
+        (
+            "messages out",
+            "messages_published",
+            n.messages_published.to_string(),
+        ),
+        (
+            "publish failures",
+            "publish_failures",
+            n.publish_failures.to_string(),
+        ),
         ("gaps", "gaps", n.gaps.to_string()),
     ];
     html.push_str("<table id=\"near\"><tr>");
@@ -242,7 +276,10 @@ fn queries(html: &mut String, report: &CacheReport) {
             html,
             "<td class=\"text\" data-field=\"last_invalidation\">{}</td>\
              <td class=\"sql\"><code>{}</code></td></tr>",
-            escape(&invalidation(q.last_invalidation.as_ref(), report.generated_at_ms)),
+            escape(&invalidation(
+                q.last_invalidation.as_ref(),
+                report.generated_at_ms
+            )),
             escape(sql)
         );
     }
@@ -262,7 +299,10 @@ mod tests {
 
     #[test]
     fn text_is_escaped() {
-        assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
         assert_eq!(ms(1_234_567), "1234.567");
         assert_eq!(ms(5), "0.005");
     }

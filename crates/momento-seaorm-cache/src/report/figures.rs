@@ -83,7 +83,10 @@ impl QueryFigures {
             0 => 0.0,
             reads => served as f64 / reads as f64,
         };
-        self.mean_load_us = self.database_us.checked_div(self.database_loads).unwrap_or(0);
+        self.mean_load_us = self
+            .database_us
+            .checked_div(self.database_loads)
+            .unwrap_or(0);
         self.saved_us = served * self.mean_load_us;
     }
 
@@ -173,10 +176,7 @@ impl ShapeCounters {
             last_value_bytes: get(&self.last_value_bytes),
             ..QueryFigures::default()
         };
-        figures.reads = figures.served()
-            + figures.misses
-            + figures.bypasses
-            + figures.errors;
+        figures.reads = figures.served() + figures.misses + figures.bypasses + figures.errors;
         figures.derive();
         figures
     }
@@ -198,11 +198,20 @@ mod tests {
         shape.loaded(Duration::from_micros(100), 2);
         shape.stored(40);
         let f = shape.figures();
-        assert_eq!((f.reads, f.hits, f.near_hits, f.stale, f.bypasses), (5, 1, 1, 1, 1));
-        assert_eq!((f.database_loads, f.database_us, f.mean_load_us), (2, 400, 200));
+        assert_eq!(
+            (f.reads, f.hits, f.near_hits, f.stale, f.bypasses),
+            (5, 1, 1, 1, 1)
+        );
+        assert_eq!(
+            (f.database_loads, f.database_us, f.mean_load_us),
+            (2, 400, 200)
+        );
         assert_eq!(f.saved_us, 3 * 200);
         assert!((f.hit_ratio - 0.6).abs() < 1e-9);
-        assert_eq!((f.stored_values, f.bytes_stored, f.last_value_bytes), (1, 40, 40));
+        assert_eq!(
+            (f.stored_values, f.bytes_stored, f.last_value_bytes),
+            (1, 40, 40)
+        );
         let mut sum = QueryFigures::default();
         sum.add(&f);
         sum.add(&f);

@@ -117,8 +117,11 @@ impl InvalidationLog {
             log.tables.insert(table, entry);
         }
         if log.tables.len() > MAX_TABLES {
-            let mut ages: Vec<(u64, String)> =
-                log.tables.iter().map(|(t, i)| (i.at_ms, t.clone())).collect();
+            let mut ages: Vec<(u64, String)> = log
+                .tables
+                .iter()
+                .map(|(t, i)| (i.at_ms, t.clone()))
+                .collect();
             ages.sort();
             for (_, table) in ages.into_iter().take(log.tables.len() - MAX_TABLES) {
                 log.tables.remove(&table);

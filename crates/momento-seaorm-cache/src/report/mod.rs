@@ -208,11 +208,19 @@ impl Reporting {
                 let figures = t.counters.figures();
                 totals.add(&figures);
                 let info = &t.info;
-                let last_load = t.counters.last_load_ms.load(std::sync::atomic::Ordering::Relaxed);
+                let last_load = t
+                    .counters
+                    .last_load_ms
+                    .load(std::sync::atomic::Ordering::Relaxed);
                 QueryReport {
                     fingerprint: info.fingerprint.clone(),
                     operation: info.operation.as_str().to_owned(),
-                    table: info.label.split('@').next().unwrap_or(&info.label).to_owned(),
+                    table: info
+                        .label
+                        .split('@')
+                        .next()
+                        .unwrap_or(&info.label)
+                        .to_owned(),
                     label: info.label.clone(),
                     sql: info.sql.clone(),
                     tables: info.tables.clone(),

@@ -27,16 +27,11 @@ pub(crate) struct Timed<L> {
 impl<L: Loader> Loader for Timed<L> {
     type Output = L::Output;
 
-    fn load<C: ConnectionTrait>(
-        self,
-        db: &C,
-    ) -> impl Future<Output = Result<Self::Output, DbErr>> + Send {
-        async move {
-            let started = Instant::now();
-            let result = self.loader.load(db).await;
-            self.shape.loaded(started.elapsed(), now_ms());
-            result
-        }
+    async fn load<C: ConnectionTrait>(self, db: &C) -> Result<Self::Output, DbErr> {
+        let started = Instant::now();
+        let result = self.loader.load(db).await;
+        self.shape.loaded(started.elapsed(), now_ms());
+        result
     }
 }
 

@@ -247,10 +247,21 @@ mod tests {
             other.loaded(Duration::from_micros(i), 1);
         }
         let (tracked, untracked) = shapes.snapshot();
-        assert!(tracked.len() <= 4, "bounded at twice the max: {}", tracked.len());
-        assert!(tracked.iter().any(|t| Arc::ptr_eq(&t.counters, &first)), "the heaviest stays");
+        assert!(
+            tracked.len() <= 4,
+            "bounded at twice the max: {}",
+            tracked.len()
+        );
+        assert!(
+            tracked.iter().any(|t| Arc::ptr_eq(&t.counters, &first)),
+            "the heaviest stays"
+        );
         let reads: u64 = tracked.iter().map(|t| t.counters.figures().reads).sum();
-        assert_eq!(reads + untracked.reads, 11, "dropped shapes are folded, not lost");
+        assert_eq!(
+            reads + untracked.reads,
+            11,
+            "dropped shapes are folded, not lost"
+        );
     }
 
     #[test]

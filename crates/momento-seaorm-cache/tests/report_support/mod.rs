@@ -153,7 +153,10 @@ pub async fn seed_orders(db: &DatabaseConnection) {
         amount: Set((i % 100) as f64 + 0.5),
         ..Default::default()
     });
-    order::Entity::insert_many(rows).exec(db).await.expect("orders");
+    order::Entity::insert_many(rows)
+        .exec(db)
+        .await
+        .expect("orders");
 }
 
 fn totals_per_group() -> Selector<SelectModel<GroupTotal>> {
@@ -251,7 +254,11 @@ pub struct Expected {
 }
 
 /// Adds what the test saw up per shape.
-pub fn expected(report: &CacheReport, prefix: &str, seen: &[Observed]) -> BTreeMap<String, Expected> {
+pub fn expected(
+    report: &CacheReport,
+    prefix: &str,
+    seen: &[Observed],
+) -> BTreeMap<String, Expected> {
     let mut by_shape: BTreeMap<String, Expected> = BTreeMap::new();
     for read in seen {
         let shape = shape_of(report, prefix, &read.key);
