@@ -261,7 +261,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A near cache in front of the same backend: a remote hit is kept in process memory and
     // the next read is served from there. Offline, writes are pushed between processes over
-    // momento-lite's topic; with Momento itself, see the README (NearTopic) for the endpoint.
+    // momento-lite's topic; with Momento itself, see docs/near-cache.md (NearTopic) for the endpoint.
     println!("-- a second cache with a near cache (16 MiB, max_staleness 100 ms) --");
     let mut near = NearCache::new(16 << 20);
     if let Some(server) = &_server {

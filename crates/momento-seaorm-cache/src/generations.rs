@@ -54,8 +54,8 @@ pub const OWED_RETRY_INTERVAL: Duration = Duration::from_millis(250);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Consistency {
     /// No read that starts after a write has returned sees data older than that write, in any
-    /// process sharing the backend, while the writer can reach the cache (see the README for
-    /// what a cache outage changes). Costs a batch get (the value plus its tables'
+    /// process sharing the backend, while the writer can reach the cache (see docs/reliability.md
+    /// for what a cache outage changes). Costs a batch get (the value plus its tables'
     /// generations) instead of a get: still one round trip.
     Strict,
     /// Generations are held in-process for at most this long: a write in another process is

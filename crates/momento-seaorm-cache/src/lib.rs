@@ -73,7 +73,7 @@
 //!   rows can be tracked, their integer columns and keys, and which tables a write to one
 //!   reaches (views, partitions, inheritance, cascades, triggers).
 //! * `rows` — row and condition scopes: the rows a one-table read is pinned to
-//!   (`id = 5`, `user_id IN (..)`), the rows a write changed (README: "Row and condition
+//!   (`id = 5`, `user_id IN (..)`), the rows a write changed (docs/rows.md: "Row and condition
 //!   granularity").
 //! * `admin` (feature `admin`) — the admin page: the report as JSON and HTML, invalidation forms.
 //! * [`metrics`] — counters through the `metrics` facade and [`CacheStats`].

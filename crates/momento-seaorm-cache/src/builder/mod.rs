@@ -421,8 +421,8 @@ impl ModelCacheBuilder {
         self
     }
 
-    /// How reads stay consistent with writes (default [`Consistency::Strict`]); see the
-    /// README's invalidation section for what each costs.
+    /// How reads stay consistent with writes (default [`Consistency::Strict`]); see
+    /// docs/rows.md ("Modes") for what each costs.
     ///
     /// ```
     /// # mod user {

@@ -23,7 +23,7 @@
 //! Known values come from the `WHERE` conjunction (`id = 5` pins the old value), assignments of
 //! literals or bound integers (new values), columns not assigned (unchanged: old = new), a
 //! `RETURNING` clause (the rows' values after, or before for `DELETE`), `VALUES` rows and the id
-//! a one-row insert generated. See the README's invalidation section for why no read misses a
+//! a one-row insert generated. See docs/rows.md for why no read misses a
 //! write it follows.
 
 mod read;

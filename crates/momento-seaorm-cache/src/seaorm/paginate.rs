@@ -42,8 +42,8 @@ use crate::load::{LoadAll, LoadNumItems};
 use crate::policy::StoreOptions;
 use crate::seaorm::query::{CacheableSelect, CachedQuery};
 use crate::seaorm::shape::{single, Shape};
-use crate::status::ReadResult;
 use crate::seaorm::stream::RowsStream;
+use crate::status::ReadResult;
 
 /// SeaORM's `Paginator` over a query bound to a cache: the same methods, each page and count
 /// a cached read. Made by [`CachedQuery::paginate`].

@@ -97,7 +97,7 @@ pub trait CacheableSelect: Sized + Send {
 pub trait CacheQueryExt: Sized {
     /// This query, read through `cache`. Finish with the read SeaORM offers on it: `.all(&db)`,
     /// `.one(&db)`, `.count(&db)`, `.exists(&db)`, `.paginate(&db, n)`, `.cursor_by(..)`,
-    /// `.stream(&db)`, `.load_many(..)` (see the README's table of SeaORM's read API).
+    /// `.stream(&db)`, `.load_many(..)` (see the table in docs/seaorm-api.md).
     ///
     /// ```
     /// # mod user {

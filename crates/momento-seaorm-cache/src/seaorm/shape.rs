@@ -13,8 +13,8 @@ use crate::connection::CacheableConnection;
 use crate::key::{self, Operation};
 use crate::load::Loader;
 use crate::policy::StoreOptions;
-use crate::seaorm::query::CacheableSelect;
 use crate::request::ReadRequest;
+use crate::seaorm::query::CacheableSelect;
 use crate::status::ReadResult;
 
 /// How the rows of one SeaORM query type are keyed and stored: the key label made from a

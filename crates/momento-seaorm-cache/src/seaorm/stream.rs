@@ -3,8 +3,8 @@
 //! A stream reads the same statement as `.all()` and shares its key (operation `all`): a hit
 //! streams the cached rows; a miss loads the rows once (one flight per key, like every read),
 //! stores them when they fit the backend's item limit, and streams them. Inside a transaction
-//! the rows stream straight from the database, as SeaORM streams them. The README's "SeaORM's
-//! read API" section says why a miss loads before it streams.
+//! the rows stream straight from the database, as SeaORM streams them. docs/seaorm-api.md says why a miss
+//! loads before it streams.
 //!
 //! ```no_run
 //! # mod user {

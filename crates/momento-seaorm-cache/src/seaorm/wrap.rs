@@ -15,8 +15,8 @@ use crate::connection::CacheableConnection;
 use crate::key::{self, CacheKey, Operation};
 use crate::load::{LoadAll, LoadNumItems, LoadOne, Loader};
 use crate::policy::StoreOptions;
-use crate::seaorm::query::{count_statement, request};
 use crate::read::ReadPlan;
+use crate::seaorm::query::{count_statement, request};
 use crate::status::ReadResult;
 
 impl ModelCache {
