@@ -109,6 +109,7 @@ impl Settings {
         if !(1..=MAX_REPORT_QUERIES).contains(&self.report_queries) {
             return Err(ConfigError::InvalidReportQueries {
                 queries: self.report_queries,
+                max: MAX_REPORT_QUERIES,
             });
         }
         self.validate_lease(backend)

@@ -313,7 +313,7 @@ impl ModelCacheBuilder {
     /// let cache = ModelCache::builder(MemoryBackend::new()).report_queries(50).build()?;
     /// assert_eq!(cache.report().max_queries, 50);
     /// let zero = ModelCache::builder(MemoryBackend::new()).report_queries(0).build();
-    /// assert!(matches!(zero, Err(ConfigError::InvalidReportQueries { queries: 0 })));
+    /// assert!(matches!(zero, Err(ConfigError::InvalidReportQueries { queries: 0, .. })));
     /// # Ok::<(), ConfigError>(())
     /// ```
     pub fn report_queries(mut self, queries: usize) -> Self {
