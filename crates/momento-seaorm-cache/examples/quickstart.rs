@@ -5,6 +5,11 @@
 //! `MOMENTO_API_KEY` set (plus `MOMENTO_ENDPOINT` for a v2 key) it uses Momento itself, in the
 //! cache named by `MOMENTO_CACHE_NAME` (default `model-cache`), created if missing.
 //!
+//! At the end it prints the cache's per-query report (`ModelCache::report`) and the per-query
+//! series of the `metrics` facade as Prometheus exports them (`metrics-exporter-prometheus`;
+//! serve `handle.render()` on a `/metrics` route in an application). With the `admin` feature
+//! the same report is a page: `AdminPage::new(&cache).router()`.
+//!
 //! Run: `cargo run --example quickstart`
 
 use std::future::Future;
@@ -133,6 +138,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_else(|_| "warn,momento::credential_provider=error".into()),
         )
         .init();
+
+    // Metrics through the `metrics` facade, exported as Prometheus text. Install the recorder
+    // before the first cached read: per-query series are registered when a query is first seen.
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
 
     let db = Database::connect("sqlite::memory:").await?;
     seed(&db).await?;
@@ -278,7 +287,45 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
          primary-key lookup is about as fast, while the aggregate over {ORDERS} rows is where \
          the cache wins."
     );
+
+    print_report(&cache);
+    println!("\nPer-query series, as Prometheus scrapes them (hits and misses):");
+    for line in prometheus.render().lines() {
+        let per_query = line.starts_with("momento_seaorm_cache_query_reads_total");
+        if per_query && (line.contains("status=\"hit\"") || line.contains("status=\"miss\"")) {
+            println!("  {line}");
+        }
+    }
     Ok(())
+}
+
+/// The per-query report: what each query shape was served by, and the database time saved.
+fn print_report(cache: &ModelCache) {
+    let report = cache.report();
+    println!("\nPer-query report (ModelCache::report), by database time saved:");
+    println!(
+        "  {:<8} {:<10} {:<12} {:>5} {:>5} {:>6} {:>10} {:>10}  last invalidation",
+        "query", "operation", "table", "reads", "hits", "misses", "db ms", "saved ms"
+    );
+    for q in &report.queries {
+        let f = &q.figures;
+        let last = q
+            .last_invalidation
+            .as_ref()
+            .map(|i| format!("{} ({:?})", i.cause.as_str(), i.scope))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "  {:<8} {:<10} {:<12} {:>5} {:>5} {:>6} {:>10.3} {:>10.3}  {last}",
+            q.fingerprint,
+            q.operation,
+            q.table,
+            f.reads,
+            f.hits + f.near_hits + f.stale,
+            f.misses,
+            f.database_us as f64 / 1000.0,
+            f.saved_us as f64 / 1000.0
+        );
+    }
 }
 
 /// Order count and total per user group: a join and two aggregates over every order.

@@ -22,6 +22,9 @@ use crate::load::Loader;
 use crate::metrics::{CacheStats, Counters};
 use crate::near::{Near, NearStats};
 use crate::read::{ReadPath, ReadPlan};
+use crate::report::{
+    CacheReport, InvalidationCause, InvalidationScope, InvalidatorReport, Reporting,
+};
 use crate::request::ReadRequest;
 use crate::rows::{RowIndex, Scope};
 use crate::status::ReadResult;
@@ -61,6 +64,8 @@ pub(crate) struct Parts {
     pub gates: Vec<InvalidatorHealth>,
     /// The near cache, if configured.
     pub near: Option<Arc<Near>>,
+    /// Per-query counters and the invalidations made, for [`ModelCache::report`].
+    pub report: Reporting,
 }
 
 impl std::fmt::Debug for ModelCache {
@@ -277,6 +282,15 @@ impl ModelCache {
         let key = depends_on
             .is_ok()
             .then(|| self.parts.keys.statement(operation, &label, &statement));
+        let shape = self.parts.report.shapes.counters(
+            operation,
+            &label,
+            Some(&statement.sql),
+            || match self.touches(statement.db_backend, &statement.sql) {
+                Touches::Reads(tables) | Touches::Writes(tables) => tables.to_vec(),
+                Touches::Nothing | Touches::Unknown => Vec::new(),
+            },
+        );
         let plan = ReadPlan {
             operation,
             label: &label,
@@ -284,7 +298,8 @@ impl ModelCache {
             depends_on: depends_on.unwrap_or_default(),
             options,
         };
-        self.read_plan(plan, db, loader(statement)).await
+        let loader = loader(statement);
+        crate::report::recorded(shape, loader, |loader| self.read_gated(plan, db, loader)).await
     }
 
     /// Invalidates every cached read of entity `E`'s table, in every process sharing the
@@ -329,7 +344,8 @@ impl ModelCache {
     pub async fn invalidate<E: sea_orm::EntityTrait>(&self) {
         // The entity's table name is a name, not SQL: no quotes or schema to strip.
         let table = E::default().table_name().to_lowercase();
-        self.invalidate_tables(&[table]).await;
+        self.bump_tables(&[table], InvalidationCause::Explicit)
+            .await;
     }
 
     /// Invalidates every cached read of `table`, in every process sharing the backend: for
@@ -372,7 +388,8 @@ impl ModelCache {
     /// # Ok(()) }
     /// ```
     pub async fn invalidate_table(&self, table: &str) {
-        self.invalidate_tables(&table_names(table)).await;
+        self.bump_tables(&table_names(table), InvalidationCause::Explicit)
+            .await;
     }
 
     /// Invalidates every cached read of every table, in every process sharing the backend
@@ -413,7 +430,74 @@ impl ModelCache {
     /// # Ok(()) }
     /// ```
     pub async fn invalidate_all(&self) {
+        self.bump_all(InvalidationCause::Explicit).await;
+    }
+
+    /// Invalidates everything for `cause`, noting it for the report.
+    pub(crate) async fn bump_all(&self, cause: InvalidationCause) {
+        self.note_invalidation::<&str>(cause, InvalidationScope::Everything, None);
         self.parts.generations.bump_all().await;
+    }
+
+    /// Notes an invalidation of `tables` (`None`: everything) for the report.
+    pub(crate) fn note_invalidation<S: AsRef<str>>(
+        &self,
+        cause: InvalidationCause,
+        scope: InvalidationScope,
+        tables: Option<&[S]>,
+    ) {
+        self.parts.report.invalidations.record(cause, scope, tables);
+    }
+
+    /// What this cache did per query shape, since it was built, in this process: reads, hits,
+    /// misses, the database time spent and saved, bytes stored, the last invalidation (see
+    /// [`CacheReport`] and [`QueryReport`](crate::report::QueryReport)).
+    ///
+    /// ```
+    /// # mod user {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    /// #     #[derive(serde::Serialize, serde::Deserialize)]
+    /// #     #[sea_orm(table_name = "users")]
+    /// #     pub struct Model {
+    /// #         #[sea_orm(primary_key)]
+    /// #         pub id: i32,
+    /// #         pub name: String,
+    /// #     }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(
+    /// #     &db,
+    /// #     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    /// #      INSERT INTO users VALUES (1, 'alice'), (2, 'bob')",
+    /// # )
+    /// # .await?;
+    /// # let backend = momento_seaorm_cache::MemoryBackend::new();
+    /// # let cache = momento_seaorm_cache::ModelCache::builder(backend).build()?;
+    /// let users = cache.wrap(user::Entity);
+    /// users.find_by_pk(&db, 1).await?; // a miss: one query
+    /// users.find_by_pk(&db, 1).await?; // a hit
+    /// users.find_by_pk(&db, 2).await?; // a miss: the same shape, another bound value
+    /// let report = cache.report();
+    /// let shape = &report.queries[0];
+    /// assert_eq!((shape.operation.as_str(), shape.table.as_str()), ("find_by_pk", "users"));
+    /// let f = &shape.figures;
+    /// assert_eq!((f.reads, f.hits, f.misses, f.database_loads), (3, 1, 2, 2));
+    /// assert_eq!(f.stored_values, 2);
+    /// assert_eq!(f.saved_us, f.mean_load_us); // one hit, at the measured mean
+    /// # Ok(()) }
+    /// ```
+    pub fn report(&self) -> CacheReport {
+        let gates = self.parts.gates.iter().enumerate();
+        let invalidators = gates
+            .map(|(i, health)| InvalidatorReport::of(&format!("gate {}", i + 1), health))
+            .collect();
+        self.parts.report.report(self.near_stats(), invalidators)
     }
 
     /// Invalidates every cached read of each of `tables` (any case) in one batch set, and says
@@ -433,7 +517,12 @@ impl ModelCache {
             .iter()
             .flat_map(|t| table_names(t.as_ref()))
             .collect();
-        self.parts.generations.try_bump_tables(&tables).await
+        let recorded = self.parts.generations.try_bump_tables(&tables).await;
+        if recorded {
+            let scope = InvalidationScope::Table;
+            self.note_invalidation(InvalidationCause::ChangeCapture, scope, Some(&tables));
+        }
+        recorded
     }
 
     /// [`invalidate_all`](Self::invalidate_all) that says whether it was recorded, owing nothing.
@@ -446,7 +535,12 @@ impl ModelCache {
     /// # }
     /// ```
     pub async fn try_invalidate_all(&self) -> bool {
-        self.parts.generations.try_bump_all().await
+        let recorded = self.parts.generations.try_bump_all().await;
+        if recorded {
+            let scope = InvalidationScope::Everything;
+            self.note_invalidation::<&str>(InvalidationCause::ChangeCapture, scope, None);
+        }
+        recorded
     }
 
     /// Gives each generation key (from [`table_keys`](Self::table_keys) and
@@ -454,11 +548,41 @@ impl ModelCache {
     /// owed otherwise (change capture retries).
     #[cfg(any(feature = "cdc-postgres", feature = "cdc-mysql"))]
     pub(crate) async fn try_invalidate_keys(&self, keys: &[String]) -> bool {
-        self.parts.generations.try_bump_keys(keys).await
+        let recorded = self.parts.generations.try_bump_keys(keys).await;
+        if recorded {
+            // The tables, as the generation keys name them (`<prefix>gen:<table>[#scope]`).
+            let mut rows = false;
+            let mut tables: Vec<&str> = keys
+                .iter()
+                .filter_map(|key| key.rsplit_once(":gen:").map(|(_, rest)| rest))
+                .map(|rest| match rest.split_once('#') {
+                    Some((table, _)) => {
+                        rows = true;
+                        table
+                    }
+                    None => rest,
+                })
+                .collect();
+            tables.sort_unstable();
+            tables.dedup();
+            let scope = if rows {
+                InvalidationScope::Rows
+            } else {
+                InvalidationScope::Table
+            };
+            self.note_invalidation(InvalidationCause::ChangeCapture, scope, Some(&tables));
+        }
+        recorded
     }
 
-    /// Gives each of `tables` (lowercase, unqualified) a new generation.
+    /// Gives each of `tables` (lowercase, unqualified) a new generation, for a write.
     pub(crate) async fn invalidate_tables(&self, tables: &[String]) {
+        self.bump_tables(tables, InvalidationCause::Write).await;
+    }
+
+    /// Gives each of `tables` a new generation, noting why for the report.
+    async fn bump_tables(&self, tables: &[String], cause: InvalidationCause) {
+        self.note_invalidation(cause, InvalidationScope::Table, Some(tables));
         self.parts.generations.bump_tables(tables).await;
     }
 
@@ -665,6 +789,30 @@ impl ModelCache {
     /// Runs a plan down the read path; in a transaction, or while this process owes an
     /// invalidation the read depends on, it bypasses the cache.
     pub(crate) async fn read_plan<C, L>(
+        &self,
+        plan: ReadPlan<'_>,
+        db: &C,
+        loader: L,
+    ) -> Result<ReadResult<L::Output>, DbErr>
+    where
+        C: CacheableConnection,
+        L: Loader,
+    {
+        let label = plan.label;
+        let shape = self
+            .parts
+            .report
+            .shapes
+            .counters(plan.operation, label, None, || {
+                // A primary-key read's label is its entity's table (and schema fingerprint).
+                let table = label.split('@').next().unwrap_or(label);
+                vec![table_name(table)]
+            });
+        crate::report::recorded(shape, loader, |loader| self.read_gated(plan, db, loader)).await
+    }
+
+    /// [`read_plan`](Self::read_plan) past the shape's recording.
+    async fn read_gated<C, L>(
         &self,
         mut plan: ReadPlan<'_>,
         db: &C,

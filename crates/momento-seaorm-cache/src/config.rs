@@ -9,6 +9,7 @@ use crate::error::ConfigError;
 use crate::generations::Consistency;
 use crate::key::DEFAULT_MAX_KEY_LEN;
 use crate::near::NearCache;
+use crate::report::{DEFAULT_REPORT_QUERIES, MAX_REPORT_QUERIES};
 
 /// The key prefix used when none is given, as in the Node library.
 pub const DEFAULT_KEY_PREFIX: &str = "model-cache";
@@ -35,6 +36,8 @@ pub(crate) struct Settings {
     pub background_writes: bool,
     pub consistency: Consistency,
     pub near: Option<NearCache>,
+    /// Query shapes kept for the report.
+    pub report_queries: usize,
 }
 
 impl Default for Settings {
@@ -52,6 +55,7 @@ impl Default for Settings {
             background_writes: false,
             consistency: Consistency::Strict,
             near: None,
+            report_queries: DEFAULT_REPORT_QUERIES,
         }
     }
 }
@@ -100,6 +104,12 @@ impl Settings {
         if self.consistency == Consistency::Bounded(Duration::ZERO) {
             return Err(ConfigError::ZeroTtl {
                 what: "the bounded-staleness window",
+            });
+        }
+        if !(1..=MAX_REPORT_QUERIES).contains(&self.report_queries) {
+            return Err(ConfigError::InvalidReportQueries {
+                queries: self.report_queries,
+                max: MAX_REPORT_QUERIES,
             });
         }
         self.validate_lease(backend)

@@ -81,6 +81,14 @@ pub enum ConfigError {
         "the circuit breaker needs a failure threshold of at least 1 and a non-zero cool-down"
     )]
     InvalidBreaker,
+    /// The report's bound on query shapes is outside `1..=MAX_REPORT_QUERIES`.
+    #[error("report_queries({queries}) is out of range: keep between 1 and {max} query shapes")]
+    InvalidReportQueries {
+        /// The rejected bound.
+        queries: usize,
+        /// The largest bound accepted.
+        max: usize,
+    },
     /// The near cache's settings cannot work.
     #[error("the near cache is misconfigured: {fix}")]
     InvalidNearCache {

@@ -8,7 +8,8 @@
 //! # Map of the crate
 //! Layers, each depending only on the layers below it (a test checks this):
 //! ```text
-//! front ends   seaorm/ (the SeaORM read API: wrap (cache.wrap(E)) · query (.cached(&cache)) ·
+//! front ends   admin (feature admin: the report as a page) ·
+//!              seaorm/ (the SeaORM read API: wrap (cache.wrap(E)) · query (.cached(&cache)) ·
 //!                selectors · convert · exists · stream · paginate · cursor · related · loader ·
 //!                self_loader · shape) ·
 //!              cached_connection (writes) ·
@@ -24,6 +25,7 @@
 //!              encoding, size) · request (ReadRequest) · heartbeat (publish, read back)
 //!                  │
 //!              guarded (the backend under deadline, breaker and counters; typed faults) ·
+//!              report (per-query counters, found without a lock; invalidations and why) ·
 //!              near (store: values in process memory, a table of version slots for generation
 //!              keys; wire: bump and drop messages ≤ 4 KB; topic: publish over Momento's Pubsub;
 //!              subscriber: follow it, resuming after the last sequence seen)
@@ -75,7 +77,11 @@
 //! * `rows` — row and condition scopes: the rows a one-table read is pinned to
 //!   (`id = 5`, `user_id IN (..)`), the rows a write changed (docs/rows.md: "Row and condition
 //!   granularity").
+//! * `admin` (feature `admin`) — the admin page: the report as JSON and HTML, invalidation forms.
 //! * [`metrics`] — counters through the `metrics` facade and [`CacheStats`].
+//! * [`report`] — [`CacheReport`] from [`ModelCache::report`]: per query shape, reads, hits,
+//!   misses, database time spent and saved, bytes stored, the last invalidation; the same per
+//!   shape through the `metrics` facade, labelled by a bounded fingerprint.
 //! * [`error`] — [`ConfigError`] from `build()`, [`CacheFault`] from backends.
 //!
 //! # Features
@@ -86,6 +92,9 @@
 //!   its PostgreSQL driver only).
 //! * `cdc-mysql` — `Invalidator::mysql`: the same through MariaDB/MySQL's binary log (adds
 //!   `mysql_async`).
+//!
+//! * `admin` — [`admin::AdminPage`]: an `axum::Router` serving [`ModelCache::report`] as JSON
+//!   and as one HTML page, with forms to invalidate a table or everything (adds `axum`).
 //!
 //! SeaORM is used without default features: the application chooses its database drivers,
 //! runtime and TLS flavour by enabling them on its own `sea-orm` dependency.
@@ -156,6 +165,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "admin")]
+pub mod admin;
 pub mod backend;
 pub mod breaker;
 pub mod builder;
@@ -181,6 +192,7 @@ pub mod metrics;
 pub mod near;
 mod policy;
 mod read;
+pub mod report;
 pub mod request;
 mod rows;
 pub mod seaorm;
@@ -213,6 +225,7 @@ pub use metrics::CacheStats;
 #[cfg(feature = "momento")]
 pub use near::NearTopic;
 pub use near::{NearCache, NearStats, DEFAULT_MAX_STALENESS};
+pub use report::{CacheReport, QueryReport};
 pub use request::ReadRequest;
 pub use seaorm::cursor::CachedCursor;
 pub use seaorm::paginate::CachedPaginator;

@@ -27,6 +27,8 @@ const LAYERS: &[(&str, u8)] = &[
     // The backend under deadline and breaker; the near cache (process memory, push invalidation).
     ("guarded", 1),
     ("near", 1),
+    // Per-query counters and invalidations, for the report (reads the near cache's figures).
+    ("report", 1),
     // Generations, the storing policy, the request type, the settings.
     ("generations", 2),
     ("policy", 2),
@@ -45,6 +47,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("seaorm", 5),
     ("cached_connection", 5),
     ("invalidator", 5),
+    // The admin page (feature admin): the report and invalidation over HTTP.
+    ("admin", 5),
 ];
 
 fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -19,6 +19,7 @@ use crate::metrics::Counters;
 use crate::near::Near;
 use crate::policy::StoringPolicy;
 use crate::read::ReadPath;
+use crate::report::Reporting;
 use crate::rows::RowIndex;
 use crate::tables::TableIndex;
 
@@ -81,6 +82,7 @@ pub(super) fn assemble(
         ttl,
         gates,
         near,
+        report: Reporting::new(settings.report_queries),
     }))
 }
 

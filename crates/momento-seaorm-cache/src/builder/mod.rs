@@ -302,6 +302,25 @@ impl ModelCacheBuilder {
         self
     }
 
+    /// How many query shapes [`ModelCache::report`](crate::ModelCache::report) keeps (default
+    /// [`DEFAULT_REPORT_QUERIES`](crate::report::DEFAULT_REPORT_QUERIES)): the shapes of most
+    /// database time; the others are folded into one total. Also the bound on distinct
+    /// per-shape metric series. Between 1 and
+    /// [`MAX_REPORT_QUERIES`](crate::report::MAX_REPORT_QUERIES), checked by `build()`.
+    ///
+    /// ```
+    /// use momento_seaorm_cache::{ConfigError, MemoryBackend, ModelCache};
+    /// let cache = ModelCache::builder(MemoryBackend::new()).report_queries(50).build()?;
+    /// assert_eq!(cache.report().max_queries, 50);
+    /// let zero = ModelCache::builder(MemoryBackend::new()).report_queries(0).build();
+    /// assert!(matches!(zero, Err(ConfigError::InvalidReportQueries { queries: 0, .. })));
+    /// # Ok::<(), ConfigError>(())
+    /// ```
+    pub fn report_queries(mut self, queries: usize) -> Self {
+        self.settings.report_queries = queries;
+        self
+    }
+
     /// Across processes, let one loader per key run the query: a miss first takes a lease (a
     /// set-if-absent key living `lease`); others wait up to `lease` for the value to appear,
     /// then query themselves. Off by default; needs a backend with `set_if_absent`.

@@ -8,6 +8,7 @@ use sea_orm::{DbBackend, DbErr, ExecResult, QueryResult, Statement, Values};
 
 use crate::cache::ModelCache;
 use crate::catalog::Snapshot;
+use crate::report::{InvalidationCause, InvalidationScope};
 use crate::rows::Outcome;
 use crate::tables::Touches;
 
@@ -82,15 +83,25 @@ impl Written {
             cache.catalog().expire_all();
         }
         if self.everything {
-            return cache.invalidate_all().await;
+            return cache.bump_all(InvalidationCause::Write).await;
         }
         let mut keys = self.keys;
         keys.extend(self.pending.into_keys());
+        let tables: Vec<String> = self.tables.into_iter().collect();
         if keys.len() > MAX_KEYS_PER_BUMP {
-            let tables: Vec<String> = self.tables.into_iter().collect();
             return cache.invalidate_tables(&tables).await;
         }
         if !keys.is_empty() {
+            for table in &tables {
+                // Rows: reads pinned to other rows stay cached; with the table's keys, none do.
+                let wide = cache.table_keys(std::slice::from_ref(table));
+                let scope = match wide.iter().all(|k| keys.contains(k)) {
+                    true => InvalidationScope::Table,
+                    false => InvalidationScope::Rows,
+                };
+                let table = std::slice::from_ref(table);
+                cache.note_invalidation(InvalidationCause::Write, scope, Some(table));
+            }
             cache.invalidate_keys(keys.into_iter().collect()).await;
         }
     }

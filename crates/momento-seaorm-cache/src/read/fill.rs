@@ -102,6 +102,7 @@ impl<C: CacheableConnection> Reading<'_, C> {
         };
         let stored = match encoded.store_for {
             Some(ttl) if store => {
+                crate::report::stored(encoded.bytes.len());
                 self.path.store(&self.key, encoded.bytes.clone(), ttl).await;
                 true
             }
