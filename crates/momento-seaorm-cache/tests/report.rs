@@ -172,17 +172,8 @@ async fn the_table_of_shapes_stays_bounded_and_folds_what_it_drops() {
         report.untracked.reads + report.queries.iter().map(|q| q.figures.reads).sum::<u64>()
     );
     assert!(report.untracked.reads > 0);
-    let heavy = report
-        .queries
-        .iter()
-        .find(|q| q.sql.as_deref().is_some_and(|s| s.contains("ORDER BY")));
-    assert_eq!(
-        heavy
-            .expect("the shape of most database time is kept")
-            .figures
-            .reads,
-        3
-    );
+    // Which shapes stay depends on measured database time; the unit test
+    // `report::shapes::tests` checks the ranking with given durations.
 }
 
 #[test]
