@@ -25,6 +25,12 @@
 //! `test_decoding`'s row images; the table has `REPLICA IDENTITY FULL`). Each such write is
 //! followed by `caught_up_to_now()` before the next read, so reads are checked against a
 //! caught-up invalidator and `stale_reads` must be 0 there too.
+//!
+//! The matrix (issue 19): key type {`int` (this module), `uuid` and `string` (see
+//! [`crate::mixed_keys`])} × writer {`connection`, `cdc`} × database {SQLite (connection
+//! only), PostgreSQL, MariaDB (`Invalidator::mysql`, binlog row images)}, each cell on a
+//! fresh database ([`crate::mixed_db`]) and a fresh momento-lite; each cell's figure is
+//! `hit_ratio_5pct_over_read_only_<key>_<writer>`, suffixed `_postgres` / `_mysql` in the JSON.
 
 use std::time::Instant;
 
