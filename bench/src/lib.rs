@@ -13,7 +13,10 @@
 //! * [`expensive`] — a join plus aggregate over 100k rows, uncached against cached, on SQLite
 //!   and PostgreSQL.
 //! * [`miss`] — miss + query + set against the query alone.
-//! * [`mixed`] — hit ratio of Zipf reads with 0–10% row writes over two caches (issue 10).
+//! * [`mixed`] — hit ratio of Zipf reads with 0–10% row writes over two caches (issue 10), as
+//!   a matrix of key type × writer × database (issue 19).
+//! * [`mixed_keys`] — the matrix's UUID and email (exact collation) keys.
+//! * [`mixed_db`] — the matrix's databases and their change-capture invalidators.
 //! * [`cdc`] — change capture: commit-to-invalidation lag on PostgreSQL and MariaDB.
 //! * [`codec`] — `Envelope` encode/decode time and stored size per format and compression.
 //! * [`offload`] — how long a multi-megabyte hit or miss blocks its runtime's worker.
@@ -38,6 +41,8 @@ pub mod hit_target;
 pub mod memory;
 pub mod miss;
 pub mod mixed;
+pub mod mixed_db;
+pub mod mixed_keys;
 pub mod near;
 pub mod offload;
 pub mod profile;

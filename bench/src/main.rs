@@ -42,7 +42,7 @@ struct Cli {
     /// Skip PostgreSQL.
     #[arg(long)]
     no_postgres: bool,
-    /// MariaDB for the cdc scenario (skipped with a note if unreachable or not set up).
+    /// MariaDB for the cdc and mixed scenarios (skipped with a note if unreachable or not set up).
     #[arg(
         long,
         env = "DATABASE_URL_MYSQL",
@@ -337,6 +337,7 @@ async fn run_database_scenarios(
             zipf_s: 1.0,
             seed: cli.seed,
             postgres_url: (!cli.no_postgres).then(|| cli.postgres_url.clone()),
+            mysql_url: (!cli.no_mysql).then(|| cli.mysql_url.clone()),
         };
         let r = mixed::run(config).await?;
         r.print();

@@ -25,13 +25,19 @@
 //! `test_decoding`'s row images; the table has `REPLICA IDENTITY FULL`). Each such write is
 //! followed by `caught_up_to_now()` before the next read, so reads are checked against a
 //! caught-up invalidator and `stale_reads` must be 0 there too.
+//!
+//! The matrix (issue 19): key type {`int` (this module), `uuid` and `string` (see
+//! [`crate::mixed_keys`])} × writer {`connection`, `cdc`} × database {SQLite (connection
+//! only), PostgreSQL, MariaDB (`Invalidator::mysql`, binlog row images)}, each cell on a
+//! fresh database ([`crate::mixed_db`]) and a fresh momento-lite; each cell's figure is
+//! `hit_ratio_5pct_over_read_only_<key>_<writer>`, suffixed `_postgres` / `_mysql` in the JSON.
 
 use std::time::Instant;
 
 use std::collections::BTreeMap;
 
 use momento_seaorm_cache::{
-    CacheQueryExt, CacheStatus, CachedConnection, Invalidator, InvalidatorHandle, ModelCache,
+    CacheQueryExt, CacheStatus, CachedConnection, InvalidatorHandle, ModelCache,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -39,7 +45,9 @@ use sea_orm::{
 use sea_orm::{ActiveValue::Set, ActiveValue::Unchanged};
 use serde::Serialize;
 
-use crate::fixtures::{self, post, user, BenchResult, Lite, PgSchema};
+use crate::fixtures::{self, post, user, BenchResult, Lite};
+use crate::mixed_db::{DbKind, ScopedDb};
+use crate::mixed_keys::{self, KeyKind};
 
 /// The write rates measured, in percent of operations.
 pub const WRITE_PERCENTS: [u32; 4] = [0, 1, 5, 10];
@@ -58,6 +66,8 @@ pub struct MixedConfig {
     pub seed: u64,
     /// PostgreSQL server to use; `None` skips it.
     pub postgres_url: Option<String>,
+    /// MariaDB server to use; `None` skips it.
+    pub mysql_url: Option<String>,
 }
 
 /// The counts and hit ratio at one write rate.
@@ -92,6 +102,8 @@ pub struct RateFigures {
 #[derive(Debug, Clone, Serialize)]
 pub struct DbFigures {
     pub database: &'static str,
+    /// The key read and written: `int` (users and their posts), `uuid`, `string`.
+    pub key: &'static str,
     /// Who writes: `connection` (the caches' `CachedConnection`s) or `cdc` (a plain
     /// connection, through change capture).
     pub writer: &'static str,
@@ -123,13 +135,17 @@ pub struct MixedReport {
     pub postgres: Option<DbFigures>,
     /// PostgreSQL written by another service through change capture.
     pub postgres_cdc: Option<DbFigures>,
-    /// Per database: `hit_ratio_5pct_over_read_only_<key>_<writer>` (key: `int`; writer:
-    /// `connection`, `cdc`).
+    /// Every other cell: uuid and string keys everywhere, integer keys on MariaDB.
+    pub cells: Vec<DbFigures>,
+    /// Per database: `hit_ratio_5pct_over_read_only_<key>_<writer>` (key: `int`, `uuid`,
+    /// `string`; writer: `connection`, `cdc`).
     pub matrix: BTreeMap<String, BTreeMap<String, f64>>,
     /// Stale reads over every cell of the matrix (must be 0).
     pub matrix_stale_reads: usize,
     /// Why PostgreSQL was skipped, if it was.
     pub postgres_skipped: Option<String>,
+    /// Why MariaDB was skipped, if it was.
+    pub mysql_skipped: Option<String>,
 }
 
 /// SplitMix64: small, fast, and the same sequence on every platform for a seed.
@@ -237,9 +253,58 @@ enum Writer<'a> {
 }
 
 /// The two "processes": a cache and its connection each.
-struct Side {
-    cache: ModelCache,
-    conn: CachedConnection,
+pub(crate) struct Side {
+    pub(crate) cache: ModelCache,
+    pub(crate) conn: CachedConnection,
+}
+
+impl Side {
+    /// Two caches sharing `lite` (same backend, cache name and default key prefix, as two
+    /// processes would), each with its own `CachedConnection` over `db`.
+    pub(crate) fn pair(lite: &Lite, db: &DatabaseConnection) -> BenchResult<[Side; 2]> {
+        let side = || -> BenchResult<Side> {
+            let cache = lite.model_cache()?;
+            let conn = CachedConnection::new(db.clone(), &cache);
+            Ok(Side { cache, conn })
+        };
+        Ok([side()?, side()?])
+    }
+}
+
+/// Counts one cached read served with `status` into `f` (`list`: a list read; `ok`: its
+/// value matched the last write).
+pub(crate) fn count(status: CacheStatus, list: bool, ok: bool, f: &mut RateFigures) {
+    let hit = matches!(status, CacheStatus::Hit | CacheStatus::NearHit);
+    f.reads += 1;
+    match status {
+        CacheStatus::Hit | CacheStatus::NearHit => f.hits += 1,
+        CacheStatus::Miss => f.misses += 1,
+        CacheStatus::Stale | CacheStatus::Bypass => f.other += 1,
+    }
+    if list {
+        f.list_reads += 1;
+        f.list_hits += usize::from(hit);
+    } else {
+        f.find_by_pk_reads += 1;
+        f.find_by_pk_hits += usize::from(hit);
+    }
+    f.stale_reads += usize::from(!ok);
+}
+
+/// Fills in the ratios and the rate of `f`, measured over `seconds`.
+pub(crate) fn finish(f: &mut RateFigures, seconds: f64) {
+    f.seconds = seconds;
+    f.ops_per_sec = (f.ops as f64 / f.seconds).round();
+    let ratio = |hits: usize, reads: usize| {
+        if reads == 0 {
+            0.0
+        } else {
+            (hits as f64 / reads as f64 * 10_000.0).round() / 10_000.0
+        }
+    };
+    f.hit_ratio = ratio(f.hits, f.reads);
+    f.find_by_pk_hit_ratio = ratio(f.find_by_pk_hits, f.find_by_pk_reads);
+    f.list_hit_ratio = ratio(f.list_hits, f.list_reads);
 }
 
 /// `SELECT … FROM bench_posts WHERE user_id = ?`.
@@ -269,21 +334,7 @@ async fn read(
             .await?;
         (r.status, expected.user_ok(id, r.value.as_ref()))
     };
-    let hit = matches!(status, CacheStatus::Hit | CacheStatus::NearHit);
-    f.reads += 1;
-    match status {
-        CacheStatus::Hit | CacheStatus::NearHit => f.hits += 1,
-        CacheStatus::Miss => f.misses += 1,
-        CacheStatus::Stale | CacheStatus::Bypass => f.other += 1,
-    }
-    if list {
-        f.list_reads += 1;
-        f.list_hits += usize::from(hit);
-    } else {
-        f.find_by_pk_reads += 1;
-        f.find_by_pk_hits += usize::from(hit);
-    }
-    f.stale_reads += usize::from(!ok);
+    count(status, list, ok, f);
     Ok(())
 }
 
@@ -374,66 +425,24 @@ async fn run_ops(
             read(&sides[op % 2], id, to_list, expected, &mut f).await?;
         }
     }
-    f.seconds = started.elapsed().as_secs_f64();
-    f.ops_per_sec = (ops as f64 / f.seconds).round();
-    let ratio = |hits: usize, reads: usize| {
-        if reads == 0 {
-            0.0
-        } else {
-            (hits as f64 / reads as f64 * 10_000.0).round() / 10_000.0
-        }
-    };
-    f.hit_ratio = ratio(f.hits, f.reads);
-    f.find_by_pk_hit_ratio = ratio(f.find_by_pk_hits, f.find_by_pk_reads);
-    f.list_hit_ratio = ratio(f.list_hits, f.list_reads);
+    finish(&mut f, started.elapsed().as_secs_f64());
     Ok(f)
 }
 
-/// Reads every key once, then runs each write rate: warm-up, then the measured operations.
+/// Reads every key once, then runs each write rate: warm-up, then the measured operations;
+/// written through change capture on `db` when `cdc`.
 async fn measure(
-    database: &'static str,
-    db: &DatabaseConnection,
+    db: &ScopedDb,
     lite: &Lite,
     config: &MixedConfig,
+    cdc: bool,
 ) -> BenchResult<DbFigures> {
-    measure_with(database, db, lite, config, None).await
-}
-
-/// [`measure`], written through change capture when `cdc` names the invalidator's database
-/// URL and schema.
-async fn measure_with(
-    database: &'static str,
-    db: &DatabaseConnection,
-    lite: &Lite,
-    config: &MixedConfig,
-    cdc: Option<(&str, &str)>,
-) -> BenchResult<DbFigures> {
-    // Same backend, cache name and (default) key prefix: two processes sharing one cache.
-    let sides = [0, 1].map(|_| -> BenchResult<Side> {
-        let cache = lite.model_cache()?;
-        let conn = CachedConnection::new(db.clone(), &cache);
-        Ok(Side { cache, conn })
-    });
-    let [a, b] = sides;
-    let sides = [a?, b?];
+    let sides = Side::pair(lite, &db.conn)?;
     let slot = format!("bench_mixed_{}", std::process::id());
     let handle = match cdc {
-        Some((url, schema)) => Some(
-            Invalidator::postgres(url, &sides[0].cache)
-                .name(slot.clone())
-                .watch_schemas([schema])
-                .start()
-                .await
-                .map_err(|e| format!("change capture: {e}"))?,
-        ),
-        None => None,
+        true => Some(db.invalidator(&sides[0].cache, &slot).await?),
+        false => None,
     };
-    if let Some(handle) = &handle {
-        handle
-            .healthy()
-            .await
-            .map_err(|e| format!("change capture: {e}"))?;
-    }
     // The invalidator starts (and invalidates everything once) before the caches fill.
     let mut expected = Expected::new(config.users, config.posts_per_user);
     let started = Instant::now();
@@ -451,14 +460,17 @@ async fn measure_with(
     };
     let (even, odd) = tokio::join!(populate(0), populate(1));
     if even? + odd? > 0 {
-        return Err(format!("{database}: populating read wrong values").into());
+        return Err(format!("{}: populating read wrong values", db.kind.name()).into());
     }
     let populate_seconds = started.elapsed().as_secs_f64();
     let zipf = Zipf::new(config.users as usize, config.zipf_s);
     let mut rng = Rng::new(config.seed);
     let mut rates = Vec::new();
     let writer = match &handle {
-        Some(handle) => Writer::Cdc { plain: db, handle },
+        Some(handle) => Writer::Cdc {
+            plain: &db.conn,
+            handle,
+        },
         None => Writer::Connection,
     };
     for percent in WRITE_PERCENTS {
@@ -468,13 +480,13 @@ async fn measure_with(
         let f = run_ops((&sides, writer), gen, &mut expected, percent, config.ops).await?;
         rates.push(f);
     }
-    if let (Some(handle), Some((url, _))) = (handle, cdc) {
-        handle.stop().await;
-        let _ = Invalidator::drop_postgres_slot(url, &slot).await;
+    if let Some(handle) = handle {
+        db.stop_invalidator(handle, &slot).await;
     }
     Ok(DbFigures {
-        database,
-        writer: if cdc.is_some() { "cdc" } else { "connection" },
+        database: db.kind.name(),
+        key: "int",
+        writer: if cdc { "cdc" } else { "connection" },
         users: config.users,
         posts: config.users * config.posts_per_user,
         populate_seconds: (populate_seconds * 100.0).round() / 100.0,
@@ -482,88 +494,108 @@ async fn measure_with(
     })
 }
 
-async fn seed(db: &DatabaseConnection, config: &MixedConfig) -> BenchResult<()> {
-    fixtures::create_posts_table(db).await?;
-    fixtures::seed_posts(db, config.users, config.posts_per_user).await
+/// The int tables on `db`: users, and `posts_per_user` posts each.
+async fn seed(db: &ScopedDb, config: &MixedConfig) -> BenchResult<()> {
+    fixtures::create_tables(&db.conn).await?;
+    fixtures::seed_users(&db.conn, config.users).await?;
+    fixtures::create_posts_table(&db.conn).await?;
+    fixtures::seed_posts(&db.conn, config.users, config.posts_per_user).await?;
+    db.replica_identity_full(&["bench_users", "bench_posts"])
+        .await
 }
 
-async fn on_sqlite(lite: &Lite, config: &MixedConfig) -> BenchResult<DbFigures> {
-    let db = fixtures::sqlite_with_users(config.users).await?;
-    seed(&db, config).await?;
-    measure("sqlite", &db, lite, config).await
-}
-
-/// `Ok(Err(reason))` when the server is not reachable; `cdc`: written through change capture.
-async fn on_postgres(
-    url: &str,
-    lite: &Lite,
+/// One cell on a fresh database of `kind` with a fresh momento-lite: `Ok(Err(reason))` when
+/// the server is not reachable.
+async fn cell(
+    (kind, url): (DbKind, &str),
+    key: KeyKind,
     config: &MixedConfig,
     cdc: bool,
 ) -> BenchResult<Result<DbFigures, String>> {
-    let schema = match PgSchema::create(url).await {
-        Ok(schema) => schema,
+    let db = match ScopedDb::create(kind, url).await {
+        Ok(db) => db,
         Err(reason) => {
             return Ok(Err(format!(
-                "PostgreSQL at {url} is not reachable: {reason}"
+                "{} at {url} is not reachable: {reason}",
+                kind.name()
             )))
         }
     };
-    let seeded = async {
-        fixtures::create_tables(&schema.conn).await?;
-        fixtures::seed_users(&schema.conn, config.users).await?;
-        seed(&schema.conn, config).await?;
-        for table in ["bench_users", "bench_posts"] {
-            schema
-                .conn
-                .execute_unprepared(&format!("ALTER TABLE {table} REPLICA IDENTITY FULL"))
-                .await?;
-        }
-        BenchResult::Ok(())
+    let lite = Lite::start().await?;
+    let result = match key {
+        KeyKind::Int => match seed(&db, config).await {
+            Ok(()) => measure(&db, &lite, config, cdc).await,
+            Err(e) => Err(e),
+        },
+        _ => mixed_keys::measure(&db, &lite, config, key, cdc).await,
     };
-    let result = match seeded.await {
-        Ok(()) => {
-            let via = cdc.then_some((url, schema.name()));
-            measure_with("postgres", &schema.conn, lite, config, via).await
-        }
-        Err(e) => Err(e),
-    };
-    schema.drop_schema().await?;
+    lite.stop().await;
+    db.drop_db().await?;
     result.map(Ok)
 }
 
-/// Runs the scenario on SQLite and, if reachable, PostgreSQL; a fresh momento-lite for each.
-pub async fn run(config: MixedConfig) -> BenchResult<MixedReport> {
-    let lite = Lite::start().await?;
-    let sqlite = on_sqlite(&lite, &config).await?;
-    lite.stop().await;
-    let (postgres, postgres_skipped) = match &config.postgres_url {
-        None => (None, Some("no PostgreSQL URL given".to_owned())),
-        Some(url) => {
-            let lite = Lite::start().await?;
-            let outcome = on_postgres(url, &lite, &config, false).await;
-            lite.stop().await;
-            match outcome? {
-                Ok(figures) => (Some(figures), None),
-                Err(reason) => (None, Some(reason)),
+/// Every cell of one server: (key, writer) → figures; `Err(reason)` if it is not reachable.
+async fn server_cells(
+    (kind, url): (DbKind, &str),
+    config: &MixedConfig,
+    keys: &[KeyKind],
+) -> BenchResult<Result<Vec<DbFigures>, String>> {
+    let mut cells = Vec::new();
+    for &key in keys {
+        for cdc in [false, true] {
+            match cell((kind, url), key, config, cdc).await? {
+                Ok(f) => cells.push(f),
+                Err(reason) => return Ok(Err(reason)),
             }
         }
-    };
-    let postgres_cdc = match (&config.postgres_url, &postgres) {
-        (Some(url), Some(_)) => {
-            let lite = Lite::start().await?;
-            let outcome = on_postgres(url, &lite, &config, true).await;
-            lite.stop().await;
-            outcome?.ok()
+    }
+    Ok(Ok(cells))
+}
+
+/// Runs the matrix: SQLite (connection writer), PostgreSQL and MariaDB (connection and change
+/// capture) when reachable, each key type; a fresh database and momento-lite for each cell.
+pub async fn run(config: MixedConfig) -> BenchResult<MixedReport> {
+    let sqlite_cell = |key| cell((DbKind::Sqlite, ""), key, &config, false);
+    let sqlite = sqlite_cell(KeyKind::Int)
+        .await?
+        .map_err(|e| e.to_string())?;
+    let mut cells = Vec::new();
+    for key in [KeyKind::Uuid, KeyKind::Str] {
+        cells.push(sqlite_cell(key).await?.map_err(|e| e.to_string())?);
+    }
+    let (mut postgres, mut postgres_cdc, mut postgres_skipped) = (None, None, None);
+    match &config.postgres_url {
+        None => postgres_skipped = Some("no PostgreSQL URL given".to_owned()),
+        Some(url) => {
+            let keys = [KeyKind::Int, KeyKind::Uuid, KeyKind::Str];
+            match server_cells((DbKind::Postgres, url), &config, &keys).await? {
+                Ok(mut found) => {
+                    let rest = found.split_off(2);
+                    let mut int = found.into_iter();
+                    postgres = int.next();
+                    postgres_cdc = int.next();
+                    cells.extend(rest);
+                }
+                Err(reason) => postgres_skipped = Some(reason),
+            }
         }
-        _ => None,
-    };
+    }
+    let mut mysql_skipped = None;
+    match &config.mysql_url {
+        None => mysql_skipped = Some("no MariaDB URL given".to_owned()),
+        Some(url) => {
+            let keys = [KeyKind::Int, KeyKind::Uuid, KeyKind::Str];
+            match server_cells((DbKind::MySql, url), &config, &keys).await? {
+                Ok(found) => cells.extend(found),
+                Err(reason) => mysql_skipped = Some(reason),
+            }
+        }
+    }
     let mut matrix: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
     let mut matrix_stale_reads = 0;
-    for f in [Some(&sqlite), postgres.as_ref(), postgres_cdc.as_ref()]
-        .into_iter()
-        .flatten()
-    {
-        let cell = format!("hit_ratio_5pct_over_read_only_int_{}", f.writer);
+    let all = [Some(&sqlite), postgres.as_ref(), postgres_cdc.as_ref()];
+    for f in all.into_iter().flatten().chain(&cells) {
+        let name = format!("hit_ratio_5pct_over_read_only_{}_{}", f.key, f.writer);
         let ratio = if f.hit_ratio(0) > 0.0 {
             (f.hit_ratio(5) / f.hit_ratio(0) * 10_000.0).round() / 10_000.0
         } else {
@@ -572,7 +604,7 @@ pub async fn run(config: MixedConfig) -> BenchResult<MixedReport> {
         matrix
             .entry(f.database.to_owned())
             .or_default()
-            .insert(cell, ratio);
+            .insert(name, ratio);
         matrix_stale_reads += f.rates.iter().map(|r| r.stale_reads).sum::<usize>();
     }
     Ok(MixedReport {
@@ -583,9 +615,11 @@ pub async fn run(config: MixedConfig) -> BenchResult<MixedReport> {
         sqlite,
         postgres,
         postgres_cdc,
+        cells,
         matrix,
         matrix_stale_reads,
         postgres_skipped,
+        mysql_skipped,
     })
 }
 
@@ -607,10 +641,11 @@ impl MixedReport {
         ]
         .into_iter()
         .flatten()
+        .chain(&self.cells)
         {
             println!(
-                "  {} (writer: {}): {} users, {} posts; every key read once in {:.1} s",
-                f.database, f.writer, f.users, f.posts, f.populate_seconds
+                "  {} (key: {}, writer: {}): {} users, {} posts; every key read once in {:.1} s",
+                f.database, f.key, f.writer, f.users, f.posts, f.populate_seconds
             );
             println!(
                 "  {:>7} {:>7} {:>7} {:>7} {:>6} {:>7} {:>9} {:>9} {:>9} {:>6} {:>8}",
@@ -651,6 +686,9 @@ impl MixedReport {
         println!("  stale reads over the matrix: {}", self.matrix_stale_reads);
         if let Some(reason) = &self.postgres_skipped {
             println!("  NOTE: PostgreSQL skipped: {reason}");
+        }
+        if let Some(reason) = &self.mysql_skipped {
+            println!("  NOTE: MariaDB skipped: {reason}");
         }
     }
 }
