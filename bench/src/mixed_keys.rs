@@ -66,7 +66,7 @@ pub mod account {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// `bench_contacts`: looked up by `email` (table made per database, see [`contacts_ddl`]).
+/// `bench_contacts`: looked up by `email` (table made per database, see `contacts_ddl`).
 pub mod contact {
     use sea_orm::entity::prelude::*;
     use serde::{Deserialize, Serialize};
