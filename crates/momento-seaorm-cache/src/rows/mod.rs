@@ -136,3 +136,30 @@ impl RowIndex {
 fn precise<'a>(catalog: &'a Snapshot, table: &str) -> Option<&'a Arc<TableSchema>> {
     catalog.table(table).filter(|schema| schema.row_precise)
 }
+
+/// The `posts` table the unit tests of this module share: integer `id` (key), `user_id` and
+/// `votes` tracked, `title` not.
+#[cfg(test)]
+pub(crate) fn test_posts_schema() -> TableSchema {
+    TableSchema {
+        table: "posts".into(),
+        columns: vec![
+            "id".into(),
+            "title".into(),
+            "user_id".into(),
+            "votes".into(),
+        ],
+        tracked: ["id", "user_id", "votes"]
+            .map(|c| {
+                (
+                    c.to_owned(),
+                    crate::catalog::Kind::integer("int", false).unwrap(),
+                )
+            })
+            .into(),
+        primary_key: Some("id".into()),
+        auto_increment: true,
+        row_precise: true,
+        ..TableSchema::default()
+    }
+}

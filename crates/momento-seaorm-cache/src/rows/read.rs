@@ -142,27 +142,7 @@ mod tests {
     use sea_orm::Value;
 
     fn schema() -> TableSchema {
-        TableSchema {
-            table: "posts".into(),
-            columns: vec![
-                "id".into(),
-                "title".into(),
-                "user_id".into(),
-                "votes".into(),
-            ],
-            tracked: ["id", "user_id", "votes"]
-                .map(|c| {
-                    (
-                        c.to_owned(),
-                        crate::catalog::Kind::integer("int", false).unwrap(),
-                    )
-                })
-                .into(),
-            primary_key: Some("id".into()),
-            auto_increment: true,
-            row_precise: true,
-            ..TableSchema::default()
-        }
+        crate::rows::test_posts_schema()
     }
 
     fn condition(sql: &str, values: Vec<Value>) -> Option<Condition> {
