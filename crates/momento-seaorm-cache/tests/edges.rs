@@ -75,6 +75,8 @@ enum Write {
     Query(&'static str),
     /// Statements in a `CachedTransaction`, then a rollback.
     RolledBack(Vec<&'static str>),
+    /// Statements in a `CachedTransaction`, then a commit.
+    Committed(Vec<&'static str>),
 }
 
 struct Case {
@@ -203,6 +205,15 @@ async fn write(db: &CachedConnection, case: &Case) {
                     .unwrap_or_else(|e| failed(e));
             }
             txn.rollback().await.unwrap_or_else(|e| failed(e));
+        }
+        Write::Committed(statements) => {
+            let txn = db.begin().await.unwrap_or_else(|e| failed(e));
+            for sql in statements {
+                txn.execute_unprepared(sql)
+                    .await
+                    .unwrap_or_else(|e| failed(e));
+            }
+            txn.commit().await.unwrap_or_else(|e| failed(e));
         }
     }
 }
@@ -334,6 +345,18 @@ fn a_trigger_writing_elsewhere(kind: Db) -> Case {
         ],
         Write::Sql("UPDATE items SET n = 2 WHERE id = 1"),
     )
+}
+
+/// The same trigger, fired in a transaction right after DDL: the DDL made this process forget
+/// its catalog and a transaction does not read it again, so nothing shows the trigger then.
+fn a_trigger_after_ddl_in_a_transaction(kind: Db) -> Case {
+    let mut case = a_trigger_writing_elsewhere(kind);
+    case.name = "a trigger fires in a transaction after DDL (no catalog held)";
+    case.write = Write::Committed(vec![
+        "CREATE TABLE IF NOT EXISTS edge_ddl (id INT)",
+        "UPDATE items SET n = 2 WHERE id = 1",
+    ]);
+    case
 }
 
 /// SQLite only: rowid aliases, schema conflict clauses, placeholder styles.
@@ -600,6 +623,7 @@ async fn sqlite() {
     let kind = Db::Sqlite;
     let mut cases = values_the_database_changes(kind);
     cases.push(a_trigger_writing_elsewhere(kind));
+    cases.push(a_trigger_after_ddl_in_a_transaction(kind));
     cases.extend(sqlite_forms());
     cases.push(a_shadowing_returning());
     cases.extend(views(kind));
@@ -612,6 +636,7 @@ async fn postgres() {
     let kind = Db::Postgres;
     let mut cases = values_the_database_changes(kind);
     cases.push(a_trigger_writing_elsewhere(kind));
+    cases.push(a_trigger_after_ddl_in_a_transaction(kind));
     cases.push(a_shadowing_returning());
     cases.extend(views(kind));
     cases.extend(postgres_families());
@@ -624,6 +649,7 @@ async fn mysql() {
     let kind = Db::MySql;
     let mut cases = values_the_database_changes(kind);
     cases.push(a_trigger_writing_elsewhere(kind));
+    cases.push(a_trigger_after_ddl_in_a_transaction(kind));
     cases.extend(views(kind));
     cases.extend(mariadb_forms());
     cases.push(a_dotted_name(kind));

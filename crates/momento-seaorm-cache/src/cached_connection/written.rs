@@ -122,8 +122,9 @@ impl Touched {
     /// What `sql` touches: the tables it names and, where the catalog has them, every table
     /// the catalog relates to them (views, base tables, partitions, parents, children,
     /// cascades). A write that names a table the catalog does not have (a name the parser
-    /// made up from a modifier, a temporary table) or that fires triggers or rules touches
-    /// everything; DDL names tables that need not exist yet.
+    /// made up from a modifier, a temporary table), that fires triggers or rules, or that runs
+    /// while no catalog is held (before the first read, after DDL, while it cannot be read)
+    /// touches everything; DDL names tables that need not exist yet.
     pub(super) fn of(
         cache: &ModelCache,
         backend: DbBackend,
@@ -135,11 +136,16 @@ impl Touched {
             Touches::Unknown => return Touched::Everything,
             Touches::Reads(_) | Touches::Nothing => return Touched::Nothing,
         };
+        let ddl = crate::tables::is_ddl(backend, sql);
         let Some(catalog) = catalog else {
+            // Without the catalog nothing shows what else the write reaches (triggers, rules,
+            // views, cascades): everything, except DDL, which fires none of those.
+            if !ddl {
+                return Touched::Everything;
+            }
             let coarse = cache.table_keys(&tables);
             return Touched::Tables(tables, coarse);
         };
-        let ddl = crate::tables::is_ddl(backend, sql);
         let mut all: BTreeSet<String> = tables.iter().cloned().collect();
         for table in tables.iter() {
             match catalog.table(table) {

@@ -12,7 +12,8 @@
 //! The catalog is read on first use through the application's connection (PostgreSQL's
 //! `pg_catalog`, `information_schema` on MariaDB/MySQL, `sqlite_master` and pragmas on SQLite),
 //! re-read after DDL through a [`CachedConnection`](crate::CachedConnection) and at the latest
-//! [`MAX_AGE`] after it was read. While it cannot be read, writes fall back to whole tables.
+//! [`MAX_AGE`] after it was read. While none is held (it cannot be read, or DDL just ran in a
+//! transaction), writes invalidate everything: nothing shows what else they reach.
 
 mod kind;
 mod load;
@@ -127,7 +128,7 @@ impl Catalog {
             Err(error) => {
                 tracing::warn!(
                     %error,
-                    "could not read the database catalog: writes invalidate whole tables until it can be read"
+                    "could not read the database catalog: writes invalidate everything until it can be read"
                 );
                 *slot.failed.write().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
                 self.current(backend)
@@ -143,7 +144,7 @@ impl Catalog {
     }
 
     /// Forgets `backend`'s catalog (after DDL): until it is read again, writes invalidate
-    /// whole tables and reads depend on whole tables.
+    /// everything and reads depend on whole tables.
     pub(crate) fn expire(&self, backend: DbBackend) {
         let slot = &self.slots[slot_of(backend)];
         *slot.current.write().unwrap_or_else(|e| e.into_inner()) = None;
