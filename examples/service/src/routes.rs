@@ -261,7 +261,7 @@ async fn rename_user(
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?
     };
     let name = match rename.name {
-        Some(name) => Expr::val(name).into(),
+        Some(name) => Expr::val(name),
         None => Expr::val("user-v").concat(Expr::col(user::Column::Version).add(1)),
     };
     let update = user::Entity::update_many()

@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use clap::Parser;
+use momento_seaorm_cache::ModelCache;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{json, Value};
 use service_example::args::Args;
@@ -97,7 +98,7 @@ async fn reads_hit_and_writes_through_the_service_are_seen() {
     let Some(plain) = seeded_database().await else {
         return;
     };
-    let lite = momento_lite::MomentoLite::builder()
+    let mut lite = momento_lite::MomentoLite::builder()
         .port(0)
         .start()
         .await
@@ -116,90 +117,10 @@ async fn reads_hit_and_writes_through_the_service_are_seen() {
     let cache = service.state.cache().unwrap().clone();
     let router = app(service.state);
 
-    // A first read of the table loads the catalog; then a read is one statement, its repeat none.
-    get(&router, "/posts/2").await;
-    let before = stats(&router).await;
-    let first = get(&router, "/posts/1").await;
-    let after_first = stats(&router).await;
-    let second = get(&router, "/posts/1").await;
-    let after_second = stats(&router).await;
-    assert_eq!(first, second);
-    assert_eq!(first["version"], 1);
-    assert_eq!(after_first.db_statements, before.db_statements + 1);
-    assert_eq!(after_second.db_statements, after_first.db_statements);
-    assert_eq!(reported(&router, "find_by_pk", "svc_posts").await, (1, 2));
-
-    // A vote through the service: every read that shows the post sees it.
-    let owner = user_id(0);
-    let list = format!("/users/{owner}/posts");
-    let aggregate = format!("/users/{owner}/stats");
-    assert_eq!(
-        get(&router, &aggregate).await,
-        json!({"posts": 3, "votes": 0})
-    );
-    assert_eq!(get(&router, &list).await[0]["version"], 1);
-    assert_eq!(get(&router, "/search?title=title-1").await[0]["version"], 1);
-    let (status, voted) = call(&router, "POST", "/posts/1/vote", "").await;
-    assert_eq!(status, StatusCode::OK, "{voted}");
-    assert_eq!((&voted["votes"], &voted["version"]), (&json!(1), &json!(2)));
-    assert_eq!(get(&router, "/posts/1").await, voted);
-    assert_eq!(get(&router, &list).await[0], voted);
-    assert_eq!(get(&router, "/search?title=title-1").await[0], voted);
-    assert_eq!(
-        get(&router, &aggregate).await,
-        json!({"posts": 3, "votes": 1})
-    );
-
-    // A rename through the service: by key and by email.
-    let renamed = user_id(1);
-    let by_key = format!("/users/{renamed}");
-    assert_eq!(get(&router, &by_key).await["name"], "user 1");
-    assert_eq!(
-        get(&router, "/users/by-email/user1@example.com").await["version"],
-        1
-    );
-    let (status, body) = call(
-        &router,
-        "POST",
-        &format!("{by_key}/rename"),
-        r#"{"name":"Grace"}"#,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        (&body["name"], &body["version"]),
-        (&json!("Grace"), &json!(2))
-    );
-    assert_eq!(get(&router, &by_key).await, body);
-    assert_eq!(
-        get(&router, "/users/by-email/user1@example.com").await,
-        body
-    );
-    let (_, default_name) = call(&router, "POST", &format!("{by_key}/rename"), "").await;
-    assert_eq!(default_name["name"], "user-v3");
-
-    // The "second service": a plain-connection write the cache is not told of stays stale
-    // (without the change-capture invalidator) until it is invalidated.
-    let other = user_id(2);
-    let other_path = format!("/users/{other}");
-    assert_eq!(get(&router, &other_path).await["version"], 1);
-    plain
-        .execute_unprepared(&format!(
-            "UPDATE svc_users SET name = 'Plain', version = version + 1 WHERE id = '{other}'"
-        ))
-        .await
-        .unwrap();
-    assert_eq!(
-        get(&router, &other_path).await["version"],
-        1,
-        "not told: stale"
-    );
-    cache.wrap(user::Entity).invalidate_by_pk(other).await;
-    let fresh = get(&router, &other_path).await;
-    assert_eq!(
-        (&fresh["name"], &fresh["version"]),
-        (&json!("Plain"), &json!(2))
-    );
+    a_repeated_read_is_a_hit_that_sends_nothing(&router).await;
+    let voted = a_vote_is_seen_by_every_read_of_the_post(&router).await;
+    a_rename_is_seen_by_key_and_by_email(&router).await;
+    a_plain_write_is_stale_until_invalidated(&router, &plain, &cache).await;
 
     // Not found is a 404, not an error; the metrics have the cache's series.
     let (status, body) = call(&router, "GET", "/posts/999999", "").await;
@@ -215,15 +136,99 @@ async fn reads_hit_and_writes_through_the_service_are_seen() {
         .contains("momento_seaorm_cache_reads_total"));
 
     // The cache down: reads still answer, from the database.
-    let mut lite = lite;
     lite.stop().await;
-    let during = get(&router, "/posts/3").await;
-    assert_eq!(during["id"], 3);
+    assert_eq!(get(&router, "/posts/3").await["id"], 3);
     assert_eq!(get(&router, "/posts/1").await, voted);
     let counted = stats(&router).await;
     assert_eq!(counted.errors, 0);
-    // 23 API requests above; /stats, /report and /metrics are not counted.
+    // 23 API requests in all; /stats, /report and /metrics are not counted.
     assert_eq!(counted.requests, 23, "{counted:?}");
+}
+
+/// After a first read of the table (which loads the catalog), a read is one statement and its
+/// repeat none, reported as a hit. 3 requests.
+async fn a_repeated_read_is_a_hit_that_sends_nothing(router: &Router) {
+    get(router, "/posts/2").await;
+    let before = stats(router).await;
+    let first = get(router, "/posts/1").await;
+    let after_first = stats(router).await;
+    let second = get(router, "/posts/1").await;
+    let after_second = stats(router).await;
+    assert_eq!(first, second);
+    assert_eq!(first["version"], 1);
+    assert_eq!(after_first.db_statements, before.db_statements + 1);
+    assert_eq!(after_second.db_statements, after_first.db_statements);
+    assert_eq!(reported(router, "find_by_pk", "svc_posts").await, (1, 2));
+}
+
+/// A vote through the service is seen by the post, the owner's list, the search and the
+/// aggregate, all read (and cached) before it. 8 requests; returns the voted post.
+async fn a_vote_is_seen_by_every_read_of_the_post(router: &Router) -> Value {
+    let owner = user_id(0);
+    let list = format!("/users/{owner}/posts");
+    let aggregate = format!("/users/{owner}/stats");
+    assert_eq!(
+        get(router, &aggregate).await,
+        json!({"posts": 3, "votes": 0})
+    );
+    assert_eq!(get(router, &list).await[0]["version"], 1);
+    assert_eq!(get(router, "/search?title=title-1").await[0]["version"], 1);
+    let (status, voted) = call(router, "POST", "/posts/1/vote", "").await;
+    assert_eq!(status, StatusCode::OK, "{voted}");
+    assert_eq!((&voted["votes"], &voted["version"]), (&json!(1), &json!(2)));
+    assert_eq!(get(router, "/posts/1").await, voted);
+    assert_eq!(get(router, &list).await[0], voted);
+    assert_eq!(get(router, "/search?title=title-1").await[0], voted);
+    assert_eq!(
+        get(router, &aggregate).await,
+        json!({"posts": 3, "votes": 1})
+    );
+    voted
+}
+
+/// A rename through the service is seen by key and by email; without a body the name becomes
+/// `user-v{version}`. 6 requests.
+async fn a_rename_is_seen_by_key_and_by_email(router: &Router) {
+    let by_key = format!("/users/{}", user_id(1));
+    let by_email = "/users/by-email/user1@example.com";
+    assert_eq!(get(router, &by_key).await["name"], "user 1");
+    assert_eq!(get(router, by_email).await["version"], 1);
+    let rename = format!("{by_key}/rename");
+    let (status, body) = call(router, "POST", &rename, r#"{"name":"Grace"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (&body["name"], &body["version"]),
+        (&json!("Grace"), &json!(2))
+    );
+    assert_eq!(get(router, &by_key).await, body);
+    assert_eq!(get(router, by_email).await, body);
+    let (_, default_name) = call(router, "POST", &rename, "").await;
+    assert_eq!(default_name["name"], "user-v3");
+}
+
+/// The "second service": a plain-connection write the cache is not told of stays stale
+/// (no change-capture invalidator here) until it is invalidated. 3 requests.
+async fn a_plain_write_is_stale_until_invalidated(
+    router: &Router,
+    plain: &DatabaseConnection,
+    cache: &ModelCache,
+) {
+    let other = user_id(2);
+    let path = format!("/users/{other}");
+    assert_eq!(get(router, &path).await["version"], 1);
+    plain
+        .execute_unprepared(&format!(
+            "UPDATE svc_users SET name = 'Plain', version = version + 1 WHERE id = '{other}'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(get(router, &path).await["version"], 1, "not told: stale");
+    cache.wrap(user::Entity).invalidate_by_pk(other).await;
+    let fresh = get(router, &path).await;
+    assert_eq!(
+        (&fresh["name"], &fresh["version"]),
+        (&json!("Plain"), &json!(2))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
