@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use service_example::args::{redact_url, Args};
+use service_example::args::{redact_url, Args, CacheMode};
 use service_example::{app, domain, start};
 use tracing::{error, info};
 
@@ -33,7 +33,7 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `--setup`: drop, create and seed the schema.
+/// `--setup`: drop, create and seed the schema; invalidate everything in a shared cache.
 async fn setup(args: &Args) -> Result<(), String> {
     let mut options = sea_orm::ConnectOptions::new(args.database_url.clone());
     options.sqlx_logging(false);
@@ -48,6 +48,15 @@ async fn setup(args: &Args) -> Result<(), String> {
         posts_per_user = args.posts_per_user,
         "schema created and seeded"
     );
+    // A cache shared with earlier runs may hold rows of the old seed: invalidate everything
+    // (every process sharing the key prefix sees it). An in-process cache would be empty anyway.
+    let shared =
+        args.momento_lite_endpoint.is_some() || std::env::var_os("MOMENTO_API_KEY").is_some();
+    if shared && args.cache == CacheMode::On {
+        let built = service_example::cache::build(args).await?;
+        built.cache.invalidate_all().await;
+        info!(cache = %args.cache_name, "invalidated everything in the cache");
+    }
     Ok(())
 }
 
