@@ -12,6 +12,8 @@
 //! [`start`] builds the state from the flags; [`app`] is the router (the tests drive it
 //! without a socket).
 
+#![warn(missing_docs)]
+
 pub mod args;
 pub mod cache;
 pub mod domain;
