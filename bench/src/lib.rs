@@ -17,6 +17,8 @@
 //!   a matrix of key type × writer × database (issue 19).
 //! * [`mixed_keys`] — the matrix's UUID and email (exact collation) keys.
 //! * [`mixed_db`] — the matrix's databases and their change-capture invalidators.
+//! * [`sweep`] — hit ratio against write rate (0–20%) per key type, and its picture.
+//! * [`plot`] — SVG pictures: values over time with shaded windows, and x–y lines.
 //! * [`cdc`] — change capture: commit-to-invalidation lag on PostgreSQL and MariaDB.
 //! * [`codec`] — `Envelope` encode/decode time and stored size per format and compression.
 //! * [`offload`] — how long a multi-megabyte hit or miss blocks its runtime's worker.
@@ -45,7 +47,9 @@ pub mod mixed_db;
 pub mod mixed_keys;
 pub mod near;
 pub mod offload;
+pub mod plot;
 pub mod profile;
 pub mod stats;
+pub mod sweep;
 pub mod targets;
 pub mod throughput;

@@ -13,7 +13,8 @@ use std::time::Duration;
 use bench::fixtures::BenchResult;
 use bench::hit_target::Mode;
 use bench::{
-    cdc, codec, expensive, hit, memory, miss, mixed, near, offload, profile, targets, throughput,
+    cdc, codec, expensive, hit, memory, miss, mixed, near, offload, plot, profile, sweep, targets,
+    throughput,
 };
 use clap::{Parser, ValueEnum};
 use serde_json::{json, Map, Value};
@@ -67,6 +68,9 @@ struct Cli {
     /// mixed: the seed of the key and operation generator.
     #[arg(long, default_value_t = 10)]
     seed: u64,
+    /// hit-sweep: measured operations per write rate and key type (`--quick` divides by 10).
+    #[arg(long, default_value_t = 4_000)]
+    sweep_ops: usize,
     /// hit-loop: the store to read.
     #[arg(long, value_enum, default_value = "memory")]
     loop_backend: profile::LoopBackend,
@@ -98,6 +102,8 @@ enum Scenario {
     Mixed,
     /// The near cache: near hits, zipfian backend share, throughput, invalidation delay.
     Near,
+    /// Hit ratio against write rate (0–20%) per key type, drawn to docs/img (issue 22).
+    HitSweep,
     /// A bare hit loop for profilers.
     HitLoop,
 }
@@ -149,6 +155,9 @@ async fn run(cli: Cli) -> BenchResult<()> {
     run_database_scenarios(&cli, &mut top, &mut scenarios).await?;
     if cli.runs(Scenario::Near) {
         run_near(&cli, &mut top, &mut scenarios).await?;
+    }
+    if cli.runs(Scenario::HitSweep) {
+        run_sweep(&cli, &mut top, &mut scenarios).await?;
     }
     if cli.runs(Scenario::HitLoop) {
         let report =
@@ -334,6 +343,7 @@ async fn run_database_scenarios(
             posts_per_user: 3,
             ops,
             warmup: ops / 10,
+            write_percents: mixed::WRITE_PERCENTS.to_vec(),
             zipf_s: 1.0,
             seed: cli.seed,
             postgres_url: (!cli.no_postgres).then(|| cli.postgres_url.clone()),
@@ -421,6 +431,29 @@ async fn run_near(
     ];
     put(top, &figures);
     scenarios.insert("near".into(), serde_json::to_value(r)?);
+    Ok(())
+}
+
+/// The hit ratio against write rate, and its picture.
+async fn run_sweep(
+    cli: &Cli,
+    top: &mut Map<String, Value>,
+    scenarios: &mut Map<String, Value>,
+) -> BenchResult<()> {
+    let config = sweep::SweepConfig {
+        keys: 10_000,
+        ops: cli.rounds(cli.sweep_ops),
+        seed: cli.seed,
+        postgres_url: (!cli.no_postgres).then(|| cli.postgres_url.clone()),
+        img_dir: plot::img_dir(cli.quick),
+    };
+    let r = sweep::run(config).await?;
+    r.print();
+    for (name, value) in r.lines.iter().flat_map(|l| l.figures()) {
+        top.insert(name, json!(value));
+    }
+    top.insert("hit_sweep_stale_reads".into(), json!(r.stale_reads));
+    scenarios.insert("hit_sweep".into(), serde_json::to_value(r)?);
     Ok(())
 }
 

@@ -49,7 +49,7 @@ use crate::fixtures::{self, post, user, BenchResult, Lite};
 use crate::mixed_db::{DbKind, ScopedDb};
 use crate::mixed_keys::{self, KeyKind};
 
-/// The write rates measured, in percent of operations.
+/// The write rates the `mixed` scenario measures, in percent of operations.
 pub const WRITE_PERCENTS: [u32; 4] = [0, 1, 5, 10];
 
 /// Size of the data, of the runs, and the generator's seed.
@@ -61,6 +61,9 @@ pub struct MixedConfig {
     pub ops: usize,
     /// Unmeasured operations at the same rate before them.
     pub warmup: usize,
+    /// The write rates to run, in percent of operations, in this order (0 first: the
+    /// read-only ceiling); [`WRITE_PERCENTS`] for the `mixed` scenario.
+    pub write_percents: Vec<u32>,
     /// The Zipf exponent.
     pub zipf_s: f64,
     pub seed: u64,
@@ -473,7 +476,7 @@ async fn measure(
         },
         None => Writer::Connection,
     };
-    for percent in WRITE_PERCENTS {
+    for &percent in &config.write_percents {
         let gen = (&zipf, &mut rng);
         run_ops((&sides, writer), gen, &mut expected, percent, config.warmup).await?;
         let gen = (&zipf, &mut rng);
@@ -506,7 +509,7 @@ async fn seed(db: &ScopedDb, config: &MixedConfig) -> BenchResult<()> {
 
 /// One cell on a fresh database of `kind` with a fresh momento-lite: `Ok(Err(reason))` when
 /// the server is not reachable.
-async fn cell(
+pub async fn cell(
     (kind, url): (DbKind, &str),
     key: KeyKind,
     config: &MixedConfig,

@@ -22,7 +22,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use sea_orm::{ActiveValue::Set, ActiveValue::Unchanged};
 
 use crate::fixtures::{BenchResult, Lite};
-use crate::mixed::{self, DbFigures, MixedConfig, RateFigures, Rng, Side, Zipf, WRITE_PERCENTS};
+use crate::mixed::{self, DbFigures, MixedConfig, RateFigures, Rng, Side, Zipf};
 use crate::mixed_db::{DbKind, ScopedDb};
 
 /// The key a cell reads and writes by.
@@ -303,7 +303,7 @@ pub async fn measure(
     let mut rng = Rng::new(config.seed);
     let mut rates = Vec::new();
     let via = handle.as_ref().map(|h| (db, h));
-    for percent in WRITE_PERCENTS {
+    for &percent in &config.write_percents {
         let gen = (&zipf, &mut rng);
         run_ops((&sides, via), gen, &mut expected, percent, config.warmup).await?;
         let gen = (&zipf, &mut rng);
