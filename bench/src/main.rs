@@ -69,8 +69,11 @@ struct Cli {
     #[arg(long, default_value_t = 10)]
     seed: u64,
     /// hit-sweep: measured operations per write rate and key type (`--quick` divides by 10).
-    #[arg(long, default_value_t = 4_000)]
+    #[arg(long, default_value_t = 1_000)]
     sweep_ops: usize,
+    /// hit-sweep: rows (keys) per table.
+    #[arg(long, default_value_t = 2_000)]
+    sweep_keys: i32,
     /// hit-loop: the store to read.
     #[arg(long, value_enum, default_value = "memory")]
     loop_backend: profile::LoopBackend,
@@ -441,7 +444,7 @@ async fn run_sweep(
     scenarios: &mut Map<String, Value>,
 ) -> BenchResult<()> {
     let config = sweep::SweepConfig {
-        keys: 10_000,
+        keys: cli.sweep_keys,
         ops: cli.rounds(cli.sweep_ops),
         seed: cli.seed,
         postgres_url: (!cli.no_postgres).then(|| cli.postgres_url.clone()),

@@ -60,7 +60,8 @@ pub fn img_dir(quick: bool) -> PathBuf {
     if quick {
         std::env::temp_dir().join("bench-img")
     } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/img")
+        let bench = Path::new(env!("CARGO_MANIFEST_DIR"));
+        bench.parent().unwrap_or(bench).join("docs/img")
     }
 }
 
@@ -226,14 +227,25 @@ where
     }
     for (i, s) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        let line = LineSeries::new(s.points.iter().copied(), color.stroke_width(2));
+        // With markers, earlier lines are wider and their markers larger, so that a line
+        // hidden under a later, equal one still shows.
+        let later = (series.len() - 1 - i).min(4) as u32;
+        let (width, radius) = if markers {
+            (2 + later, 4 + 2 * later)
+        } else {
+            (2, 0)
+        };
+        let line = LineSeries::new(s.points.iter().copied(), color.stroke_width(width));
         chart
             .draw_series(line)
             .map_err(err)?
             .label(s.label.clone())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(3)));
         if markers {
-            let dots = s.points.iter().map(|&p| Circle::new(p, 4, color.filled()));
+            let dots = s
+                .points
+                .iter()
+                .map(|&p| Circle::new(p, radius, color.filled()));
             chart.draw_series(dots).map_err(err)?;
         }
     }
