@@ -85,6 +85,27 @@ pub struct HitReport {
     /// `.cached().all()` over the raw get of its key.
     pub cached_all_p50_ratio: f64,
     pub cached_all_p99_ratio: f64,
+    /// Keys momento-lite looked up per default (`Strict`) `find_by_pk` hit: each is an element
+    /// Momento bills.
+    pub keys_per_strict_pk_hit: f64,
+    /// Keys momento-lite looked up per default `.cached().all()` hit.
+    pub keys_per_strict_list_hit: f64,
+    /// Keys looked up per `TtlOnly` `find_by_pk` hit.
+    pub keys_per_ttl_only_pk_hit: f64,
+}
+
+/// How many calls each key count is averaged over.
+const KEY_COUNT_CALLS: u64 = 100;
+
+/// The keys the server looked up per call of `op`, averaged over [`KEY_COUNT_CALLS`] calls
+/// made after sampling (every one a hit).
+async fn keys_per_call(target: &HitTarget, lite: &Lite, op: Op) -> BenchResult<f64> {
+    let before = lite.server.keys_read();
+    for _ in 0..KEY_COUNT_CALLS {
+        once(target, op).await?;
+    }
+    let keys = lite.server.keys_read() - before;
+    Ok(keys as f64 / KEY_COUNT_CALLS as f64)
 }
 
 async fn once(target: &HitTarget, op: Op) -> BenchResult<u64> {
@@ -135,6 +156,9 @@ pub async fn run(config: HitConfig) -> BenchResult<HitReport> {
         )
     };
     let pk_key = target.variant(Mode::Default).pk_keys[0].clone();
+    let keys_per_strict_pk_hit = keys_per_call(&target, &lite, Op::FindByPk).await?;
+    let keys_per_strict_list_hit = keys_per_call(&target, &lite, Op::CachedAll).await?;
+    let keys_per_ttl_only_pk_hit = keys_per_call(&target, &lite, Op::FindByPkTtlOnly).await?;
     let report = HitReport {
         rounds: config.rounds,
         find_by_pk_value_bytes: target.raw_get(&pk_key).await?,
@@ -159,6 +183,9 @@ pub async fn run(config: HitConfig) -> BenchResult<HitReport> {
         bounded_p99_ratio: r(Op::FindByPkBounded, Op::RawGet).1,
         cached_all_p50_ratio: r(Op::CachedAll, Op::RawGetAllKey).0,
         cached_all_p99_ratio: r(Op::CachedAll, Op::RawGetAllKey).1,
+        keys_per_strict_pk_hit,
+        keys_per_strict_list_hit,
+        keys_per_ttl_only_pk_hit,
     };
     drop(target);
     lite.stop().await;
@@ -224,5 +251,9 @@ impl HitReport {
         for (label, p50, p99) in pairs {
             println!("  {label:<38} p50 {p50:.3}x  p99 {p99:.3}x");
         }
+        println!(
+            "  keys read per hit (server-side): find_by_pk Strict {:.2}, .cached().all() Strict {:.2}, find_by_pk TtlOnly {:.2}",
+            self.keys_per_strict_pk_hit, self.keys_per_strict_list_hit, self.keys_per_ttl_only_pk_hit
+        );
     }
 }

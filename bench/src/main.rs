@@ -214,6 +214,9 @@ async fn run_latency_scenarios(
             ("cached_all_hit_p99_ratio", r.cached_all_p99_ratio),
             ("hit_p50_us", r.find_by_pk.p50_us),
             ("raw_get_p50_us", r.raw_get.p50_us),
+            ("keys_per_strict_pk_hit", r.keys_per_strict_pk_hit),
+            ("keys_per_strict_list_hit", r.keys_per_strict_list_hit),
+            ("keys_per_ttl_only_pk_hit", r.keys_per_ttl_only_pk_hit),
         ];
         put(top, &figures);
         scenarios.insert("hit".into(), serde_json::to_value(r)?);

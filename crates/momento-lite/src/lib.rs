@@ -354,6 +354,23 @@ impl LiteServer {
         self.store.evictions()
     }
 
+    /// How many keys `Get` and `GetBatch` requests have looked up since the server started: one
+    /// per `Get`, one per key of a `GetBatch` (the elements Momento bills), hits and misses alike.
+    /// Requests refused by an injected fault or for a missing cache are counted too.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = momento_lite::MomentoLite::builder().start().await?;
+    /// assert_eq!(server.keys_read(), 0);
+    /// server.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn keys_read(&self) -> u64 {
+        self.store.keys_read()
+    }
+
     /// The memory accounting of the named cache (its expired items dropped first), or `None` if
     /// there is no such cache.
     pub fn cache_stats(&self, cache: &str) -> Option<CacheStats> {

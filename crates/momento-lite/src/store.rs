@@ -42,6 +42,8 @@ pub struct Store {
     max_memory_bytes: Option<u64>,
     /// Items evicted to make room, in every cache ever created.
     evictions: AtomicU64,
+    /// Keys looked up by `Get` and `GetBatch` (each key of a batch counts: a billed element).
+    keys_read: AtomicU64,
 }
 
 /// A snapshot of one cache's memory accounting, from [`LiteServer::cache_stats`].
@@ -107,6 +109,17 @@ impl Store {
     /// The memory limit of each cache, in bytes, if any.
     pub fn max_memory_bytes(&self) -> Option<u64> {
         self.max_memory_bytes
+    }
+
+    /// Counts `n` keys looked up by a `Get` or `GetBatch`.
+    pub fn count_keys_read(&self, n: usize) {
+        self.keys_read.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Keys looked up by `Get` and `GetBatch` since the store was created: one per `Get`, one per
+    /// key of a `GetBatch` (what Momento bills as elements read).
+    pub fn keys_read(&self) -> u64 {
+        self.keys_read.load(Ordering::Relaxed)
     }
 
     /// Items evicted to make room, over all caches since the store was created (deleted caches

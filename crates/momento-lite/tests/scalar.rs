@@ -101,6 +101,22 @@ async fn batches_answer_every_key_in_order() {
 }
 
 #[tokio::test]
+async fn every_key_read_is_counted_once() {
+    let (server, client) = server_with_cache().await;
+    client.set(CACHE, "a", "1").await.expect("set");
+    let before = server.keys_read();
+    client.get(CACHE, "a").await.expect("get");
+    client.get(CACHE, "missing").await.expect("get");
+    client
+        .get_batch(CACHE, ["a", "missing", "b"])
+        .await
+        .expect("get batch");
+    client.set(CACHE, "b", "2").await.expect("set");
+    // Two gets and a batch of three: writes read nothing.
+    assert_eq!(server.keys_read() - before, 5);
+}
+
+#[tokio::test]
 async fn conditional_sets_follow_their_conditions() {
     let (_server, client) = server_with_cache().await;
     let stored = client

@@ -20,6 +20,7 @@ pub fn get(
 ) -> Result<Response<pb::GetResponse>, Status> {
     let cache = cache_name(&request)?;
     let key = request.into_inner().cache_key;
+    store.count_keys_read(1);
     let value = store.with_cache(&cache, |items, now| items.get(&key, now))?;
     Ok(Response::new(get_response(value)))
 }
@@ -31,6 +32,7 @@ pub fn get_batch(
 ) -> Result<Response<BatchStream<pb::GetResponse>>, Status> {
     let cache = cache_name(&request)?;
     let gets = request.into_inner().items;
+    store.count_keys_read(gets.len());
     let answers: Vec<Result<pb::GetResponse, Status>> =
         store.with_cache(&cache, |items, now| {
             Ok(gets
