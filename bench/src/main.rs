@@ -5,6 +5,8 @@
 //! cargo run --release -p bench -- all --json /tmp/bench.json
 //! cargo run --release -p bench -- hit
 //! cargo run --release -p bench -- hit-loop --loop-backend memory --iterations 200000
+//! cargo build --release -p service-example -p momento-seaorm-invalidator && \
+//!   cargo run --release -p bench -- service --json /tmp/service.json
 //! ```
 
 use std::path::PathBuf;
@@ -13,7 +15,8 @@ use std::time::Duration;
 use bench::fixtures::BenchResult;
 use bench::hit_target::Mode;
 use bench::{
-    cdc, codec, expensive, hit, memory, miss, mixed, near, offload, profile, targets, throughput,
+    cdc, codec, expensive, hit, memory, miss, mixed, near, offload, profile, service, targets,
+    throughput,
 };
 use clap::{Parser, ValueEnum};
 use serde_json::{json, Map, Value};
@@ -79,6 +82,32 @@ struct Cli {
     /// hit-loop: how many reads.
     #[arg(long, default_value_t = 100_000)]
     iterations: usize,
+    /// service: seconds of the cached run with its fault schedule (the uncached run lasts a
+    /// third of it; `--quick`: 30 s).
+    #[arg(long, default_value_t = 100.0)]
+    service_secs: f64,
+    /// service: offered requests per second (open loop), both runs.
+    #[arg(long, default_value_t = 200.0)]
+    service_rps: f64,
+    /// service: seconds per step of the capacity ramp after each run (0: no ramp).
+    #[arg(long, default_value_t = 3.0)]
+    service_ramp_step_secs: f64,
+    /// service: the p99 latency (ms) a ramp step must meet.
+    #[arg(long, default_value_t = 50.0)]
+    service_p99_target_ms: f64,
+    /// service: seeded users (each with --service-posts-per-user posts).
+    #[arg(long, default_value_t = 2_000)]
+    service_users: usize,
+    /// service: posts per seeded user.
+    #[arg(long, default_value_t = 5)]
+    service_posts_per_user: usize,
+    /// service: where `service` and `momento-seaorm-invalidator` are (default: next to this
+    /// executable).
+    #[arg(long)]
+    service_bin_dir: Option<PathBuf>,
+    /// service: where the SVG plots are written.
+    #[arg(long, default_value = "docs/img")]
+    plots_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,12 +129,16 @@ enum Scenario {
     Near,
     /// A bare hit loop for profilers.
     HitLoop,
+    /// The example service under load and faults, 4 processes, cached against uncached (not
+    /// in `all`: build `service-example` and `momento-seaorm-invalidator` first).
+    Service,
 }
 
 impl Cli {
     fn runs(&self, scenario: Scenario) -> bool {
         self.scenario == scenario
-            || (self.scenario == Scenario::All && scenario != Scenario::HitLoop)
+            || (self.scenario == Scenario::All
+                && !matches!(scenario, Scenario::HitLoop | Scenario::Service))
     }
 
     /// `full` rounds, or a tenth of them with `--quick`.
@@ -149,6 +182,9 @@ async fn run(cli: Cli) -> BenchResult<()> {
     run_database_scenarios(&cli, &mut top, &mut scenarios).await?;
     if cli.runs(Scenario::Near) {
         run_near(&cli, &mut top, &mut scenarios).await?;
+    }
+    if cli.runs(Scenario::Service) {
+        run_service(&cli, &mut top, &mut scenarios).await?;
     }
     if cli.runs(Scenario::HitLoop) {
         let report =
@@ -421,6 +457,41 @@ async fn run_near(
     ];
     put(top, &figures);
     scenarios.insert("near".into(), serde_json::to_value(r)?);
+    Ok(())
+}
+
+/// The example service under load and faults.
+async fn run_service(
+    cli: &Cli,
+    top: &mut Map<String, Value>,
+    scenarios: &mut Map<String, Value>,
+) -> BenchResult<()> {
+    let secs = if cli.quick { 30.0 } else { cli.service_secs };
+    let config = service::ServiceConfig {
+        postgres_url: cli.postgres_url.clone(),
+        secs,
+        uncached_secs: (secs / 3.0).max(5.0),
+        rate: cli.service_rps,
+        users: cli.service_users,
+        posts_per_user: cli.service_posts_per_user,
+        near_staleness: Duration::from_millis(1_000),
+        max_lag: Duration::from_millis(1_000),
+        checks_per_sec: 10.0,
+        ramp_step_secs: if cli.quick {
+            1.0
+        } else {
+            cli.service_ramp_step_secs
+        },
+        p99_target: Duration::from_secs_f64(cli.service_p99_target_ms / 1e3),
+        plots_dir: cli.plots_dir.clone(),
+        bin_dir: cli.service_bin_dir.clone(),
+    };
+    let r = service::run(config).await?;
+    r.print();
+    for (name, value) in r.figures() {
+        top.insert(name, json!(value));
+    }
+    scenarios.insert("service".into(), serde_json::to_value(r)?);
     Ok(())
 }
 
