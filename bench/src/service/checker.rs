@@ -235,3 +235,45 @@ async fn check_one(ctx: &Ctx, key: RowKey, wait: Duration, counts: &Counts) {
         Err(e) => counts.note(&counts.errors, format!("checker {url}: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_read_must_show_every_write_older_than_its_allowance() {
+        let bounds = Bounds {
+            near_staleness: 100 * MS,
+            max_lag: 1_000 * MS,
+        };
+        let start = Instant::now();
+        let log = WriteLog::new(bounds, start);
+        let post = RowKey::Post(7);
+        log.record(post, 2, Some(0));
+        let done = Instant::now();
+        // The writer's own process: no allowance at all.
+        assert!(log.violation(post, 1, done + MS, 0).is_some());
+        assert!(log.violation(post, 2, done + MS, 0).is_none());
+        // Another process: the near cache's bound.
+        assert!(log.violation(post, 1, done + 50 * MS, 1).is_none());
+        assert!(log.violation(post, 1, done + 200 * MS, 1).is_some());
+        // A plain-connection write: max_lag plus the near bound.
+        let user = RowKey::User(1);
+        log.record(user, 5, None);
+        let done = Instant::now();
+        assert!(log.violation(user, 4, done + 1_000 * MS, 0).is_none());
+        assert!(log.violation(user, 4, done + 1_200 * MS, 0).is_some());
+        // Newer than anything logged, or a row never written: fine.
+        assert!(log.violation(user, 6, done + 5_000 * MS, 0).is_none());
+        assert!(log.violation(RowKey::Post(8), 1, done, 0).is_none());
+        assert_eq!(log.writes(), 2);
+    }
+
+    #[test]
+    fn strict_bounds_allow_nothing() {
+        assert_eq!(Bounds::STRICT.allowance(None, 0), Duration::ZERO);
+        assert_eq!(Bounds::STRICT.allowance(Some(1), 0), Duration::ZERO);
+    }
+}

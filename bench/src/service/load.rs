@@ -192,3 +192,34 @@ pub fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     }
     (h.value_at_quantile(q / 100.0) as f64).round() / 1_000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_robin_skips_processes_that_are_down() {
+        let targets = Targets::new(vec!["a".into(), "b".into(), "c".into()]);
+        targets.set_up(1, false);
+        let picked: Vec<usize> = (0..4).filter_map(|_| targets.pick()).map(|p| p.0).collect();
+        assert_eq!(picked, vec![0, 2, 0, 2]);
+        for i in 0..3 {
+            targets.set_up(i, false);
+        }
+        assert!(targets.pick().is_none());
+    }
+
+    #[test]
+    fn seconds_and_windows_add_up() {
+        let mut r = Recorder::new(3);
+        r.record(0.5, Duration::from_millis(2), Ok(()));
+        r.record(1.5, Duration::from_millis(40), Ok(()));
+        r.record(1.7, Duration::from_millis(1), Err("boom".into()));
+        r.record(9.0, Duration::from_millis(5), Ok(()));
+        assert_eq!((r.done, r.errors), (4, 1));
+        let (h, done, errors) = r.window(1, 2);
+        assert_eq!((h.len(), done, errors), (1, 2, 1));
+        assert!((ms(&h, 99.0) - 40.0).abs() < 0.1);
+        assert_eq!(r.seconds[2].done, 1, "late samples land in the last second");
+    }
+}

@@ -259,3 +259,40 @@ pub fn rows_of(body: &Value) -> Vec<(RowKey, i64)> {
         v => one(v).into_iter().collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_carry_their_key_and_version() {
+        let user = serde_json::json!({"id": user_id(0).to_string(), "name": "a", "version": 3});
+        assert_eq!(rows_of(&user), vec![(RowKey::User(1), 3)]);
+        let posts = serde_json::json!([{"id": 4, "version": 1}, {"id": 5, "version": 2}]);
+        assert_eq!(
+            rows_of(&posts),
+            vec![(RowKey::Post(4), 1), (RowKey::Post(5), 2)]
+        );
+        assert!(rows_of(&serde_json::json!({"posts": 3, "votes": 9})).is_empty());
+    }
+
+    #[test]
+    fn the_mix_has_five_percent_writes_split_evenly() {
+        let mix = Mix::new(100, 500, 0.05);
+        let mut rng = Rng::new(3);
+        let (mut writes, mut plain, n) = (0, 0, 100_000);
+        for _ in 0..n {
+            match mix.next(&mut rng) {
+                Op::Vote(_) | Op::Rename(_) => writes += 1,
+                Op::PlainVote(_) | Op::PlainRename(_) => plain += 1,
+                _ => {}
+            }
+        }
+        let share = |k: i32| k as f64 / n as f64;
+        assert!(
+            (share(writes + plain) - 0.05).abs() < 0.005,
+            "{writes} {plain}"
+        );
+        assert!((share(plain) - 0.025).abs() < 0.004, "{plain}");
+    }
+}
