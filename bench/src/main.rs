@@ -87,13 +87,13 @@ struct Cli {
     #[arg(long, default_value_t = 100.0)]
     service_secs: f64,
     /// service: offered requests per second (open loop), both runs.
-    #[arg(long, default_value_t = 200.0)]
+    #[arg(long, default_value_t = 100.0)]
     service_rps: f64,
     /// service: seconds per step of the capacity ramp after each run (0: no ramp).
     #[arg(long, default_value_t = 3.0)]
     service_ramp_step_secs: f64,
     /// service: the p99 latency (ms) a ramp step must meet.
-    #[arg(long, default_value_t = 50.0)]
+    #[arg(long, default_value_t = 100.0)]
     service_p99_target_ms: f64,
     /// service: seeded users (each with --service-posts-per-user posts).
     #[arg(long, default_value_t = 2_000)]

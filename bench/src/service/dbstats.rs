@@ -1,7 +1,7 @@
 //! Database statements per second, from each app process's `GET /stats` (`db_statements`:
 //! every statement the process sent to PostgreSQL, counted by SeaORM's metric callback).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::load::Targets;
@@ -14,48 +14,62 @@ pub struct DbSeries {
     pub per_second: Vec<(f64, f64)>,
     /// Statements over the phase.
     pub statements: u64,
-    /// Requests the processes counted over the phase.
+    /// API requests the processes counted over the phase.
     pub requests: u64,
 }
 
-/// Polls every process's `/stats` once a second for `secs` seconds (plus one last poll). The
-/// first answer of a process is its baseline; a counter that went down means the process
-/// restarted, and its new value is all new.
+/// Per second of the phase: statements, and requests.
+type Buckets = Arc<Mutex<Vec<(u64, u64)>>>;
+
+/// Polls every process's `/stats` about once a second for `secs` seconds, each process on a
+/// task of its own (a slow answer delays only its own next poll). The first answer of a process
+/// is its baseline; a counter that went down means the process restarted, and its new value is
+/// all new. The increase between two polls is put in the second of the later one.
 pub async fn poll(http: reqwest::Client, targets: Arc<Targets>, secs: f64) -> DbSeries {
     let start = Instant::now();
-    let mut last: Vec<Option<(u64, u64)>> = vec![None; targets.urls().len()];
+    let buckets: Buckets = Arc::new(Mutex::new(vec![(0, 0); secs.ceil() as usize + 2]));
+    let mut tasks = tokio::task::JoinSet::new();
+    for base in targets.urls() {
+        let url = format!("{base}/stats");
+        let (http, buckets) = (http.clone(), buckets.clone());
+        tasks.spawn(poll_one(http, url, start, secs, buckets));
+    }
+    while tasks.join_next().await.is_some() {}
+    let buckets = buckets.lock().expect("buckets lock");
     let mut series = DbSeries::default();
+    for (i, &(statements, requests)) in buckets.iter().enumerate().skip(1) {
+        series.statements += statements;
+        series.requests += requests;
+        if (i as f64) < secs {
+            series.per_second.push((i as f64 + 0.5, statements as f64));
+        }
+    }
+    series
+}
+
+async fn poll_one(http: reqwest::Client, url: String, start: Instant, secs: f64, buckets: Buckets) {
+    let mut last: Option<(u64, u64)> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut previous = start;
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let end = start + Duration::from_secs_f64(secs);
     loop {
         tick.tick().await;
-        let mut statements = 0;
-        for (i, base) in targets.urls().iter().enumerate() {
-            let request = http
-                .get(format!("{base}/stats"))
-                .timeout(Duration::from_millis(900));
-            let Ok(body) = fetch(request).await else {
-                continue;
-            };
+        let request = http.get(&url).timeout(Duration::from_secs(5));
+        if let Ok(body) = fetch(request).await {
             let field = |name: &str| body.get(name).and_then(|v| v.as_u64()).unwrap_or(0);
             let now = (field("db_statements"), field("requests"));
             let delta = |old: u64, new: u64| if new >= old { new - old } else { new };
-            if let Some((db, req)) = last[i] {
-                statements += delta(db, now.0);
-                series.requests += delta(req, now.1);
+            if let Some((db, req)) = last {
+                let i = (start.elapsed().as_secs_f64() as usize).max(1);
+                let mut b = buckets.lock().expect("buckets lock");
+                let i = i.min(b.len() - 1);
+                b[i].0 += delta(db, now.0);
+                b[i].1 += delta(req, now.1);
             }
-            last[i] = Some(now);
+            last = Some(now);
         }
-        let now = Instant::now();
-        series.statements += statements;
-        let elapsed = (now - previous).as_secs_f64().max(1e-3);
-        if now > start + Duration::from_millis(500) {
-            let t = (now - start).as_secs_f64();
-            series.per_second.push((t, statements as f64 / elapsed));
-        }
-        previous = now;
-        if now - start >= Duration::from_secs_f64(secs) {
-            return series;
+        if Instant::now() >= end {
+            return;
         }
     }
 }

@@ -12,9 +12,10 @@
 
 use std::time::{Duration, Instant};
 
-use momento_lite::{Fault, LiteServer};
+use momento_lite::Fault;
 use serde::Serialize;
 
+use super::lite::LiteHost;
 use super::load::Targets;
 use super::procs::Fleet;
 use crate::fixtures::BenchResult;
@@ -48,7 +49,7 @@ pub fn shape(secs: f64) -> (f64, f64, f64) {
 
 /// Runs the schedule against the run that started at `start` and lasts `secs` seconds.
 pub async fn run(
-    lite: &mut LiteServer,
+    lite: &LiteHost,
     fleet: &mut Fleet,
     targets: &Targets,
     start: Instant,
@@ -64,7 +65,7 @@ pub async fn run(
         let began = Instant::now();
         match name {
             "momento_down" => {
-                lite.stop().await;
+                lite.stop().await?;
                 tokio::time::sleep(active).await;
                 lite.start_again().await?;
             }
@@ -95,11 +96,16 @@ pub async fn run(
                 targets.set_up(victim, true);
             }
         }
-        windows.push(FaultWindow {
+        let window = FaultWindow {
             name,
             start_s: since(began),
             end_s: since(Instant::now()),
-        });
+        };
+        println!(
+            "  fault {name}: {:.1}-{:.1} s",
+            window.start_s, window.end_s
+        );
+        windows.push(window);
         fleet.check_alive()?;
     }
     Ok(windows)

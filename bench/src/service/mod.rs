@@ -9,15 +9,17 @@
 //! * [`checker`] — the write log and the database-against-service checker.
 //! * [`dbstats`] — database statements per second from each process's `/stats`.
 //! * [`faults`] — the fault schedule of the cached run.
+//! * [`lite`] — the shared momento-lite on a runtime of its own.
 //! * [`report`] — the figures, the table and the plots.
 //!
-//! momento-lite runs inside the bench (so the schedule can stop it and inject latency); the
-//! service processes and the invalidator reach it over TCP. The database is `bench_service` on
+//! momento-lite runs inside the bench on a runtime of its own ([`lite`]), so the schedule can
+//! stop it and inject latency; the service processes and the invalidator reach it over TCP. The database is `bench_service` on
 //! the given PostgreSQL server (created if missing), so other users of `test` are untouched.
 
 pub mod checker;
 pub mod dbstats;
 pub mod faults;
+pub mod lite;
 pub mod load;
 pub mod ops;
 pub mod procs;
@@ -27,12 +29,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use momento_lite::{LiteServer, MomentoLite};
 use momento_seaorm_cache::Invalidator;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
 use crate::fixtures::BenchResult;
 use checker::{Bounds, WriteLog};
+use lite::LiteHost;
 use load::Targets;
 use ops::{Ctx, Mix};
 use procs::Fleet;
@@ -89,7 +91,7 @@ pub async fn run(config: ServiceConfig) -> BenchResult<ServiceReport> {
         .timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(512)
         .build()?;
-    let mut lite = MomentoLite::builder().start().await?;
+    let lite = LiteHost::start().await?;
     let log_dir = std::env::temp_dir().join("bench-service-logs");
     let mut fleet = Fleet::new(bin_dir, log_dir.clone(), http.clone())?;
     println!(
@@ -100,7 +102,7 @@ pub async fn run(config: ServiceConfig) -> BenchResult<ServiceReport> {
     );
     fleet.setup(&setup_args(&config, &db_url)).await?;
     let plain =
-        Database::connect(ConnectOptions::new(&db_url).max_connections(16).to_owned()).await?;
+        Database::connect(ConnectOptions::new(&db_url).max_connections(8).to_owned()).await?;
     let urls: Vec<String> = (0..APPS)
         .map(|_| procs::free_port().map(|p| format!("http://127.0.0.1:{p}")))
         .collect::<BenchResult<_>>()?;
@@ -111,9 +113,9 @@ pub async fn run(config: ServiceConfig) -> BenchResult<ServiceReport> {
         plain,
         urls,
     };
-    let result = s.both_runs(&mut lite, &mut fleet).await;
+    let result = s.both_runs(&lite, &mut fleet).await;
     drop(fleet);
-    lite.shutdown().await;
+    drop(lite);
     let _ = Invalidator::drop_postgres_slot(&db_url, INVALIDATOR).await;
     let (uncached, cached) = result?;
     let report = ServiceReport::new(&config, uncached, cached);
@@ -133,11 +135,11 @@ struct Setup<'a> {
 impl Setup<'_> {
     async fn both_runs(
         &self,
-        lite: &mut LiteServer,
+        lite: &LiteHost,
         fleet: &mut Fleet,
     ) -> BenchResult<(ModeRun, ModeRun)> {
         let c = self.config;
-        let endpoint = lite.endpoint();
+        let endpoint = lite.endpoint().to_owned();
         println!(
             "service: uncached run, {} s at {} rps",
             c.uncached_secs, c.rate
@@ -170,7 +172,7 @@ impl Setup<'_> {
     /// ramp.
     async fn mode(
         &self,
-        lite: Option<&mut LiteServer>,
+        lite: Option<&LiteHost>,
         fleet: &mut Fleet,
         secs: f64,
     ) -> BenchResult<ModeRun> {

@@ -233,14 +233,26 @@ impl Ctx {
 
 /// GETs or POSTs and returns the JSON body of a 2xx answer.
 pub async fn fetch(request: reqwest::RequestBuilder) -> Result<Value, String> {
-    let response = request.send().await.map_err(|e| e.to_string())?;
+    let response = request.send().await.map_err(|e| chain(&e))?;
     let status = response.status();
-    let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+    let bytes = response.bytes().await.map_err(|e| chain(&e))?;
     if !status.is_success() {
         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
         return Err(format!("{status}: {text}"));
     }
     serde_json::from_slice(&bytes).map_err(|e| format!("bad JSON: {e}"))
+}
+
+/// An error with its sources: reqwest's own message hides the cause (refused, reset, timeout).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// The rows in a response (one object or an array of them) with their versions; objects

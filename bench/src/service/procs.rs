@@ -64,6 +64,8 @@ impl Proc {
         let child = Command::new(&self.program)
             .args(&self.args)
             .env("RUST_LOG", "warn")
+            // The service's pool size (4 processes x 8 stay well under PostgreSQL's 100).
+            .env("SERVICE_DB_MAX_CONNECTIONS", "8")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -108,9 +110,16 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// No processes yet; logs go to `log_dir`.
+    /// No processes yet; logs go to `log_dir`. Old logs there are removed (a restarted process
+    /// appends to its log).
     pub fn new(bin_dir: PathBuf, log_dir: PathBuf, http: reqwest::Client) -> BenchResult<Fleet> {
         std::fs::create_dir_all(&log_dir)?;
+        for entry in std::fs::read_dir(&log_dir)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "log") {
+                std::fs::remove_file(path)?;
+            }
+        }
         Ok(Fleet {
             bin_dir,
             log_dir,
