@@ -87,7 +87,7 @@ struct Cli {
     #[arg(long, default_value_t = 100.0)]
     service_secs: f64,
     /// service: offered requests per second (open loop), both runs.
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = 40.0)]
     service_rps: f64,
     /// service: seconds per step of the capacity ramp after each run (0: no ramp).
     #[arg(long, default_value_t = 3.0)]
@@ -96,15 +96,22 @@ struct Cli {
     #[arg(long, default_value_t = 100.0)]
     service_p99_target_ms: f64,
     /// service: seeded users (each with --service-posts-per-user posts).
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 1_000)]
     service_users: usize,
     /// service: posts per seeded user.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 3)]
     service_posts_per_user: usize,
     /// service: where `service` and `momento-seaorm-invalidator` are (default: next to this
     /// executable).
     #[arg(long)]
     service_bin_dir: Option<PathBuf>,
+    /// service: the invalidator's max_lag and the processes' gate, ms (plain-connection writes
+    /// may be read stale for max_lag + the near cache's max_staleness).
+    #[arg(long, default_value_t = 2_000)]
+    service_max_lag_ms: u64,
+    /// service: the near cache's max_staleness, ms.
+    #[arg(long, default_value_t = 1_000)]
+    service_near_staleness_ms: u64,
     /// service: where the SVG plots are written.
     #[arg(long, default_value = "docs/img")]
     plots_dir: PathBuf,
@@ -474,8 +481,8 @@ async fn run_service(
         rate: cli.service_rps,
         users: cli.service_users,
         posts_per_user: cli.service_posts_per_user,
-        near_staleness: Duration::from_millis(1_000),
-        max_lag: Duration::from_millis(1_000),
+        near_staleness: Duration::from_millis(cli.service_near_staleness_ms),
+        max_lag: Duration::from_millis(cli.service_max_lag_ms),
         checks_per_sec: 10.0,
         ramp_step_secs: if cli.quick {
             1.0

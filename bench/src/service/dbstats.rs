@@ -16,6 +16,8 @@ pub struct DbSeries {
     pub statements: u64,
     /// API requests the processes counted over the phase.
     pub requests: u64,
+    /// Per second of the phase (index = second): statements and requests.
+    pub seconds: Vec<(u64, u64)>,
 }
 
 /// Per second of the phase: statements, and requests.
@@ -36,7 +38,10 @@ pub async fn poll(http: reqwest::Client, targets: Arc<Targets>, secs: f64) -> Db
     }
     while tasks.join_next().await.is_some() {}
     let buckets = buckets.lock().expect("buckets lock");
-    let mut series = DbSeries::default();
+    let mut series = DbSeries {
+        seconds: buckets.clone(),
+        ..DbSeries::default()
+    };
     for (i, &(statements, requests)) in buckets.iter().enumerate().skip(1) {
         series.statements += statements;
         series.requests += requests;
@@ -72,4 +77,42 @@ async fn poll_one(http: reqwest::Client, url: String, start: Instant, secs: f64,
             return;
         }
     }
+}
+
+/// The cache's totals summed over every process's `GET /report` (`totals`: reads, hits,
+/// near_hits, misses, bypasses, errors, ...); empty with the cache off.
+pub async fn report_totals(
+    http: &reqwest::Client,
+    targets: &Targets,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut sums = std::collections::BTreeMap::<String, f64>::new();
+    for base in targets.urls() {
+        let request = http
+            .get(format!("{base}/report"))
+            .timeout(Duration::from_secs(5));
+        let Ok(body) = fetch(request).await else {
+            continue;
+        };
+        let Some(totals) = body.get("totals").and_then(|t| t.as_object()) else {
+            continue;
+        };
+        for (k, v) in totals {
+            if let Some(x) = v.as_f64() {
+                *sums.entry(k.clone()).or_default() += x;
+            }
+        }
+    }
+    if let (Some(reads), Some(hits), Some(near)) =
+        (sums.get("reads"), sums.get("hits"), sums.get("near_hits"))
+    {
+        let ratio = if *reads > 0.0 {
+            (hits + near) / reads
+        } else {
+            0.0
+        };
+        sums.insert("hit_ratio".into(), (ratio * 1e3).round() / 1e3);
+    }
+    sums.into_iter()
+        .map(|(k, v)| (k, serde_json::json!(v)))
+        .collect()
 }

@@ -214,6 +214,7 @@ impl Setup<'_> {
         };
         let (recorder, checker, db, windows) = tokio::join!(load, checks, db, windows);
         let windows = windows?;
+        let cache = dbstats::report_totals(&self.http, &targets).await;
         let ramp = self.ramp(ctx.clone(), mix).await;
         Ok(ModeRun {
             cached,
@@ -226,6 +227,7 @@ impl Setup<'_> {
             writes: log.writes(),
             ramp,
             ctx,
+            cache,
         })
     }
 

@@ -2,7 +2,9 @@
 //!
 //! Latency ratios compare the *steady* seconds of the two runs: after the warm-up, and, in the
 //! cached run, outside every fault window and the 3 s after it (the windows have figures of
-//! their own). Errors and stale reads count the whole cached run, faults included.
+//! their own); so do database statements per request (`service_db_queries_ratio`; the whole
+//! runs' ratio is `service_db_queries_ratio_whole_run`). Errors and stale reads count the whole
+//! cached run, faults included.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -44,6 +46,8 @@ pub struct ModeRun {
     pub ramp: Vec<RampStep>,
     /// The load's context (stale-read counters).
     pub ctx: Arc<Ctx>,
+    /// The cache's report totals over the processes, after the run (before the ramp).
+    pub cache: serde_json::Map<String, serde_json::Value>,
 }
 
 /// One step of a ramp.
@@ -103,6 +107,8 @@ pub struct ModeSummary {
     pub db_statements: u64,
     pub service_requests: u64,
     pub db_statements_per_request: f64,
+    /// Over the steady seconds only.
+    pub steady_db_statements_per_request: f64,
     /// Rows in read responses checked against the write log, and the stale ones.
     pub rows_checked: u64,
     pub stale_reads: u64,
@@ -115,11 +121,12 @@ pub struct ModeSummary {
     /// The highest ramp rate that met the p99 target with no errors (0: none, or no ramp).
     pub max_rps_within_target: f64,
     pub windows: Vec<WindowSummary>,
-    /// (s, p50 ms, p99 ms) per second; not in the JSON.
-    #[serde(skip)]
+    /// The cache's report totals over the processes at the end of the run (a process
+    /// restarted by the schedule counts from its restart).
+    pub cache: serde_json::Map<String, serde_json::Value>,
+    /// (s, p50 ms, p99 ms) per second.
     pub per_second: Vec<(f64, f64, f64)>,
-    /// (s, statements per second); not in the JSON.
-    #[serde(skip)]
+    /// (s, database statements per second).
     pub db_per_second: Vec<(f64, f64)>,
 }
 
@@ -144,6 +151,14 @@ impl ModeSummary {
                 steady_seconds += 1;
             }
         }
+        // A poll at second i counts the statements of second i - 1.
+        let (mut statements, mut requests) = (0, 0);
+        for (i, &(st, rq)) in run.db.seconds.iter().enumerate().skip(1) {
+            if !excluded(i - 1) && i <= n {
+                statements += st;
+                requests += rq;
+            }
+        }
         let windows = run.windows.iter().map(|w| window(r, w)).collect();
         let staleness = &run.ctx.staleness;
         let max_ok = run.ramp.iter().filter(|s| s.ok).map(|s| s.offered_rps);
@@ -164,6 +179,7 @@ impl ModeSummary {
             db_statements: run.db.statements,
             service_requests: run.db.requests,
             db_statements_per_request: ratio(run.db.statements as f64, run.db.requests as f64),
+            steady_db_statements_per_request: ratio(statements as f64, requests as f64),
             rows_checked: staleness.rows_checked.load(Ordering::Relaxed),
             stale_reads: staleness.stale.load(Ordering::Relaxed),
             writes: run.writes,
@@ -181,6 +197,7 @@ impl ModeSummary {
                 .collect(),
             db_per_second: run.db.per_second.clone(),
             checker: run.checker,
+            cache: run.cache,
         }
     }
 }
@@ -254,6 +271,13 @@ impl ServiceReport {
             ),
             (
                 "service_db_queries_ratio".into(),
+                ratio(
+                    c.steady_db_statements_per_request,
+                    u.steady_db_statements_per_request,
+                ),
+            ),
+            (
+                "service_db_queries_ratio_whole_run".into(),
                 ratio(c.db_statements_per_request, u.db_statements_per_request),
             ),
             ("service_errors".into(), errors as f64),
@@ -304,13 +328,14 @@ impl ServiceReport {
                 m.steady_p50_ms,
                 m.steady_p99_ms,
                 m.p999_ms,
-                m.db_statements_per_request,
+                m.steady_db_statements_per_request,
                 m.errors + m.unsent + m.checker.errors,
                 m.stale_reads + m.checker.stale,
                 m.checker.checks,
                 m.max_rps_within_target,
             );
         }
+        println!("  cache totals (cached run): {:?}", self.cached.cache);
         println!("  fault windows (cached run):");
         for w in &self.cached.windows {
             println!(
