@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::checker::CheckerReport;
@@ -134,31 +135,7 @@ impl ModeSummary {
     fn new(run: ModeRun) -> ModeSummary {
         let r = &run.recorder;
         let n = r.seconds.len();
-        let warmup = faults::shape(run.secs).0;
-        let excluded = |s: usize| {
-            let s = s as f64;
-            s < warmup
-                || run
-                    .windows
-                    .iter()
-                    .any(|w| s + 1.0 > w.start_s && s < w.end_s + RECOVERY_S)
-        };
-        let mut steady = super::load::histogram();
-        let mut steady_seconds = 0;
-        for (i, s) in r.seconds.iter().enumerate() {
-            if !excluded(i) {
-                let _ = steady.add(&s.latency);
-                steady_seconds += 1;
-            }
-        }
-        // A poll at second i counts the statements of second i - 1.
-        let (mut statements, mut requests) = (0, 0);
-        for (i, &(st, rq)) in run.db.seconds.iter().enumerate().skip(1) {
-            if !excluded(i - 1) && i <= n {
-                statements += st;
-                requests += rq;
-            }
-        }
+        let steady = Steady::of(&run);
         let windows = run.windows.iter().map(|w| window(r, w)).collect();
         let staleness = &run.ctx.staleness;
         let max_ok = run.ramp.iter().filter(|s| s.ok).map(|s| s.offered_rps);
@@ -173,13 +150,16 @@ impl ModeSummary {
             p99_ms: ms(&r.latency, 99.0),
             p999_ms: ms(&r.latency, 99.9),
             max_ms: ms(&r.latency, 100.0),
-            steady_p50_ms: ms(&steady, 50.0),
-            steady_p99_ms: ms(&steady, 99.0),
-            steady_seconds,
+            steady_p50_ms: ms(&steady.latency, 50.0),
+            steady_p99_ms: ms(&steady.latency, 99.0),
+            steady_seconds: steady.seconds,
             db_statements: run.db.statements,
             service_requests: run.db.requests,
             db_statements_per_request: ratio(run.db.statements as f64, run.db.requests as f64),
-            steady_db_statements_per_request: ratio(statements as f64, requests as f64),
+            steady_db_statements_per_request: ratio(
+                steady.statements as f64,
+                steady.requests as f64,
+            ),
             rows_checked: staleness.rows_checked.load(Ordering::Relaxed),
             stale_reads: staleness.stale.load(Ordering::Relaxed),
             writes: run.writes,
@@ -199,6 +179,50 @@ impl ModeSummary {
             checker: run.checker,
             cache: run.cache,
         }
+    }
+}
+
+/// The steady seconds of a run: after the warm-up, and outside every fault window and its
+/// recovery.
+struct Steady {
+    latency: Histogram<u64>,
+    seconds: usize,
+    statements: u64,
+    requests: u64,
+}
+
+impl Steady {
+    fn of(run: &ModeRun) -> Steady {
+        let r = &run.recorder;
+        let warmup = faults::shape(run.secs).0;
+        let excluded = |s: usize| {
+            let s = s as f64;
+            s < warmup
+                || run
+                    .windows
+                    .iter()
+                    .any(|w| s + 1.0 > w.start_s && s < w.end_s + RECOVERY_S)
+        };
+        let mut steady = Steady {
+            latency: super::load::histogram(),
+            seconds: 0,
+            statements: 0,
+            requests: 0,
+        };
+        for (i, s) in r.seconds.iter().enumerate() {
+            if !excluded(i) {
+                let _ = steady.latency.add(&s.latency);
+                steady.seconds += 1;
+            }
+        }
+        // A poll at second i counts the statements of second i - 1.
+        for (i, &(st, rq)) in run.db.seconds.iter().enumerate().skip(1) {
+            if !excluded(i - 1) && i <= r.seconds.len() {
+                steady.statements += st;
+                steady.requests += rq;
+            }
+        }
+        steady
     }
 }
 
