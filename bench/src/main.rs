@@ -83,8 +83,8 @@ struct Cli {
     #[arg(long, default_value_t = 100_000)]
     iterations: usize,
     /// service: seconds of the cached run with its fault schedule (the uncached run lasts a
-    /// third of it; `--quick`: 30 s).
-    #[arg(long, default_value_t = 100.0)]
+    /// third of it; `--quick`: 30 s). From 123 s on, each fault is active for 10 s.
+    #[arg(long, default_value_t = 125.0)]
     service_secs: f64,
     /// service: offered requests per second (open loop), both runs.
     #[arg(long, default_value_t = 40.0)]

@@ -113,7 +113,11 @@ pub async fn run(config: ServiceConfig) -> BenchResult<ServiceReport> {
         plain,
         urls,
     };
-    let result = s.both_runs(&lite, &mut fleet).await;
+    // Ctrl-C ends the runs early so the fleet is dropped, killing its processes.
+    let result = tokio::select! {
+        result = s.both_runs(&lite, &mut fleet) => result,
+        _ = tokio::signal::ctrl_c() => Err("interrupted".into()),
+    };
     drop(fleet);
     drop(lite);
     let _ = Invalidator::drop_postgres_slot(&db_url, INVALIDATOR).await;
