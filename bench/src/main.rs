@@ -112,6 +112,9 @@ struct Cli {
     /// service: the near cache's max_staleness, ms.
     #[arg(long, default_value_t = 1_000)]
     service_near_staleness_ms: u64,
+    /// service: start the cached run cold (by default every key is read once before it).
+    #[arg(long)]
+    service_cold: bool,
     /// service: where the SVG plots are written.
     #[arg(long, default_value = "docs/img")]
     plots_dir: PathBuf,
@@ -490,6 +493,7 @@ async fn run_service(
             cli.service_ramp_step_secs
         },
         p99_target: Duration::from_secs_f64(cli.service_p99_target_ms / 1e3),
+        warm: !cli.service_cold,
         plots_dir: cli.plots_dir.clone(),
         bin_dir: cli.service_bin_dir.clone(),
     };

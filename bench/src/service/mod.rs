@@ -11,6 +11,7 @@
 //! * [`faults`] — the fault schedule of the cached run.
 //! * [`lite`] — the shared momento-lite on a runtime of its own.
 //! * [`report`] — the figures, the table and the plots.
+//! * [`warm`] — one read of every key before the cached run.
 //!
 //! momento-lite runs inside the bench on a runtime of its own ([`lite`]), so the schedule can
 //! stop it and inject latency; the service processes and the invalidator reach it over TCP. The database is `bench_service` on
@@ -24,6 +25,7 @@ pub mod load;
 pub mod ops;
 pub mod procs;
 pub mod report;
+pub mod warm;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -75,6 +77,8 @@ pub struct ServiceConfig {
     pub ramp_step_secs: f64,
     /// The p99 latency a ramp step must meet.
     pub p99_target: Duration,
+    /// Before the cached run, read every key once (see [`warm`]).
+    pub warm: bool,
     /// Where the SVG plots go.
     pub plots_dir: PathBuf,
     /// Where the `service` and `momento-seaorm-invalidator` binaries are (default: next to the
@@ -167,6 +171,9 @@ impl Setup<'_> {
         fleet
             .start_apps(&self.urls, &self.app_args(&endpoint, true))
             .await?;
+        if c.warm {
+            self.warm().await;
+        }
         let cached = self.mode(Some(lite), fleet, c.secs).await?;
         fleet.stop_apps();
         Ok((uncached, cached))
@@ -191,8 +198,7 @@ impl Setup<'_> {
             Bounds::STRICT
         };
         let targets = Arc::new(Targets::new(self.urls.clone()));
-        let start = Instant::now();
-        let log = Arc::new(WriteLog::new(bounds, start));
+        let log = Arc::new(WriteLog::new(bounds, Instant::now()));
         let ctx = Arc::new(Ctx::new(
             self.http.clone(),
             targets.clone(),
@@ -201,6 +207,7 @@ impl Setup<'_> {
         ));
         let posts = c.users * c.posts_per_user;
         let mix = Arc::new(Mix::new(c.users, posts, 0.05));
+        let start = Instant::now();
         let wait = (bounds.max_lag + bounds.near_staleness).as_secs_f64();
         let load = load::run_phase(ctx.clone(), mix.clone(), c.rate, secs, 1, start);
         let checks = checker::run(
@@ -233,6 +240,17 @@ impl Setup<'_> {
             ctx,
             cache,
         })
+    }
+
+    /// Reads every key once through the cached processes.
+    async fn warm(&self) {
+        let c = self.config;
+        let targets = Arc::new(Targets::new(self.urls.clone()));
+        let log = Arc::new(WriteLog::new(Bounds::STRICT, Instant::now()));
+        let ctx = Ctx::new(self.http.clone(), targets, self.plain.clone(), log);
+        let posts = c.users * c.posts_per_user;
+        let (sent, failed, secs) = warm::warm(Arc::new(ctx), c.users, posts).await;
+        println!("service: warmed the cache: {sent} reads ({failed} failed) in {secs:.1} s");
     }
 
     /// Offered rates of 1, 2, 4, 8, 16 × the base rate until one misses the p99 target, has
