@@ -11,7 +11,7 @@
 //! * [`faults`] — the fault schedule of the cached run.
 //! * [`lite`] — the shared momento-lite on a runtime of its own.
 //! * [`report`] — the figures, the table and the plots.
-//! * [`warm`] — one read of every key before the cached run.
+//! * [`warm`] — one read of each of the hottest keys before the cached run.
 //!
 //! momento-lite runs inside the bench on a runtime of its own ([`lite`]), so the schedule can
 //! stop it and inject latency; the service processes and the invalidator reach it over TCP. The database is `bench_service` on
@@ -77,8 +77,9 @@ pub struct ServiceConfig {
     pub ramp_step_secs: f64,
     /// The p99 latency a ramp step must meet.
     pub p99_target: Duration,
-    /// Before the cached run, read every key once (see [`warm`]).
-    pub warm: bool,
+    /// Before the cached run, read the hottest fraction of the keys once (see [`warm`]; 0:
+    /// start cold).
+    pub warm_fraction: f64,
     /// Where the SVG plots go.
     pub plots_dir: PathBuf,
     /// Where the `service` and `momento-seaorm-invalidator` binaries are (default: next to the
@@ -171,7 +172,7 @@ impl Setup<'_> {
         fleet
             .start_apps(&self.urls, &self.app_args(&endpoint, true))
             .await?;
-        if c.warm {
+        if c.warm_fraction > 0.0 {
             self.warm().await;
         }
         let cached = self.mode(Some(lite), fleet, c.secs).await?;
@@ -242,14 +243,15 @@ impl Setup<'_> {
         })
     }
 
-    /// Reads every key once through the cached processes.
+    /// Reads the hottest keys once through the cached processes.
     async fn warm(&self) {
         let c = self.config;
         let targets = Arc::new(Targets::new(self.urls.clone()));
         let log = Arc::new(WriteLog::new(Bounds::STRICT, Instant::now()));
         let ctx = Ctx::new(self.http.clone(), targets, self.plain.clone(), log);
-        let posts = c.users * c.posts_per_user;
-        let (sent, failed, secs) = warm::warm(Arc::new(ctx), c.users, posts).await;
+        let hot = |n: usize| ((n as f64 * c.warm_fraction).ceil() as usize).min(n);
+        let posts = hot(c.users * c.posts_per_user);
+        let (sent, failed, secs) = warm::warm(Arc::new(ctx), hot(c.users), posts).await;
         println!("service: warmed the cache: {sent} reads ({failed} failed) in {secs:.1} s");
     }
 

@@ -1,14 +1,15 @@
 //! Warms the cache before the cached run, as a service that has been running for a while would
-//! be: one read of every key the mix can ask for, 16 at a time, spread over the processes. The
-//! remote cache is shared, so each process's near cache then fills from it on first use.
+//! be: one read of each of the hottest keys the mix can ask for (the lowest Zipf ranks), 16 at
+//! a time, spread over the processes. The remote cache is shared, so each process's near cache
+//! then fills from it on first use.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::ops::{Ctx, Op};
 
-/// Reads every user (by id, by email, its posts, its stats), every post and every title search
-/// once; returns (requests, failures, seconds).
+/// Reads the hottest `users` users (by id, by email, their posts, their stats), the hottest
+/// `posts` posts and every title search once; returns (requests, failures, seconds).
 pub async fn warm(ctx: Arc<Ctx>, users: usize, posts: usize) -> (usize, usize, f64) {
     let started = Instant::now();
     let ops = (0..users)
