@@ -25,6 +25,9 @@
 //! * [`near`] — the near cache: near-hit latency, backend share of a zipfian workload,
 //!   throughput at 64 tasks, and invalidation delay between two caches (clean and lossy).
 //! * [`memory`] — one-row hits on the in-process `MemoryBackend`: the library's own cost.
+//! * [`service`] — the example service under open-loop load, faults and a fleet of 4 app
+//!   processes, cached against uncached, with a stale-read checker and plots.
+//! * [`plot`] — SVG line plots over time.
 //! * [`profile`] — a bare hit loop to run under callgrind or perf.
 //! * [`targets`] — the targets the figures are checked against.
 //! * [`fixtures`] — entities, seeded databases, the in-process momento-lite server.
@@ -49,6 +52,7 @@ pub mod near;
 pub mod offload;
 pub mod plot;
 pub mod profile;
+pub mod service;
 pub mod stats;
 pub mod sweep;
 pub mod targets;

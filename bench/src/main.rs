@@ -5,6 +5,8 @@
 //! cargo run --release -p bench -- all --json /tmp/bench.json
 //! cargo run --release -p bench -- hit
 //! cargo run --release -p bench -- hit-loop --loop-backend memory --iterations 200000
+//! cargo build --release -p service-example -p momento-seaorm-invalidator && \
+//!   cargo run --release -p bench -- service --json /tmp/service.json
 //! ```
 
 use std::path::PathBuf;
@@ -13,8 +15,8 @@ use std::time::Duration;
 use bench::fixtures::BenchResult;
 use bench::hit_target::Mode;
 use bench::{
-    cdc, codec, expensive, hit, memory, miss, mixed, near, offload, plot, profile, sweep, targets,
-    throughput,
+    cdc, codec, expensive, hit, memory, miss, mixed, near, offload, plot, profile, service, sweep,
+    targets, throughput,
 };
 use clap::{Parser, ValueEnum};
 use serde_json::{json, Map, Value};
@@ -86,6 +88,43 @@ struct Cli {
     /// hit-loop: how many reads.
     #[arg(long, default_value_t = 100_000)]
     iterations: usize,
+    /// service: seconds of the cached run with its fault schedule (the uncached run lasts a
+    /// third of it; `--quick`: 30 s). From 123 s on, each fault is active for 10 s.
+    #[arg(long, default_value_t = 125.0)]
+    service_secs: f64,
+    /// service: offered requests per second (open loop), both runs.
+    #[arg(long, default_value_t = 40.0)]
+    service_rps: f64,
+    /// service: seconds per step of the capacity ramp after each run (0: no ramp).
+    #[arg(long, default_value_t = 3.0)]
+    service_ramp_step_secs: f64,
+    /// service: the p99 latency (ms) a ramp step must meet.
+    #[arg(long, default_value_t = 100.0)]
+    service_p99_target_ms: f64,
+    /// service: seeded users (each with --service-posts-per-user posts).
+    #[arg(long, default_value_t = 1_000)]
+    service_users: usize,
+    /// service: posts per seeded user.
+    #[arg(long, default_value_t = 3)]
+    service_posts_per_user: usize,
+    /// service: where `service` and `momento-seaorm-invalidator` are (default: next to this
+    /// executable).
+    #[arg(long)]
+    service_bin_dir: Option<PathBuf>,
+    /// service: the invalidator's max_lag and the processes' gate, ms (plain-connection writes
+    /// may be read stale for max_lag + the near cache's max_staleness).
+    #[arg(long, default_value_t = 2_000)]
+    service_max_lag_ms: u64,
+    /// service: the near cache's max_staleness, ms.
+    #[arg(long, default_value_t = 1_000)]
+    service_near_staleness_ms: u64,
+    /// service: before the cached run, read this fraction of the keys once, the hottest first
+    /// (0: start cold; 1: every key, about 7,000 reads).
+    #[arg(long, default_value_t = 0.2)]
+    service_warm_fraction: f64,
+    /// service: where the SVG plots are written.
+    #[arg(long, default_value = "docs/img")]
+    plots_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,12 +148,16 @@ enum Scenario {
     HitSweep,
     /// A bare hit loop for profilers.
     HitLoop,
+    /// The example service under load and faults, 4 processes, cached against uncached (not
+    /// in `all`: build `service-example` and `momento-seaorm-invalidator` first).
+    Service,
 }
 
 impl Cli {
     fn runs(&self, scenario: Scenario) -> bool {
         self.scenario == scenario
-            || (self.scenario == Scenario::All && scenario != Scenario::HitLoop)
+            || (self.scenario == Scenario::All
+                && !matches!(scenario, Scenario::HitLoop | Scenario::Service))
     }
 
     /// `full` rounds, or a tenth of them with `--quick`.
@@ -161,6 +204,9 @@ async fn run(cli: Cli) -> BenchResult<()> {
     }
     if cli.runs(Scenario::HitSweep) {
         run_sweep(&cli, &mut top, &mut scenarios).await?;
+    }
+    if cli.runs(Scenario::Service) {
+        run_service(&cli, &mut top, &mut scenarios).await?;
     }
     if cli.runs(Scenario::HitLoop) {
         let report =
@@ -460,6 +506,42 @@ async fn run_sweep(
     }
     top.insert("hit_sweep_stale_reads".into(), json!(r.stale_reads));
     scenarios.insert("hit_sweep".into(), serde_json::to_value(r)?);
+    Ok(())
+}
+
+/// The example service under load and faults.
+async fn run_service(
+    cli: &Cli,
+    top: &mut Map<String, Value>,
+    scenarios: &mut Map<String, Value>,
+) -> BenchResult<()> {
+    let secs = if cli.quick { 30.0 } else { cli.service_secs };
+    let config = service::ServiceConfig {
+        postgres_url: cli.postgres_url.clone(),
+        secs,
+        uncached_secs: (secs / 3.0).max(5.0),
+        rate: cli.service_rps,
+        users: cli.service_users,
+        posts_per_user: cli.service_posts_per_user,
+        near_staleness: Duration::from_millis(cli.service_near_staleness_ms),
+        max_lag: Duration::from_millis(cli.service_max_lag_ms),
+        checks_per_sec: 10.0,
+        ramp_step_secs: if cli.quick {
+            1.0
+        } else {
+            cli.service_ramp_step_secs
+        },
+        p99_target: Duration::from_secs_f64(cli.service_p99_target_ms / 1e3),
+        warm_fraction: cli.service_warm_fraction,
+        plots_dir: cli.plots_dir.clone(),
+        bin_dir: cli.service_bin_dir.clone(),
+    };
+    let r = service::run(config).await?;
+    r.print();
+    for (name, value) in r.figures() {
+        top.insert(name, json!(value));
+    }
+    scenarios.insert("service".into(), serde_json::to_value(r)?);
     Ok(())
 }
 
