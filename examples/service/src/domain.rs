@@ -141,6 +141,11 @@ CREATE TABLE svc_posts (
 );
 CREATE INDEX svc_posts_user_id ON svc_posts (user_id);
 CREATE INDEX svc_posts_title ON svc_posts (title);
+-- Change capture sees a plain-connection UPDATE's old values only with REPLICA IDENTITY FULL;
+-- with DEFAULT it sees the old key alone and must bump every other column's reads (each list
+-- by owner, each search), as docs/change-capture.md explains.
+ALTER TABLE svc_users REPLICA IDENTITY FULL;
+ALTER TABLE svc_posts REPLICA IDENTITY FULL;
 ";
 
 /// Drops and creates `svc_users` and `svc_posts`, then seeds `users` users with
