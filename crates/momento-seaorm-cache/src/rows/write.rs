@@ -605,25 +605,6 @@ fn integer_at(row: &QueryResult, column: &str) -> Option<Option<i128>> {
 mod tests {
     use super::*;
 
-    fn schema() -> TableSchema {
-        TableSchema {
-            table: "posts".into(),
-            columns: vec![
-                "id".into(),
-                "title".into(),
-                "user_id".into(),
-                "votes".into(),
-            ],
-            tracked: ["id", "user_id", "votes"]
-                .map(|c| (c.to_owned(), Kind::integer("int", false).unwrap()))
-                .into(),
-            primary_key: Some("id".into()),
-            auto_increment: true,
-            row_precise: true,
-            ..TableSchema::default()
-        }
-    }
-
     fn scopes(backend: DbBackend, sql: &str, values: &[Bound], id: Option<u64>) -> Vec<Scope> {
         let Some(shape) = WriteShape::parse(backend, sql) else {
             return vec![Scope::AnyRow];
@@ -636,7 +617,10 @@ mod tests {
             inserted_id: id,
             mysql: backend == DbBackend::MySql,
         };
-        shape.scopes(&schema(), outcome).into_iter().collect()
+        shape
+            .scopes(&crate::rows::test_posts_schema(), outcome)
+            .into_iter()
+            .collect()
     }
 
     fn v(column: &str, value: i128) -> Scope {
@@ -734,7 +718,7 @@ mod tests {
         let shape = |sql: &str| WriteShape::parse(DbBackend::MySql, sql).unwrap();
         let values = [Bound::Int(Some(3)), Bound::Int(Some(5))];
         let lookup = shape("UPDATE `app`.`posts` SET `votes` = ? WHERE `posts`.`id` = ?").lookup(
-            &schema(),
+            &crate::rows::test_posts_schema(),
             &values,
             DbBackend::MySql,
         );
@@ -749,7 +733,7 @@ mod tests {
             "DELETE FROM posts WHERE id = 5",
         ] {
             assert_eq!(
-                shape(sql).lookup(&schema(), &[], DbBackend::MySql),
+                shape(sql).lookup(&crate::rows::test_posts_schema(), &[], DbBackend::MySql),
                 None,
                 "{sql}"
             );
