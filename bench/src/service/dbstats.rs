@@ -86,6 +86,7 @@ pub async fn report_totals(
     targets: &Targets,
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut sums = std::collections::BTreeMap::<String, f64>::new();
+    let mut shapes = serde_json::Map::new();
     for base in targets.urls() {
         let request = http
             .get(format!("{base}/report"))
@@ -93,6 +94,7 @@ pub async fn report_totals(
         let Ok(body) = fetch(request).await else {
             continue;
         };
+        add_shapes(&mut shapes, &body);
         let Some(totals) = body.get("totals").and_then(|t| t.as_object()) else {
             continue;
         };
@@ -112,7 +114,40 @@ pub async fn report_totals(
         };
         sums.insert("hit_ratio".into(), (ratio * 1e3).round() / 1e3);
     }
-    sums.into_iter()
+    let mut out: serde_json::Map<String, serde_json::Value> = sums
+        .into_iter()
         .map(|(k, v)| (k, serde_json::json!(v)))
-        .collect()
+        .collect();
+    out.insert("per_query".into(), serde_json::Value::Object(shapes));
+    out
+}
+
+/// The figures that say where reads went, per query label, summed over the processes.
+const SHAPE_FIGURES: [&str; 6] = [
+    "reads",
+    "hits",
+    "near_hits",
+    "misses",
+    "bypasses",
+    "database_loads",
+];
+
+/// Adds the per-query figures of one process's report to `shapes` (label → figure → sum).
+fn add_shapes(shapes: &mut serde_json::Map<String, serde_json::Value>, report: &serde_json::Value) {
+    let queries = report.get("queries").and_then(|q| q.as_array());
+    for q in queries.into_iter().flatten() {
+        let label = q.get("label").and_then(|l| l.as_str()).unwrap_or("?");
+        let figures = q.get("figures");
+        let entry = shapes
+            .entry(label.to_owned())
+            .or_insert_with(|| serde_json::json!({}));
+        for name in SHAPE_FIGURES {
+            let x = figures
+                .and_then(|f| f.get(name))
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
+            let old = entry.get(name).and_then(|v| v.as_u64()).unwrap_or(0);
+            entry[name] = serde_json::json!(old + x);
+        }
+    }
 }

@@ -9,6 +9,7 @@
 //! * [`checker`] — the write log and the database-against-service checker.
 //! * [`dbstats`] — database statements per second from each process's `/stats`.
 //! * [`faults`] — the fault schedule of the cached run.
+//! * [`floor`] — the same requests through an ideal cache: what any exact cache must load.
 //! * [`lite`] — the shared momento-lite on a runtime of its own.
 //! * [`report`] — the figures, the table and the plots.
 //! * [`warm`] — one read of each of the hottest keys before the cached run.
@@ -20,6 +21,7 @@
 pub mod checker;
 pub mod dbstats;
 pub mod faults;
+pub mod floor;
 pub mod lite;
 pub mod load;
 pub mod ops;
@@ -205,8 +207,13 @@ impl Setup<'_> {
             targets.clone(),
             self.plain.clone(),
             log.clone(),
+            c.posts_per_user,
         ));
         let posts = c.users * c.posts_per_user;
+        if cached {
+            let (users, posts) = self.hot();
+            ctx.floor.fill(warm::ops(users, posts));
+        }
         let mix = Arc::new(Mix::new(c.users, posts, 0.05));
         let start = Instant::now();
         let wait = (bounds.max_lag + bounds.near_staleness).as_secs_f64();
@@ -227,6 +234,7 @@ impl Setup<'_> {
         let (recorder, checker, db, windows) = tokio::join!(load, checks, db, windows);
         let windows = windows?;
         let cache = dbstats::report_totals(&self.http, &targets).await;
+        let floor = ctx.floor.floor();
         let ramp = self.ramp(ctx.clone(), mix).await;
         Ok(ModeRun {
             cached,
@@ -240,6 +248,7 @@ impl Setup<'_> {
             ramp,
             ctx,
             cache,
+            floor,
         })
     }
 
@@ -248,11 +257,23 @@ impl Setup<'_> {
         let c = self.config;
         let targets = Arc::new(Targets::new(self.urls.clone()));
         let log = Arc::new(WriteLog::new(Bounds::STRICT, Instant::now()));
-        let ctx = Ctx::new(self.http.clone(), targets, self.plain.clone(), log);
-        let hot = |n: usize| ((n as f64 * c.warm_fraction).ceil() as usize).min(n);
-        let posts = hot(c.users * c.posts_per_user);
-        let (sent, failed, secs) = warm::warm(Arc::new(ctx), hot(c.users), posts).await;
+        let ctx = Ctx::new(
+            self.http.clone(),
+            targets,
+            self.plain.clone(),
+            log,
+            c.posts_per_user,
+        );
+        let (users, posts) = self.hot();
+        let (sent, failed, secs) = warm::warm(Arc::new(ctx), users, posts).await;
         println!("service: warmed the cache: {sent} reads ({failed} failed) in {secs:.1} s");
+    }
+
+    /// The users and posts the warm-up reads: the hottest `warm_fraction` of each.
+    fn hot(&self) -> (usize, usize) {
+        let c = self.config;
+        let hot = |n: usize| ((n as f64 * c.warm_fraction).ceil() as usize).min(n);
+        (hot(c.users), hot(c.users * c.posts_per_user))
     }
 
     /// Offered rates of 1, 2, 4, 8, 16 × the base rate until one misses the p99 target, has

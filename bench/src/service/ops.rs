@@ -11,6 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::checker::{RowKey, WriteLog};
+use super::floor::IdealCache;
 use super::load::Targets;
 use crate::mixed::{Rng, Zipf};
 
@@ -118,6 +119,8 @@ pub struct Ctx {
     pub log: Arc<WriteLog>,
     /// Stale reads found in load responses.
     pub staleness: Staleness,
+    /// The same requests through an ideal cache.
+    pub floor: IdealCache,
     renames: AtomicU64,
 }
 
@@ -128,6 +131,7 @@ impl Ctx {
         targets: Arc<Targets>,
         db: DatabaseConnection,
         log: Arc<WriteLog>,
+        posts_per_user: usize,
     ) -> Ctx {
         Ctx {
             http,
@@ -135,12 +139,14 @@ impl Ctx {
             db,
             log,
             staleness: Staleness::default(),
+            floor: IdealCache::new(posts_per_user),
             renames: AtomicU64::new(0),
         }
     }
 
     /// Sends `op`; `None` when it needed an app process and none was up.
     pub async fn execute(&self, op: Op) -> Option<Result<(), String>> {
+        self.floor.observe(op);
         match op {
             Op::PlainVote(id) => return Some(self.plain_vote(id).await),
             Op::PlainRename(u) => return Some(self.plain_rename(u).await),

@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::checker::CheckerReport;
 use super::dbstats::DbSeries;
 use super::faults::{self, FaultWindow};
+use super::floor::Floor;
 use super::load::{ms, Recorder};
 use super::ops::Ctx;
 use super::ServiceConfig;
@@ -49,6 +50,8 @@ pub struct ModeRun {
     pub ctx: Arc<Ctx>,
     /// The cache's report totals over the processes, after the run (before the ramp).
     pub cache: serde_json::Map<String, serde_json::Value>,
+    /// The same requests through an ideal cache (before the ramp).
+    pub floor: Floor,
 }
 
 /// One step of a ramp.
@@ -125,6 +128,12 @@ pub struct ModeSummary {
     /// The cache's report totals over the processes at the end of the run (a process
     /// restarted by the schedule counts from its restart).
     pub cache: serde_json::Map<String, serde_json::Value>,
+    /// Database statements per request an ideal cache would have needed on the same requests
+    /// (every read after a write that changed it, and the service's writes), whole run.
+    pub floor_db_statements_per_request: f64,
+    /// Reads the ideal cache replayed, and the ones it had to load.
+    pub floor_reads: u64,
+    pub floor_misses: u64,
     /// (s, p50 ms, p99 ms) per second.
     pub per_second: Vec<(f64, f64, f64)>,
     /// (s, database statements per second).
@@ -178,6 +187,9 @@ impl ModeSummary {
             db_per_second: run.db.per_second.clone(),
             checker: run.checker,
             cache: run.cache,
+            floor_db_statements_per_request: round3(run.floor.statements_per_request()),
+            floor_reads: run.floor.reads,
+            floor_misses: run.floor.misses,
         }
     }
 }
@@ -301,6 +313,13 @@ impl ServiceReport {
                 ),
             ),
             (
+                "service_floor_db_queries_ratio".into(),
+                ratio(
+                    c.floor_db_statements_per_request,
+                    u.steady_db_statements_per_request,
+                ),
+            ),
+            (
                 "service_db_queries_ratio_whole_run".into(),
                 ratio(c.db_statements_per_request, u.db_statements_per_request),
             ),
@@ -359,7 +378,18 @@ impl ServiceReport {
                 m.max_rps_within_target,
             );
         }
-        println!("  cache totals (cached run): {:?}", self.cached.cache);
+        let mut totals = self.cached.cache.clone();
+        let per_query = totals.remove("per_query");
+        println!("  cache totals (cached run): {totals:?}");
+        let c = &self.cached;
+        println!(
+            "  an ideal cache on the same requests: {} of {} reads loaded, {:.3} statements per request",
+            c.floor_misses, c.floor_reads, c.floor_db_statements_per_request
+        );
+        let queries = per_query.as_ref().and_then(|q| q.as_object());
+        for (label, figures) in queries.into_iter().flatten() {
+            println!("    {label}: {figures}");
+        }
         println!("  fault windows (cached run):");
         for w in &self.cached.windows {
             println!(

@@ -12,20 +12,9 @@ use super::ops::{Ctx, Op};
 /// `posts` posts and every title search once; returns (requests, failures, seconds).
 pub async fn warm(ctx: Arc<Ctx>, users: usize, posts: usize) -> (usize, usize, f64) {
     let started = Instant::now();
-    let ops = (0..users)
-        .flat_map(|u| {
-            [
-                Op::User(u),
-                Op::UserByEmail(u),
-                Op::UserPosts(u),
-                Op::UserStats(u),
-            ]
-        })
-        .chain((1..=posts as i64).map(Op::Post))
-        .chain((0..97).map(Op::Search));
     let mut tasks = tokio::task::JoinSet::new();
     let (mut sent, mut failed) = (0, 0);
-    for op in ops {
+    for op in ops(users, posts) {
         if tasks.len() >= 16 {
             failed += usize::from(!matches!(tasks.join_next().await, Some(Ok(true))));
         }
@@ -37,4 +26,20 @@ pub async fn warm(ctx: Arc<Ctx>, users: usize, posts: usize) -> (usize, usize, f
         failed += usize::from(!matches!(done, Ok(true)));
     }
     (sent, failed, started.elapsed().as_secs_f64())
+}
+
+/// The reads of the warm-up: each of the hottest `users` users (by id, by email, their posts,
+/// their stats), the hottest `posts` posts and every title search.
+pub fn ops(users: usize, posts: usize) -> impl Iterator<Item = Op> {
+    (0..users)
+        .flat_map(|u| {
+            [
+                Op::User(u),
+                Op::UserByEmail(u),
+                Op::UserPosts(u),
+                Op::UserStats(u),
+            ]
+        })
+        .chain((1..=posts as i64).map(Op::Post))
+        .chain((0..97).map(Op::Search))
 }

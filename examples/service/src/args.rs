@@ -63,6 +63,12 @@ pub struct Args {
     #[arg(long, env = "SERVICE_NEAR")]
     pub near: bool,
 
+    /// Store a value loaded on a miss in the background, after the response (`false`: the
+    /// response waits for the store). Either way a value stored after an invalidation is
+    /// never served (it is filed under the generations it was read at).
+    #[arg(long, env = "SERVICE_BACKGROUND_WRITES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub background_writes: bool,
+
     /// The near cache's staleness bound in milliseconds.
     #[arg(long, env = "SERVICE_NEAR_MAX_STALENESS_MS", default_value_t = 1000)]
     pub near_max_staleness_ms: u64,

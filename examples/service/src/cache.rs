@@ -67,7 +67,7 @@ pub async fn build(args: &Args) -> Result<BuiltCache, String> {
         .build()
         .await
         .map_err(|e| format!("cache backend: {e}"))?;
-    let mut builder = ModelCache::builder(backend);
+    let mut builder = ModelCache::builder(backend).background_writes(args.background_writes);
     if args.near {
         builder = builder.near_cache(near_cache(args, &endpoint));
     }
