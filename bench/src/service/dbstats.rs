@@ -132,20 +132,21 @@ const SHAPE_FIGURES: [&str; 6] = [
     "database_loads",
 ];
 
-/// Adds the per-query figures of one process's report to `shapes` (label → figure → sum).
+/// Adds the per-query figures of one process's report to `shapes` ("operation table
+/// fingerprint" → figure → sum).
 fn add_shapes(shapes: &mut serde_json::Map<String, serde_json::Value>, report: &serde_json::Value) {
     let queries = report.get("queries").and_then(|q| q.as_array());
     for q in queries.into_iter().flatten() {
-        let label = q.get("label").and_then(|l| l.as_str()).unwrap_or("?");
-        let figures = q.get("figures");
-        let entry = shapes
-            .entry(label.to_owned())
-            .or_insert_with(|| serde_json::json!({}));
+        let text = |name: &str| q.get(name).and_then(|l| l.as_str()).unwrap_or("?");
+        let shape = format!(
+            "{} {} {}",
+            text("operation"),
+            text("table"),
+            text("fingerprint")
+        );
+        let entry = shapes.entry(shape).or_insert_with(|| serde_json::json!({}));
         for name in SHAPE_FIGURES {
-            let x = figures
-                .and_then(|f| f.get(name))
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0);
+            let x = q.get(name).and_then(|v| v.as_u64()).unwrap_or(0);
             let old = entry.get(name).and_then(|v| v.as_u64()).unwrap_or(0);
             entry[name] = serde_json::json!(old + x);
         }

@@ -7,6 +7,7 @@ use crate::breaker::BreakerConfig;
 use crate::codec::Envelope;
 use crate::error::ConfigError;
 use crate::generations::Consistency;
+use crate::generations::{DEFAULT_GLOBAL_HOLD, MAX_GLOBAL_HOLD};
 use crate::key::DEFAULT_MAX_KEY_LEN;
 use crate::near::NearCache;
 use crate::report::{DEFAULT_REPORT_QUERIES, MAX_REPORT_QUERIES};
@@ -35,6 +36,8 @@ pub(crate) struct Settings {
     pub ttl_jitter: f64,
     pub background_writes: bool,
     pub consistency: Consistency,
+    /// Strict mode: how long a fetched global generation is used.
+    pub global_hold: Duration,
     pub near: Option<NearCache>,
     /// Query shapes kept for the report.
     pub report_queries: usize,
@@ -54,6 +57,7 @@ impl Default for Settings {
             ttl_jitter: DEFAULT_TTL_JITTER,
             background_writes: false,
             consistency: Consistency::Strict,
+            global_hold: DEFAULT_GLOBAL_HOLD,
             near: None,
             report_queries: DEFAULT_REPORT_QUERIES,
         }
@@ -104,6 +108,12 @@ impl Settings {
         if self.consistency == Consistency::Bounded(Duration::ZERO) {
             return Err(ConfigError::ZeroTtl {
                 what: "the bounded-staleness window",
+            });
+        }
+        if self.global_hold > MAX_GLOBAL_HOLD {
+            return Err(ConfigError::InvalidGlobalHold {
+                hold: self.global_hold,
+                max: MAX_GLOBAL_HOLD,
             });
         }
         if !(1..=MAX_REPORT_QUERIES).contains(&self.report_queries) {

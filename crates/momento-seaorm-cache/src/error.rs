@@ -89,6 +89,17 @@ pub enum ConfigError {
         /// The largest bound accepted.
         max: usize,
     },
+    /// The global generation's hold is longer than `max`: every `invalidate_all` would wait it.
+    #[error(
+        "global_generation_hold({hold:?}) is too long: each invalidate_all waits the hold before \
+         it returns; keep it at most {max:?}"
+    )]
+    InvalidGlobalHold {
+        /// The rejected hold.
+        hold: std::time::Duration,
+        /// The longest hold accepted.
+        max: std::time::Duration,
+    },
     /// The near cache's settings cannot work.
     #[error("the near cache is misconfigured: {fix}")]
     InvalidNearCache {

@@ -11,7 +11,8 @@
 //! write (CachedConnection, after commit) ─► one batch set: gen:<t> = random, for every table
 //!            └─ not recorded (fault, deadline, breaker) ─► owed: reads of <t> here bypass the
 //!                                                          cache; retried until recorded
-//! read (strict)  ─► one batch get [value, gen-all, gen:<t1>, ...] ─► hit iff stamp matches
+//! read (strict)  ─► one batch get [value, gen:<t1>, ...] (+ gen-all when the copy held is
+//!                   older than the hold) ─► hit iff stamp matches
 //! read (bounded) ─► generations from an in-process copy at most `window` old, then one get
 //! miss with a generation absent ─► set-if-absent(random) before loading, else do not store
 //! ```
@@ -25,12 +26,20 @@
 //! * **A bump that cannot be recorded is owed, not forgotten**: this process bypasses the cache
 //!   for reads that depend on it, and retries it every [`OWED_RETRY_INTERVAL`] in the
 //!   background until it is recorded.
+//! * **The global generation is held, and its bumps wait out the hold.** In strict mode a
+//!   process uses the `gen-all` it fetched for a hold ([`DEFAULT_GLOBAL_HOLD`]), timed from
+//!   when the fetch was *sent*, instead of fetching it with every read (it changes only on
+//!   `invalidate_all`, writes whose reach is unknown, and change capture losing its place). A
+//!   bump of it returns only [`global_wait`] (the hold + 10%) after it is recorded, so a copy
+//!   fetched before the bump has expired in every process by then: no read that starts after
+//!   the bump returns uses it. This relies on the processes' monotonic clocks running at the
+//!   same rate within the margin.
 
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tracing::{debug, warn};
@@ -47,6 +56,24 @@ pub const GENERATION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How often a process retries the bumps it owes.
 pub const OWED_RETRY_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The most generation keys one batch set carries; a bump of more is sent in several.
+pub const BUMP_CHUNK: usize = 256;
+
+/// Strict mode: how long a process uses the global generation it fetched (timed from when the
+/// fetch was sent) instead of fetching it with every read, unless
+/// [`global_generation_hold`](crate::ModelCacheBuilder::global_generation_hold) says otherwise.
+pub const DEFAULT_GLOBAL_HOLD: Duration = Duration::from_millis(50);
+
+/// The longest hold accepted: each bump of the global generation waits it.
+pub const MAX_GLOBAL_HOLD: Duration = Duration::from_secs(5);
+
+/// How long a bump of the global generation waits after it is recorded before it returns, for
+/// a `hold`: the hold plus 10%, for clocks that run at slightly different rates; nothing
+/// without a hold.
+pub fn global_wait(hold: Duration) -> Duration {
+    hold + hold / 10
+}
 
 /// How reads stay consistent with writes made through a
 /// [`CachedConnection`](crate::CachedConnection) or
@@ -180,6 +207,10 @@ pub(crate) struct Generations {
     counters: Arc<Counters>,
     /// The near cache, told of every bump (recorded or not) before the bump returns.
     near: Option<Arc<Near>>,
+    /// Strict mode: the global generation last fetched, and when its fetch was sent.
+    global: RwLock<Option<(u64, Instant)>>,
+    /// Strict mode: how long that copy is used (zero: never).
+    global_hold: Duration,
 }
 
 impl Generations {
@@ -205,7 +236,16 @@ impl Generations {
             owed: Owed::default(),
             counters,
             near: None,
+            global: RwLock::new(None),
+            global_hold: Duration::ZERO,
         }
+    }
+
+    /// Strict mode: uses a fetched global generation for `hold` (zero: fetches it with every
+    /// read).
+    pub(crate) fn with_global_hold(mut self, hold: Duration) -> Generations {
+        self.global_hold = hold;
+        self
     }
 
     /// Tells `near` of every bump this process makes.
@@ -338,6 +378,51 @@ impl Generations {
         }
     }
 
+    /// Whether a read depending on `keys` can use a held global generation: strict mode, and
+    /// the global generation first (as every read's keys have it).
+    pub(crate) fn holds_global_of(&self, keys: &[String]) -> bool {
+        self.consistency == Consistency::Strict
+            && !self.global_hold.is_zero()
+            && keys.first().map(String::as_str) == Some(self.keys.global_generation())
+    }
+
+    /// Strict mode: the global generation this process fetched less than the hold ago (timed
+    /// from when the fetch was sent), which a read may use instead of fetching it.
+    pub(crate) fn held_global(&self) -> Option<u64> {
+        if self.consistency != Consistency::Strict {
+            return None;
+        }
+        let held = *self.global.read().unwrap_or_else(|e| e.into_inner());
+        held.filter(|(_, sent)| sent.elapsed() < self.global_hold)
+            .map(|(generation, _)| generation)
+    }
+
+    /// Strict mode: keeps the global generation a fetch sent at `sent` found (absent: nothing
+    /// to keep), unless a fetch sent later is held.
+    pub(crate) fn hold_global(&self, found: Option<&Bytes>, sent: Instant) {
+        let Some(generation) = parse(found) else {
+            return;
+        };
+        if self.consistency != Consistency::Strict {
+            return;
+        }
+        let mut held = self.global.write().unwrap_or_else(|e| e.into_inner());
+        if held.is_none_or(|(_, at)| at < sent) {
+            *held = Some((generation, sent));
+        }
+    }
+
+    /// After a bump of the global generation: forgets the copy held and, in strict mode, waits
+    /// [`global_wait`] of the hold, so the copy every other process holds from before the bump
+    /// has expired when the bump returns.
+    async fn after_global_bump(&self) {
+        if self.consistency != Consistency::Strict || self.global_hold.is_zero() {
+            return;
+        }
+        *self.global.write().unwrap_or_else(|e| e.into_inner()) = None;
+        tokio::time::sleep(global_wait(self.global_hold)).await;
+    }
+
     /// Whether this process owes a bump of any of `keys`: its reads must not use the cache.
     pub(crate) fn owes_any(&self, keys: &[String]) -> bool {
         self.owed.contains_any(keys)
@@ -444,12 +529,14 @@ impl Generations {
         self.bump(keys).await;
     }
 
-    /// Gives the global generation a new value: every stored value becomes a miss.
+    /// Gives the global generation a new value: every stored value becomes a miss. Returns
+    /// [`GLOBAL_WAIT`] after it is recorded in strict mode (see the module's rules).
     pub(crate) async fn bump_all(self: &Arc<Self>) {
         if !self.enabled() {
             return;
         }
         self.bump(self.global_keys()).await;
+        self.after_global_bump().await;
     }
 
     /// Gives each of `tables` a new generation in one batch set; `true` when recorded. Nothing
@@ -476,12 +563,17 @@ impl Generations {
         self.record(self.backend.admit(), keys).await
     }
 
-    /// Gives the global generation a new value; `true` when recorded, nothing owed otherwise.
+    /// Gives the global generation a new value; `true` when recorded (then, in strict mode,
+    /// [`GLOBAL_WAIT`] later), nothing owed otherwise.
     pub(crate) async fn try_bump_all(&self) -> bool {
         if !self.enabled() {
             return true;
         }
-        self.record(self.backend.admit(), &self.global_keys()).await
+        let recorded = self.record(self.backend.admit(), &self.global_keys()).await;
+        if recorded {
+            self.after_global_bump().await;
+        }
+        recorded
     }
 
     /// What a write with unknown rows bumps in each of `tables`: the table's generation, which
@@ -536,7 +628,8 @@ impl Generations {
         self.retry_owed();
     }
 
-    /// Sets new generations for `keys`; `true` when recorded.
+    /// Sets new generations for `keys`, [`BUMP_CHUNK`] keys per batch set; `true` when all are
+    /// recorded.
     async fn record(&self, admission: Admission, keys: &[String]) -> bool {
         let generations: Vec<u64> = keys.iter().map(|_| fastrand::u64(1..)).collect();
         let items: Vec<(&str, Vec<u8>)> = keys
@@ -544,11 +637,17 @@ impl Generations {
             .zip(&generations)
             .map(|(key, g)| (key.as_str(), g.to_le_bytes().to_vec()))
             .collect();
-        let recorded = self
-            .backend
-            .set_many(admission, &items, GENERATION_TTL)
-            .await
-            .is_ok();
+        let mut recorded = true;
+        for chunk in items.chunks(BUMP_CHUNK) {
+            let set = self
+                .backend
+                .set_many(admission, chunk, GENERATION_TTL)
+                .await;
+            if set.is_err() {
+                recorded = false;
+                break;
+            }
+        }
         if let Some(near) = &self.near {
             // After the set, so a process that drops its entry on the message and looks the
             // value up again finds the new generation.

@@ -52,7 +52,8 @@ pub(super) fn assemble(
         keys.clone(),
         settings.consistency,
         counters.clone(),
-    );
+    )
+    .with_global_hold(settings.global_hold);
     let generations = Arc::new(generations.with_near(near.clone()));
     let read_path = Arc::new(ReadPath {
         backend: backend.clone(),

@@ -464,6 +464,38 @@ impl ModelCacheBuilder {
         self
     }
 
+    /// Strict mode: how long a process uses the global generation (`gen-all`) it fetched
+    /// instead of fetching it with every hit (default 50 ms, at most 5 s). A hit then fetches
+    /// one key fewer (a primary-key hit: the value, `#*` and the row's generation). In
+    /// exchange each bump of it — [`invalidate_all`](crate::ModelCache::invalidate_all), a
+    /// write whose reach is unknown (a table with triggers or rules, an unparsed statement, a
+    /// write while no catalog is held) — waits the hold plus 10% before it returns, so that no
+    /// process still uses a copy from before it. `Duration::ZERO`: fetched with every hit, and
+    /// those bumps return at once.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::{Duration, Instant};
+    /// use momento_seaorm_cache::{ConfigError, MemoryBackend, ModelCache};
+    /// let cache = ModelCache::builder(MemoryBackend::new())
+    ///     .global_generation_hold(Duration::from_millis(20))
+    ///     .build()
+    ///     .unwrap();
+    /// let started = Instant::now();
+    /// cache.invalidate_all().await;
+    /// assert!(started.elapsed() >= Duration::from_millis(22));
+    /// let err = ModelCache::builder(MemoryBackend::new())
+    ///     .global_generation_hold(Duration::from_secs(60))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, ConfigError::InvalidGlobalHold { .. }));
+    /// # }
+    /// ```
+    pub fn global_generation_hold(mut self, hold: Duration) -> Self {
+        self.settings.global_hold = hold;
+        self
+    }
+
     /// Reads bypass the cache (status `Bypass`) while the change-capture invalidator behind
     /// `health` is starting, down, or more than its `max_lag` behind, so writes made outside
     /// this library are never served stale for longer than that bound. May be called once per

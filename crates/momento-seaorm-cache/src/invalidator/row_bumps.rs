@@ -9,7 +9,8 @@
 //!     no (trigger, rule, view, partition, generated column, not in the catalog) ─► t's table keys
 //! change without images (TRUNCATE, no tuple data, not decodable) ─► t's table keys
 //! t also reached from another change (a view, an ancestor, a cascade) ─► t's table keys
-//! more than MAX_ROW_KEYS row keys in the batch ─► every table's table keys
+//! more than MAX_ROW_KEYS row keys in the batch ─► every table's table keys (a backlog of a few
+//!     thousand rows, after a cache outage, stays row by row: sent in sets of BUMP_CHUNK keys)
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,9 +20,10 @@ use crate::rows::{row_change, Scope, TableSchema};
 
 pub(crate) use crate::rows::RowImage;
 
-/// A batch that bumps more row keys than this bumps its tables instead (the statement path's
-/// bound per transaction).
-pub(crate) const MAX_ROW_KEYS: usize = 256;
+/// A batch that bumps more row keys than this bumps its tables instead. High enough that the
+/// backlog of a cache outage of some seconds stays row by row: bumping its tables instead would
+/// empty every cached read of them at once.
+pub(crate) const MAX_ROW_KEYS: usize = 4096;
 
 /// The rows and tables a batch of committed changes touched, by generation name.
 #[derive(Debug, Default)]
@@ -197,6 +199,41 @@ fn with_database(url: &str, db: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_backlog_of_a_thousand_rows_is_bumped_row_by_row() {
+        let cache = ModelCache::builder(crate::MemoryBackend::new())
+            .build()
+            .unwrap();
+        let schema = crate::rows::test_posts_schema();
+        let image = |id: i64, votes: i64| -> RowImage {
+            [("id", id), ("user_id", 7), ("votes", votes)]
+                .into_iter()
+                .map(|(c, v)| (c.to_owned(), sea_orm::Value::BigInt(Some(v))))
+                .collect()
+        };
+        let mut bumps = RowBumps::default();
+        for id in 1..=1000 {
+            bumps.change(
+                "posts",
+                Some(&schema),
+                Some(&image(id, 0)),
+                Some(&image(id, 1)),
+            );
+        }
+        let keys = bumps.keys(&cache, &BTreeSet::new());
+        let any_row = cache.table_keys(&["posts".to_owned()]);
+        assert!(
+            !keys.iter().any(|k| any_row[1..].contains(k)),
+            "a backlog widened to the whole table"
+        );
+        assert!(keys.len() > 1000, "every row's key: {}", keys.len());
+        assert!(
+            keys.iter().any(|k| k.ends_with("#id=1000")),
+            "{:?}",
+            &keys[..4]
+        );
+    }
 
     #[test]
     fn the_followed_database_replaces_the_urls() {

@@ -108,12 +108,28 @@ impl<C: CacheableConnection> Reading<'_, C> {
             let seen = Some(Seen::Complete(stamp));
             return Fetched { got, seen };
         }
+        // Strict: the global generation (always first) from the copy held, when it is recent.
+        let generations = &self.path.generations;
+        let holds = generations.holds_global_of(keys);
+        let held = holds.then(|| generations.held_global()).flatten();
         let mut batch: Vec<&str> = Vec::with_capacity(keys.len() + 1);
         batch.push(key);
-        batch.extend(keys.iter().map(String::as_str));
+        let fetched = if held.is_some() {
+            &keys[1..]
+        } else {
+            &keys[..]
+        };
+        batch.extend(fetched.iter().map(String::as_str));
+        let sent = std::time::Instant::now();
         match backend.get_many(self.admission, &batch).await {
             Ok(mut values) => {
-                let generations = &self.path.generations;
+                match held {
+                    Some(global) => values.insert(1, Some(global.to_le_bytes().to_vec().into())),
+                    None if holds => {
+                        generations.hold_global(values.get(1).and_then(Option::as_ref), sent)
+                    }
+                    None => {}
+                }
                 let mut seen = generations.observe(keys, &values[1..]);
                 if let Seen::Incomplete(_) = seen {
                     // No stored value is current under an absent generation: create it now, so

@@ -1,0 +1,170 @@
+//! The global generation (`gen-all`) is held in process for a hold (50 ms by default) in strict
+//! mode instead of being fetched with every hit, and a bump of it returns only the hold + 10%
+//! after it is recorded. Two caches on one momento-lite stand for two processes; the server counts the
+//! keys each hit fetched.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::entities::user;
+use common::{Db, TestCache, TestDb};
+use momento_seaorm_cache::generations::global_wait;
+use momento_seaorm_cache::{CacheStatus, CachedConnection, ModelCacheBuilder};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set, TransactionSession,
+    TransactionTrait,
+};
+
+/// The hold the tests use: long, so that the copy a hit holds is still fresh at the next step
+/// even on a loaded machine.
+const HOLD: Duration = Duration::from_secs(1);
+
+/// Sets user `id`'s age on a plain connection, behind the cache's back.
+async fn set_age_behind_the_cache(db: &TestDb, id: i32, age: i32) {
+    let row = user::Entity::find_by_id(id)
+        .one(&db.conn)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut row = row.into_active_model();
+    row.age = Set(age);
+    row.update(&db.conn).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_primary_key_hit_within_the_hold_fetches_three_keys_then_four_after_it() {
+    let Some(db) = TestDb::new(Db::Sqlite).await else {
+        return;
+    };
+    db.seed().await;
+    let momento = TestCache::start("model-cache").await;
+    // A hold long enough that no stall of a loaded machine outlasts it between two hits.
+    let cache = momento
+        .model_cache(|b| b.global_generation_hold(HOLD))
+        .await;
+    let users = cache.wrap(user::Entity);
+    users.find_by_pk(&db.conn, 2).await.unwrap();
+    let keys_of_a_hit = || async {
+        let before = momento.server.keys_read();
+        let read = users.find_by_pk_with_status(&db.conn, 2).await.unwrap();
+        assert_eq!(read.status, CacheStatus::Hit);
+        momento.server.keys_read() - before
+    };
+    // The miss created gen-all; the first hit fetches it (4 keys) and holds it: the next hits
+    // use the copy held (the value, `#*`, the row's).
+    assert_eq!(keys_of_a_hit().await, 4);
+    assert_eq!(keys_of_a_hit().await, 3);
+    assert_eq!(keys_of_a_hit().await, 3);
+    tokio::time::sleep(HOLD + Duration::from_millis(20)).await;
+    assert_eq!(
+        keys_of_a_hit().await,
+        4,
+        "the copy expired: gen-all fetched again"
+    );
+    assert_eq!(keys_of_a_hit().await, 3);
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn invalidate_all_in_one_process_reaches_a_hit_in_another_the_moment_it_returns() {
+    let Some(db) = TestDb::new(Db::Sqlite).await else {
+        return;
+    };
+    db.seed().await;
+    let momento = TestCache::start("model-cache").await;
+    let hold = |b: ModelCacheBuilder| b.global_generation_hold(HOLD);
+    let (a, b) = (
+        momento.model_cache(hold).await,
+        momento.model_cache(hold).await,
+    );
+    let (users_a, users_b) = (a.wrap(user::Entity), b.wrap(user::Entity));
+    for round in 0..3 {
+        users_a.find_by_pk(&db.conn, 2).await.unwrap();
+        let warm = users_b.find_by_pk_with_status(&db.conn, 2).await.unwrap();
+        assert_eq!(warm.status, CacheStatus::Hit, "round {round}");
+        // B holds a fresh copy of gen-all now. A write the cache cannot see, then A
+        // invalidates everything: once that returns, B must not serve the old row.
+        let age = 60 + round;
+        set_age_behind_the_cache(&db, 2, age).await;
+        let started = Instant::now();
+        a.invalidate_all().await;
+        assert!(
+            started.elapsed() >= global_wait(HOLD),
+            "invalidate_all returned before the other processes' copies expired"
+        );
+        let read = users_b.find_by_pk_with_status(&db.conn, 2).await.unwrap();
+        assert_eq!(read.status, CacheStatus::Miss, "round {round}");
+        assert_eq!(read.value.unwrap().age, age, "round {round}");
+    }
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_write_of_unknown_tables_in_one_process_reaches_a_hit_in_another() {
+    let Some(db) = TestDb::new(Db::Sqlite).await else {
+        return;
+    };
+    db.seed().await;
+    let momento = TestCache::start("model-cache").await;
+    let hold = |b: ModelCacheBuilder| b.global_generation_hold(HOLD);
+    let (a, b) = (
+        momento.model_cache(hold).await,
+        momento.model_cache(hold).await,
+    );
+    let users_b = b.wrap(user::Entity);
+    users_b.find_by_pk(&db.conn, 2).await.unwrap();
+    assert_eq!(
+        users_b
+            .find_by_pk_with_status(&db.conn, 2)
+            .await
+            .unwrap()
+            .status,
+        CacheStatus::Hit
+    );
+    // DDL in a transaction leaves A without a catalog, so the update after it may reach any
+    // table (triggers, views): it bumps gen-all at commit.
+    let writer = CachedConnection::new(db.conn.clone(), &a);
+    let txn = writer.begin().await.unwrap();
+    for sql in [
+        "CREATE TABLE gg_scratch (x INTEGER)",
+        "UPDATE users SET age = 77 WHERE id = 2",
+    ] {
+        txn.execute_unprepared(sql).await.unwrap();
+    }
+    txn.commit().await.unwrap();
+    let read = users_b.find_by_pk_with_status(&db.conn, 2).await.unwrap();
+    assert_eq!(
+        (read.status, read.value.unwrap().age),
+        (CacheStatus::Miss, 77)
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn without_a_hold_every_hit_fetches_the_global_generation_and_bumps_do_not_wait() {
+    let Some(db) = TestDb::new(Db::Sqlite).await else {
+        return;
+    };
+    db.seed().await;
+    let momento = TestCache::start("model-cache").await;
+    let cache = momento
+        .model_cache(|b| b.global_generation_hold(Duration::ZERO))
+        .await;
+    let users = cache.wrap(user::Entity);
+    users.find_by_pk(&db.conn, 2).await.unwrap();
+    for _ in 0..3 {
+        let before = momento.server.keys_read();
+        let read = users.find_by_pk_with_status(&db.conn, 2).await.unwrap();
+        assert_eq!(read.status, CacheStatus::Hit);
+        assert_eq!(momento.server.keys_read() - before, 4);
+    }
+    set_age_behind_the_cache(&db, 2, 31).await;
+    cache.invalidate_all().await;
+    let read = users.find_by_pk_with_status(&db.conn, 2).await.unwrap();
+    assert_eq!(
+        (read.status, read.value.unwrap().age),
+        (CacheStatus::Miss, 31)
+    );
+    db.cleanup().await;
+}
