@@ -83,7 +83,9 @@ pub enum Consistency {
     /// No read that starts after a write has returned sees data older than that write, in any
     /// process sharing the backend, while the writer can reach the cache (see docs/reliability.md
     /// for what a cache outage changes). Costs a batch get (the value plus its tables'
-    /// generations) instead of a get: still one round trip.
+    /// generations, and the global one once per
+    /// [hold](crate::ModelCacheBuilder::global_generation_hold)) instead of a get: still one
+    /// round trip.
     Strict,
     /// Generations are held in-process for at most this long: a write in another process is
     /// seen within the window (in this process at once). A hit is one plain get.
