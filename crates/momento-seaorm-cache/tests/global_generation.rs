@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::entities::user;
 use common::{Db, TestCache, TestDb};
 use momento_seaorm_cache::generations::global_wait;
-use momento_seaorm_cache::{CacheStatus, CachedConnection, ModelCacheBuilder};
+use momento_seaorm_cache::{CacheStatus, CachedConnection, ModelCache, ModelCacheBuilder};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set, TransactionSession,
     TransactionTrait,
@@ -19,6 +19,20 @@ use sea_orm::{
 /// The hold the tests use: long, so that the copy a hit holds is still fresh at the next step
 /// even on a loaded machine.
 const HOLD: Duration = Duration::from_secs(1);
+
+/// A seeded SQLite database and two caches ("processes") with the [`HOLD`] on one momento-lite
+/// (kept alive by the returned `TestCache`); `None` without SQLite.
+async fn two_processes() -> Option<(TestDb, TestCache, ModelCache, ModelCache)> {
+    let db = TestDb::new(Db::Sqlite).await?;
+    db.seed().await;
+    let momento = TestCache::start("model-cache").await;
+    let hold = |b: ModelCacheBuilder| b.global_generation_hold(HOLD);
+    let (a, b) = (
+        momento.model_cache(hold).await,
+        momento.model_cache(hold).await,
+    );
+    Some((db, momento, a, b))
+}
 
 /// Sets user `id`'s age on a plain connection, behind the cache's back.
 async fn set_age_behind_the_cache(db: &TestDb, id: i32, age: i32) {
@@ -68,16 +82,9 @@ async fn a_primary_key_hit_within_the_hold_fetches_three_keys_then_four_after_it
 
 #[tokio::test]
 async fn invalidate_all_in_one_process_reaches_a_hit_in_another_the_moment_it_returns() {
-    let Some(db) = TestDb::new(Db::Sqlite).await else {
+    let Some((db, _momento, a, b)) = two_processes().await else {
         return;
     };
-    db.seed().await;
-    let momento = TestCache::start("model-cache").await;
-    let hold = |b: ModelCacheBuilder| b.global_generation_hold(HOLD);
-    let (a, b) = (
-        momento.model_cache(hold).await,
-        momento.model_cache(hold).await,
-    );
     let (users_a, users_b) = (a.wrap(user::Entity), b.wrap(user::Entity));
     for round in 0..3 {
         users_a.find_by_pk(&db.conn, 2).await.unwrap();
@@ -102,16 +109,9 @@ async fn invalidate_all_in_one_process_reaches_a_hit_in_another_the_moment_it_re
 
 #[tokio::test]
 async fn a_write_of_unknown_tables_in_one_process_reaches_a_hit_in_another() {
-    let Some(db) = TestDb::new(Db::Sqlite).await else {
+    let Some((db, _momento, a, b)) = two_processes().await else {
         return;
     };
-    db.seed().await;
-    let momento = TestCache::start("model-cache").await;
-    let hold = |b: ModelCacheBuilder| b.global_generation_hold(HOLD);
-    let (a, b) = (
-        momento.model_cache(hold).await,
-        momento.model_cache(hold).await,
-    );
     let users_b = b.wrap(user::Entity);
     users_b.find_by_pk(&db.conn, 2).await.unwrap();
     assert_eq!(
