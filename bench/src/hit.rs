@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::fixtures::{BenchResult, Lite};
 use crate::hit_target::{HitTarget, Mode, KEYED_USERS};
+use crate::standalone::Server;
 use crate::stats::{ratio, timed, Samples, Summary};
 
 /// How many measured rounds (each runs every operation once) and warm-up rounds.
@@ -86,12 +87,12 @@ pub struct HitReport {
     pub cached_all_p50_ratio: f64,
     pub cached_all_p99_ratio: f64,
     /// Keys momento-lite looked up per default (`Strict`) `find_by_pk` hit: each is an element
-    /// Momento bills.
-    pub keys_per_strict_pk_hit: f64,
+    /// Momento bills (`None` against a standalone server, which does not count them).
+    pub keys_per_strict_pk_hit: Option<f64>,
     /// Keys momento-lite looked up per default `.cached().all()` hit.
-    pub keys_per_strict_list_hit: f64,
+    pub keys_per_strict_list_hit: Option<f64>,
     /// Keys looked up per `TtlOnly` `find_by_pk` hit.
-    pub keys_per_ttl_only_pk_hit: f64,
+    pub keys_per_ttl_only_pk_hit: Option<f64>,
 }
 
 /// How many calls each key count is averaged over.
@@ -142,11 +143,12 @@ async fn sample(target: &HitTarget, config: HitConfig) -> BenchResult<Vec<Summar
     Ok(samples.into_iter().map(Samples::summary).collect())
 }
 
-/// Runs the scenario on in-memory SQLite and momento-lite.
-pub async fn run(config: HitConfig) -> BenchResult<HitReport> {
-    let lite = Lite::start().await?;
+/// Runs the scenario on in-memory SQLite and momento-lite: in this process, or (`standalone`)
+/// started as its own process, where the keys read are not counted.
+pub async fn run(config: HitConfig, standalone: bool) -> BenchResult<HitReport> {
+    let server = Server::start(standalone).await?;
     let db = crate::fixtures::sqlite_with_users(KEYED_USERS).await?;
-    let target = HitTarget::new(db, &lite).await?;
+    let target = HitTarget::new(db, server.backend()).await?;
     let s = sample(&target, config).await?;
     let at = |op: Op| s[OPS.iter().position(|&o| o == op).unwrap_or(0)];
     let r = |a: Op, b: Op| {
@@ -156,9 +158,13 @@ pub async fn run(config: HitConfig) -> BenchResult<HitReport> {
         )
     };
     let pk_key = target.variant(Mode::Default).pk_keys[0].clone();
-    let keys_per_strict_pk_hit = keys_per_call(&target, &lite, Op::FindByPk).await?;
-    let keys_per_strict_list_hit = keys_per_call(&target, &lite, Op::CachedAll).await?;
-    let keys_per_ttl_only_pk_hit = keys_per_call(&target, &lite, Op::FindByPkTtlOnly).await?;
+    let (mut keys_per_strict_pk_hit, mut keys_per_strict_list_hit) = (None, None);
+    let mut keys_per_ttl_only_pk_hit = None;
+    if let Some(lite) = server.lite() {
+        keys_per_strict_pk_hit = Some(keys_per_call(&target, lite, Op::FindByPk).await?);
+        keys_per_strict_list_hit = Some(keys_per_call(&target, lite, Op::CachedAll).await?);
+        keys_per_ttl_only_pk_hit = Some(keys_per_call(&target, lite, Op::FindByPkTtlOnly).await?);
+    }
     let report = HitReport {
         rounds: config.rounds,
         find_by_pk_value_bytes: target.raw_get(&pk_key).await?,
@@ -188,7 +194,7 @@ pub async fn run(config: HitConfig) -> BenchResult<HitReport> {
         keys_per_ttl_only_pk_hit,
     };
     drop(target);
-    lite.stop().await;
+    server.stop().await;
     Ok(report)
 }
 
@@ -251,9 +257,14 @@ impl HitReport {
         for (label, p50, p99) in pairs {
             println!("  {label:<38} p50 {p50:.3}x  p99 {p99:.3}x");
         }
-        println!(
-            "  keys read per hit (server-side): find_by_pk Strict {:.2}, .cached().all() Strict {:.2}, find_by_pk TtlOnly {:.2}",
-            self.keys_per_strict_pk_hit, self.keys_per_strict_list_hit, self.keys_per_ttl_only_pk_hit
-        );
+        if let (Some(pk), Some(list), Some(ttl_only)) = (
+            self.keys_per_strict_pk_hit,
+            self.keys_per_strict_list_hit,
+            self.keys_per_ttl_only_pk_hit,
+        ) {
+            println!(
+                "  keys read per hit (server-side): find_by_pk Strict {pk:.2}, .cached().all() Strict {list:.2}, find_by_pk TtlOnly {ttl_only:.2}"
+            );
+        }
     }
 }

@@ -13,12 +13,13 @@ use std::time::Duration;
 use momento::cache::GetResponse;
 use momento::CacheClient;
 use momento_seaorm_cache::{
-    CacheBackend, CacheKey, CacheQueryExt, CacheStatus, Consistency, ModelCache, WrappedEntity,
+    CacheBackend, CacheKey, CacheQueryExt, CacheStatus, Consistency, ModelCache, MomentoBackend,
+    WrappedEntity,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Serialize;
 
-use crate::fixtures::{user, BenchResult, Lite};
+use crate::fixtures::{user, BenchResult};
 
 /// Longer than the library answers a key from its last load without a lookup (1 s).
 pub const RECENTLY_LOADED: Duration = Duration::from_millis(1_100);
@@ -116,26 +117,30 @@ pub struct HitTarget {
 
 impl HitTarget {
     /// Populates every mode's cache; `db` must hold users 1..=[`KEYED_USERS`].
-    pub async fn new(db: DatabaseConnection, lite: &Lite) -> BenchResult<Arc<HitTarget>> {
+    pub async fn new(
+        db: DatabaseConnection,
+        backend: &MomentoBackend,
+    ) -> BenchResult<Arc<HitTarget>> {
         let mut variants = Vec::new();
         for mode in MODES {
-            variants.push(Variant::populate(mode, lite.backend.clone(), &db).await?);
+            variants.push(Variant::populate(mode, backend.clone(), &db).await?);
         }
         let cache = &variants[0].cache;
         by_id(1).cached(cache).all(&db).await?;
         tokio::time::sleep(RECENTLY_LOADED).await;
         let all = by_id(1).cached(cache).all_with_status(&db).await?;
         let prefix = Mode::Default.prefix();
+        // What a primary-key hit fetches while gen-all is held: the value, `#*`, the row's.
         let strict_batch = vec![
             variants[0].pk_keys[0].clone(),
-            format!("{prefix}:gen-all"),
-            format!("{prefix}:gen:bench_users"),
+            format!("{prefix}:gen:bench_users#*"),
+            format!("{prefix}:gen:bench_users#id=1"),
         ];
         Ok(Arc::new(HitTarget {
             all_key: hit_key(all.status, all.key)?,
             db,
-            client: lite.client.clone(),
-            cache_name: lite.cache_name().to_owned(),
+            client: backend.client().clone(),
+            cache_name: backend.cache_name().to_owned(),
             variants,
             strict_batch,
         }))

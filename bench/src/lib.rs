@@ -10,6 +10,7 @@
 //! * [`hit_target`] — the populated cache per consistency mode, and the raw SDK calls that are
 //!   the limit of its hits.
 //! * [`throughput`] — hit throughput at 1–256 concurrent tasks against the raw SDK.
+//! * [`standalone`] — momento-lite as its own process, for the `_standalone` figures.
 //! * [`expensive`] — a join plus aggregate over 100k rows, uncached against cached, on SQLite
 //!   and PostgreSQL.
 //! * [`miss`] — miss + query + set against the query alone.
@@ -53,6 +54,7 @@ pub mod offload;
 pub mod plot;
 pub mod profile;
 pub mod service;
+pub mod standalone;
 pub mod stats;
 pub mod sweep;
 pub mod targets;

@@ -234,58 +234,24 @@ async fn run_latency_scenarios(
     top: &mut Map<String, Value>,
     scenarios: &mut Map<String, Value>,
 ) -> BenchResult<()> {
-    if cli.runs(Scenario::Hit) {
-        let config = hit::HitConfig {
-            rounds: cli.rounds(20_000),
-            warmup: cli.rounds(2_000),
-        };
-        let r = hit::run(config).await?;
-        r.print();
-        let figures = [
-            ("hit_p50_ratio", r.find_by_pk_p50_ratio),
-            ("hit_p99_ratio", r.find_by_pk_p99_ratio),
-            (
-                "hit_vs_get_batch_p50_ratio",
-                r.find_by_pk_vs_batch_p50_ratio,
-            ),
-            (
-                "hit_vs_get_batch_p99_ratio",
-                r.find_by_pk_vs_batch_p99_ratio,
-            ),
-            ("hit_ttl_only_p50_ratio", r.ttl_only_p50_ratio),
-            ("hit_ttl_only_p99_ratio", r.ttl_only_p99_ratio),
-            ("hit_bounded_p50_ratio", r.bounded_p50_ratio),
-            ("hit_bounded_p99_ratio", r.bounded_p99_ratio),
-            ("cached_all_hit_p50_ratio", r.cached_all_p50_ratio),
-            ("cached_all_hit_p99_ratio", r.cached_all_p99_ratio),
-            ("hit_p50_us", r.find_by_pk.p50_us),
-            ("raw_get_p50_us", r.raw_get.p50_us),
-            ("keys_per_strict_pk_hit", r.keys_per_strict_pk_hit),
-            ("keys_per_strict_list_hit", r.keys_per_strict_list_hit),
-            ("keys_per_ttl_only_pk_hit", r.keys_per_ttl_only_pk_hit),
-        ];
-        put(top, &figures);
-        scenarios.insert("hit".into(), serde_json::to_value(r)?);
-    }
-    if cli.runs(Scenario::Throughput) {
-        let config = throughput::ThroughputConfig {
-            seconds_per_side: if cli.quick { 0.4 } else { cli.throughput_secs },
-            slices_per_side: 8,
-            concurrency: vec![1, 16, 64, 256],
-        };
-        let r = throughput::run(config).await?;
-        r.print();
-        for row in &r.rows {
-            let suffix = match (row.mode, row.keys) {
-                (_, throughput::Keys::Same) => "_same_key",
-                (Mode::TtlOnly, _) => "_ttl_only",
-                (Mode::Bounded, _) => "_bounded",
-                (Mode::Default, _) => "",
-            };
-            let field = format!("throughput_{}_ratio{suffix}", row.concurrency);
-            top.insert(field, json!(row.ratio));
+    for standalone in [false, true] {
+        let suffix = if standalone { "_standalone" } else { "" };
+        if standalone && !cli.runs(Scenario::Hit) && !cli.runs(Scenario::Throughput) {
+            break;
         }
-        scenarios.insert("throughput".into(), serde_json::to_value(r)?);
+        if standalone {
+            if let Err(e) = bench::standalone::binary() {
+                println!("\n(skipped the standalone hit and throughput runs: {e})");
+                break;
+            }
+            println!("\n-- the same against momento-lite started as its own process --");
+        }
+        if cli.runs(Scenario::Hit) {
+            run_hit(cli, top, scenarios, standalone, suffix).await?;
+        }
+        if cli.runs(Scenario::Throughput) {
+            run_throughput(cli, top, scenarios, standalone, suffix).await?;
+        }
     }
     if cli.runs(Scenario::Codec) {
         let config = codec::CodecConfig {
@@ -550,4 +516,81 @@ fn put(top: &mut Map<String, Value>, figures: &[(&str, f64)]) {
     for &(name, value) in figures {
         top.insert(name.to_owned(), json!(value));
     }
+}
+
+/// The hit scenario against in-process (`standalone` false) or standalone momento-lite; its
+/// figures get `suffix`.
+async fn run_hit(
+    cli: &Cli,
+    top: &mut Map<String, Value>,
+    scenarios: &mut Map<String, Value>,
+    standalone: bool,
+    suffix: &str,
+) -> BenchResult<()> {
+    let config = hit::HitConfig {
+        rounds: cli.rounds(20_000),
+        warmup: cli.rounds(2_000),
+    };
+    let r = hit::run(config, standalone).await?;
+    r.print();
+    let figures = [
+        ("hit_p50_ratio", r.find_by_pk_p50_ratio),
+        ("hit_p99_ratio", r.find_by_pk_p99_ratio),
+        (
+            "hit_vs_get_batch_p50_ratio",
+            r.find_by_pk_vs_batch_p50_ratio,
+        ),
+        (
+            "hit_vs_get_batch_p99_ratio",
+            r.find_by_pk_vs_batch_p99_ratio,
+        ),
+        ("hit_ttl_only_p50_ratio", r.ttl_only_p50_ratio),
+        ("hit_ttl_only_p99_ratio", r.ttl_only_p99_ratio),
+        ("hit_bounded_p50_ratio", r.bounded_p50_ratio),
+        ("hit_bounded_p99_ratio", r.bounded_p99_ratio),
+        ("cached_all_hit_p50_ratio", r.cached_all_p50_ratio),
+        ("cached_all_hit_p99_ratio", r.cached_all_p99_ratio),
+        ("hit_p50_us", r.find_by_pk.p50_us),
+        ("raw_get_p50_us", r.raw_get.p50_us),
+    ];
+    let keys = [
+        ("keys_per_strict_pk_hit", r.keys_per_strict_pk_hit),
+        ("keys_per_strict_list_hit", r.keys_per_strict_list_hit),
+        ("keys_per_ttl_only_pk_hit", r.keys_per_ttl_only_pk_hit),
+    ];
+    let counted = keys.iter().filter_map(|&(name, k)| k.map(|k| (name, k)));
+    for (name, value) in figures.into_iter().chain(counted) {
+        top.insert(format!("{name}{suffix}"), json!(value));
+    }
+    scenarios.insert(format!("hit{suffix}"), serde_json::to_value(r)?);
+    Ok(())
+}
+
+/// The throughput scenario against in-process or standalone momento-lite; figures get `suffix`.
+async fn run_throughput(
+    cli: &Cli,
+    top: &mut Map<String, Value>,
+    scenarios: &mut Map<String, Value>,
+    standalone: bool,
+    suffix: &str,
+) -> BenchResult<()> {
+    let config = throughput::ThroughputConfig {
+        seconds_per_side: if cli.quick { 0.4 } else { cli.throughput_secs },
+        slices_per_side: 8,
+        concurrency: vec![1, 16, 64, 256],
+    };
+    let r = throughput::run(config, standalone).await?;
+    r.print();
+    for row in &r.rows {
+        let kind = match (row.mode, row.keys) {
+            (_, throughput::Keys::Same) => "_same_key",
+            (Mode::TtlOnly, _) => "_ttl_only",
+            (Mode::Bounded, _) => "_bounded",
+            (Mode::Default, _) => "",
+        };
+        let field = format!("throughput_{}_ratio{kind}{suffix}", row.concurrency);
+        top.insert(field, json!(row.ratio));
+    }
+    scenarios.insert(format!("throughput{suffix}"), serde_json::to_value(r)?);
+    Ok(())
 }

@@ -96,7 +96,7 @@ async fn momento_loop(
     iterations: usize,
 ) -> BenchResult<Duration> {
     let lite = Lite::start().await?;
-    let target = HitTarget::new(db, &lite).await?;
+    let target = HitTarget::new(db, &lite.backend).await?;
     let key = &target.variant(mode).pk_keys[0];
     let started = Instant::now();
     for _ in 0..iterations {

@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::fixtures::{BenchResult, Lite};
+use crate::fixtures::BenchResult;
 use crate::hit_target::{HitTarget, Mode, KEYED_USERS};
+use crate::standalone::Server;
 use crate::stats::ratio;
 
 /// How long each side runs per concurrency level, and in how many slices.
@@ -182,10 +183,10 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 /// Runs the scenario on in-memory SQLite and momento-lite.
-pub async fn run(config: ThroughputConfig) -> BenchResult<ThroughputReport> {
-    let lite = Lite::start().await?;
+pub async fn run(config: ThroughputConfig, standalone: bool) -> BenchResult<ThroughputReport> {
+    let server = Server::start(standalone).await?;
     let db = crate::fixtures::sqlite_with_users(KEYED_USERS).await?;
-    let target = HitTarget::new(db, &lite).await?;
+    let target = HitTarget::new(db, server.backend()).await?;
     let mut rows = Vec::new();
     let series = [
         (Mode::Default, Keys::Distinct),
@@ -198,7 +199,7 @@ pub async fn run(config: ThroughputConfig) -> BenchResult<ThroughputReport> {
         }
     }
     drop(target);
-    lite.stop().await;
+    server.stop().await;
     Ok(ThroughputReport {
         seconds_per_side: config.seconds_per_side,
         slices_per_side: config.slices_per_side,
