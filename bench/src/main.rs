@@ -295,6 +295,7 @@ async fn run_latency_scenarios(
             ("memory_hit_p99_us", r.find_by_pk.p99_us),
             ("memory_hit_ttl_only_p50_us", r.find_by_pk_ttl_only.p50_us),
             ("memory_hit_ttl_only_p99_us", r.find_by_pk_ttl_only.p99_us),
+            ("memory_hit_over_moka_get", r.find_by_pk_p50_ratio),
         ];
         put(top, &figures);
         scenarios.insert("memory".into(), serde_json::to_value(r)?);

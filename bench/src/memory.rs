@@ -5,8 +5,8 @@
 //! building, generations, statement building (for `.cached()`), single flight, the deadline,
 //! counters, tracing, decoding. Four operations are interleaved, rotating each round: the
 //! backend's own `get` of the key (the floor), `wrap(E).find_by_pk` on the default cache
-//! (`Strict`: the value and two generations, three moka gets), `find_by_pk` on a `TtlOnly` cache
-//! (one get) and `.cached().all()` (default). A batch mean (1,000 back-to-back hits timed
+//! (`Strict`: the value and two row generations, three moka gets, with `gen-all` held),
+//! `find_by_pk` on a `TtlOnly` cache (one get) and `.cached().all()` (default). A batch mean (1,000 back-to-back hits timed
 //! together) is reported too, since single timings near a microsecond carry the clock's own
 //! ~20–40 ns.
 
