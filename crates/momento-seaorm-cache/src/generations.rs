@@ -532,13 +532,16 @@ impl Generations {
     }
 
     /// Gives the global generation a new value: every stored value becomes a miss. Returns
-    /// [`GLOBAL_WAIT`] after it is recorded in strict mode (see the module's rules).
+    /// [`global_wait`] after it is recorded in strict mode (see the module's rules); one that
+    /// could not be recorded (owed: this process bypasses the cache) returns at once, so a cache
+    /// fault costs a write no more than the deadline.
     pub(crate) async fn bump_all(self: &Arc<Self>) {
         if !self.enabled() {
             return;
         }
-        self.bump(self.global_keys()).await;
-        self.after_global_bump().await;
+        if self.bump(self.global_keys()).await {
+            self.after_global_bump().await;
+        }
     }
 
     /// Gives each of `tables` a new generation in one batch set; `true` when recorded. Nothing
@@ -566,7 +569,7 @@ impl Generations {
     }
 
     /// Gives the global generation a new value; `true` when recorded (then, in strict mode,
-    /// [`GLOBAL_WAIT`] later), nothing owed otherwise.
+    /// [`global_wait`] of the hold later), nothing owed otherwise.
     pub(crate) async fn try_bump_all(&self) -> bool {
         if !self.enabled() {
             return true;
@@ -615,10 +618,11 @@ impl Generations {
     /// Gives each key a new random generation in one batch set under the deadline. What cannot
     /// be recorded is owed: this process bypasses the cache for reads that depend on it and
     /// retries every [`OWED_RETRY_INTERVAL`] in the background until it is recorded.
-    async fn bump(self: &Arc<Self>, keys: Vec<String>) {
+    /// `true` when recorded.
+    async fn bump(self: &Arc<Self>, keys: Vec<String>) -> bool {
         let admission = self.backend.admit();
         if self.record(admission, &keys).await {
-            return;
+            return true;
         }
         self.counters.invalidation_failure();
         warn!(
@@ -628,6 +632,7 @@ impl Generations {
         );
         self.owed.add(&keys);
         self.retry_owed();
+        false
     }
 
     /// Sets new generations for `keys`, [`BUMP_CHUNK`] keys per batch set; `true` when all are

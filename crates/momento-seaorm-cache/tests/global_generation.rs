@@ -168,3 +168,32 @@ async fn without_a_hold_every_hit_fetches_the_global_generation_and_bumps_do_not
     );
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_bump_the_cache_cannot_take_returns_after_the_deadline_without_waiting_the_hold() {
+    let Some(db) = TestDb::new(Db::Sqlite).await else {
+        return;
+    };
+    db.seed().await;
+    let mut momento = TestCache::start("model-cache").await;
+    let hold = Duration::from_secs(3);
+    let cache = momento
+        .model_cache(|b| b.global_generation_hold(hold))
+        .await;
+    let users = cache.wrap(user::Entity);
+    users.find_by_pk(&db.conn, 2).await.unwrap();
+    momento.server.stop().await;
+    // Owed, not recorded: this process bypasses the cache, so nothing is gained by waiting out
+    // the other processes' copies; the write costs the deadline (200 ms) at most.
+    let started = Instant::now();
+    cache.invalidate_all().await;
+    assert!(
+        started.elapsed() < hold,
+        "an owed bump waited the hold: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(cache.stats().owed_invalidations, 1);
+    let read = users.find_by_pk_with_status(&db.conn, 2).await.unwrap();
+    assert_eq!(read.status, CacheStatus::Bypass);
+    db.cleanup().await;
+}
