@@ -209,9 +209,10 @@ pub(crate) struct Generations {
     counters: Arc<Counters>,
     /// The near cache, told of every bump (recorded or not) before the bump returns.
     near: Option<Arc<Near>>,
-    /// Strict mode: the global generation last fetched, and when its fetch was sent.
-    global: RwLock<Option<(u64, Instant)>>,
-    /// Strict mode: how long that copy is used (zero: never).
+    /// Strict mode: the global generation last fetched (as stored: a hit reuses it without
+    /// an allocation), and when its fetch was sent.
+    global: RwLock<Option<(Bytes, Instant)>>,
+    /// How long that copy is used: zero outside strict mode, or when the builder says so.
     global_hold: Duration,
 }
 
@@ -244,9 +245,11 @@ impl Generations {
     }
 
     /// Strict mode: uses a fetched global generation for `hold` (zero: fetches it with every
-    /// read).
+    /// read). Other modes hold nothing.
     pub(crate) fn with_global_hold(mut self, hold: Duration) -> Generations {
-        self.global_hold = hold;
+        if self.consistency == Consistency::Strict {
+            self.global_hold = hold;
+        }
         self
     }
 
@@ -380,45 +383,39 @@ impl Generations {
         }
     }
 
-    /// Whether a read depending on `keys` can use a held global generation: strict mode, and
-    /// the global generation first (as every read's keys have it).
+    /// Whether a read depending on `keys` can use a held global generation: a hold (strict
+    /// mode), and the global generation first (as every read's keys have it).
     pub(crate) fn holds_global_of(&self, keys: &[String]) -> bool {
-        self.consistency == Consistency::Strict
-            && !self.global_hold.is_zero()
+        !self.global_hold.is_zero()
             && keys.first().map(String::as_str) == Some(self.keys.global_generation())
     }
 
-    /// Strict mode: the global generation this process fetched less than the hold ago (timed
-    /// from when the fetch was sent), which a read may use instead of fetching it.
-    pub(crate) fn held_global(&self) -> Option<u64> {
-        if self.consistency != Consistency::Strict {
-            return None;
-        }
-        let held = *self.global.read().unwrap_or_else(|e| e.into_inner());
-        held.filter(|(_, sent)| sent.elapsed() < self.global_hold)
-            .map(|(generation, _)| generation)
+    /// The global generation this process fetched less than the hold ago (timed from when the
+    /// fetch was sent), as stored, which a read may use instead of fetching it.
+    pub(crate) fn held_global(&self) -> Option<Bytes> {
+        let held = self.global.read().unwrap_or_else(|e| e.into_inner());
+        held.as_ref()
+            .filter(|(_, sent)| sent.elapsed() < self.global_hold)
+            .map(|(generation, _)| generation.clone())
     }
 
-    /// Strict mode: keeps the global generation a fetch sent at `sent` found (absent: nothing
+    /// Keeps the global generation a fetch sent at `sent` found (absent or malformed: nothing
     /// to keep), unless a fetch sent later is held.
     pub(crate) fn hold_global(&self, found: Option<&Bytes>, sent: Instant) {
-        let Some(generation) = parse(found) else {
+        let Some(found) = found.filter(|b| parse(Some(b)).is_some()) else {
             return;
         };
-        if self.consistency != Consistency::Strict {
-            return;
-        }
         let mut held = self.global.write().unwrap_or_else(|e| e.into_inner());
-        if held.is_none_or(|(_, at)| at < sent) {
-            *held = Some((generation, sent));
+        if held.as_ref().is_none_or(|(_, at)| *at < sent) {
+            *held = Some((found.clone(), sent));
         }
     }
 
-    /// After a bump of the global generation: forgets the copy held and, in strict mode, waits
-    /// [`global_wait`] of the hold, so the copy every other process holds from before the bump
-    /// has expired when the bump returns.
+    /// After a bump of the global generation: forgets the copy held and waits [`global_wait`]
+    /// of the hold (nothing without one), so the copy every other process holds from before
+    /// the bump has expired when the bump returns.
     async fn after_global_bump(&self) {
-        if self.consistency != Consistency::Strict || self.global_hold.is_zero() {
+        if self.global_hold.is_zero() {
             return;
         }
         *self.global.write().unwrap_or_else(|e| e.into_inner()) = None;

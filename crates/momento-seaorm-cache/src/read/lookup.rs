@@ -120,15 +120,16 @@ impl<C: CacheableConnection> Reading<'_, C> {
             &keys[..]
         };
         batch.extend(fetched.iter().map(String::as_str));
-        let sent = std::time::Instant::now();
+        // When this read fetches gen-all for the others to hold (timed from the send).
+        let sent = (holds && held.is_none()).then(std::time::Instant::now);
         match backend.get_many(self.admission, &batch).await {
             Ok(mut values) => {
-                match held {
-                    Some(global) => values.insert(1, Some(global.to_le_bytes().to_vec().into())),
-                    None if holds => {
+                match (held, sent) {
+                    (Some(global), _) => values.insert(1, Some(global)),
+                    (None, Some(sent)) => {
                         generations.hold_global(values.get(1).and_then(Option::as_ref), sent)
                     }
-                    None => {}
+                    (None, None) => {}
                 }
                 let mut seen = generations.observe(keys, &values[1..]);
                 if let Seen::Incomplete(_) = seen {
