@@ -235,7 +235,6 @@ async fn run_latency_scenarios(
     scenarios: &mut Map<String, Value>,
 ) -> BenchResult<()> {
     for standalone in [false, true] {
-        let suffix = if standalone { "_standalone" } else { "" };
         if standalone && !cli.runs(Scenario::Hit) && !cli.runs(Scenario::Throughput) {
             break;
         }
@@ -247,10 +246,10 @@ async fn run_latency_scenarios(
             println!("\n-- the same against momento-lite started as its own process --");
         }
         if cli.runs(Scenario::Hit) {
-            run_hit(cli, top, scenarios, standalone, suffix).await?;
+            run_hit(cli, top, scenarios, standalone).await?;
         }
         if cli.runs(Scenario::Throughput) {
-            run_throughput(cli, top, scenarios, standalone, suffix).await?;
+            run_throughput(cli, top, scenarios, standalone).await?;
         }
     }
     if cli.runs(Scenario::Codec) {
@@ -519,15 +518,23 @@ fn put(top: &mut Map<String, Value>, figures: &[(&str, f64)]) {
     }
 }
 
-/// The hit scenario against in-process (`standalone` false) or standalone momento-lite; its
-/// figures get `suffix`.
+/// The suffix of the figures measured against a standalone momento-lite.
+fn server_suffix(standalone: bool) -> &'static str {
+    if standalone {
+        "_standalone"
+    } else {
+        ""
+    }
+}
+
+/// The hit scenario against in-process or standalone momento-lite (figures `*_standalone`).
 async fn run_hit(
     cli: &Cli,
     top: &mut Map<String, Value>,
     scenarios: &mut Map<String, Value>,
     standalone: bool,
-    suffix: &str,
 ) -> BenchResult<()> {
+    let suffix = server_suffix(standalone);
     let config = hit::HitConfig {
         rounds: cli.rounds(20_000),
         warmup: cli.rounds(2_000),
@@ -567,14 +574,15 @@ async fn run_hit(
     Ok(())
 }
 
-/// The throughput scenario against in-process or standalone momento-lite; figures get `suffix`.
+/// The throughput scenario against in-process or standalone momento-lite (figures
+/// `*_standalone`).
 async fn run_throughput(
     cli: &Cli,
     top: &mut Map<String, Value>,
     scenarios: &mut Map<String, Value>,
     standalone: bool,
-    suffix: &str,
 ) -> BenchResult<()> {
+    let suffix = server_suffix(standalone);
     let config = throughput::ThroughputConfig {
         seconds_per_side: if cli.quick { 0.4 } else { cli.throughput_secs },
         slices_per_side: 8,

@@ -1,7 +1,7 @@
 //! The global generation (`gen-all`) is held in process for a hold (50 ms by default) in strict
 //! mode instead of being fetched with every hit, and a bump of it returns only the hold + 10%
-//! after it is recorded. Two caches on one momento-lite stand for two processes; the server counts the
-//! keys each hit fetched.
+//! after it is recorded. Two caches on one momento-lite stand for two processes; the server
+//! counts the keys each hit fetched.
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::entities::user;
 use common::{Db, TestCache, TestDb};
 use momento_seaorm_cache::generations::global_wait;
-use momento_seaorm_cache::{CacheStatus, CachedConnection, ModelCache, ModelCacheBuilder};
+use momento_seaorm_cache::{CacheStatus, CachedConnection, ModelCache};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set, TransactionSession,
     TransactionTrait,
@@ -20,17 +20,24 @@ use sea_orm::{
 /// even on a loaded machine.
 const HOLD: Duration = Duration::from_secs(1);
 
-/// A seeded SQLite database and two caches ("processes") with the [`HOLD`] on one momento-lite
-/// (kept alive by the returned `TestCache`); `None` without SQLite.
-async fn two_processes() -> Option<(TestDb, TestCache, ModelCache, ModelCache)> {
+/// A seeded SQLite database and a cache ("process") holding gen-all for `hold` on a
+/// momento-lite of its own (kept alive by the returned `TestCache`); `None` without SQLite.
+async fn one_process(hold: Duration) -> Option<(TestDb, TestCache, ModelCache)> {
     let db = TestDb::new(Db::Sqlite).await?;
     db.seed().await;
     let momento = TestCache::start("model-cache").await;
-    let hold = |b: ModelCacheBuilder| b.global_generation_hold(HOLD);
-    let (a, b) = (
-        momento.model_cache(hold).await,
-        momento.model_cache(hold).await,
-    );
+    let cache = momento
+        .model_cache(|b| b.global_generation_hold(hold))
+        .await;
+    Some((db, momento, cache))
+}
+
+/// [`one_process`] with the [`HOLD`], and a second process on the same momento-lite.
+async fn two_processes() -> Option<(TestDb, TestCache, ModelCache, ModelCache)> {
+    let (db, momento, a) = one_process(HOLD).await?;
+    let b = momento
+        .model_cache(|b| b.global_generation_hold(HOLD))
+        .await;
     Some((db, momento, a, b))
 }
 
@@ -48,15 +55,10 @@ async fn set_age_behind_the_cache(db: &TestDb, id: i32, age: i32) {
 
 #[tokio::test]
 async fn a_primary_key_hit_within_the_hold_fetches_three_keys_then_four_after_it() {
-    let Some(db) = TestDb::new(Db::Sqlite).await else {
+    // A hold long enough that no stall of a loaded machine outlasts it between two hits.
+    let Some((db, momento, cache)) = one_process(HOLD).await else {
         return;
     };
-    db.seed().await;
-    let momento = TestCache::start("model-cache").await;
-    // A hold long enough that no stall of a loaded machine outlasts it between two hits.
-    let cache = momento
-        .model_cache(|b| b.global_generation_hold(HOLD))
-        .await;
     let users = cache.wrap(user::Entity);
     users.find_by_pk(&db.conn, 2).await.unwrap();
     let keys_of_a_hit = || async {
@@ -143,14 +145,9 @@ async fn a_write_of_unknown_tables_in_one_process_reaches_a_hit_in_another() {
 
 #[tokio::test]
 async fn without_a_hold_every_hit_fetches_the_global_generation_and_bumps_do_not_wait() {
-    let Some(db) = TestDb::new(Db::Sqlite).await else {
+    let Some((db, momento, cache)) = one_process(Duration::ZERO).await else {
         return;
     };
-    db.seed().await;
-    let momento = TestCache::start("model-cache").await;
-    let cache = momento
-        .model_cache(|b| b.global_generation_hold(Duration::ZERO))
-        .await;
     let users = cache.wrap(user::Entity);
     users.find_by_pk(&db.conn, 2).await.unwrap();
     for _ in 0..3 {
@@ -171,15 +168,10 @@ async fn without_a_hold_every_hit_fetches_the_global_generation_and_bumps_do_not
 
 #[tokio::test]
 async fn a_bump_the_cache_cannot_take_returns_after_the_deadline_without_waiting_the_hold() {
-    let Some(db) = TestDb::new(Db::Sqlite).await else {
+    let hold = Duration::from_secs(3);
+    let Some((db, mut momento, cache)) = one_process(hold).await else {
         return;
     };
-    db.seed().await;
-    let mut momento = TestCache::start("model-cache").await;
-    let hold = Duration::from_secs(3);
-    let cache = momento
-        .model_cache(|b| b.global_generation_hold(hold))
-        .await;
     let users = cache.wrap(user::Entity);
     users.find_by_pk(&db.conn, 2).await.unwrap();
     momento.server.stop().await;
