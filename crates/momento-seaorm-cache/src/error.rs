@@ -76,6 +76,12 @@ pub enum ConfigError {
         /// The backend's name.
         backend: &'static str,
     },
+    /// A `RedisBackend` setting is missing or invalid.
+    #[error("RedisBackend: {reason}")]
+    InvalidRedis {
+        /// What is wrong and how to fix it (never a password).
+        reason: String,
+    },
     /// The circuit breaker would never open or never probe.
     #[error(
         "the circuit breaker needs a failure threshold of at least 1 and a non-zero cool-down"

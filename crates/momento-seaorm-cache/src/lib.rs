@@ -32,7 +32,7 @@
 //!                  │
 //! leaves       key · codec · tables (sqlparser) · catalog · rows · limit · flight · breaker · load ·
 //!              connection ·
-//!              status · metrics · error · capture · health · backend/{momento, memory}
+//!              status · metrics · error · capture · health · backend/{momento, memory, redis}
 //! ```
 //! * [`cache`] — [`ModelCache`] and [`ModelCache::read_statement`], the one entry point every
 //!   statement read takes; [`builder`] — [`ModelCacheBuilder`] and the assembly of the parts;
@@ -62,7 +62,8 @@
 //! * [`request`] — [`ReadRequest`]: a cached read of any statement.
 //! * [`key`] — [`CacheKey`]: readable, canonical, injective keys.
 //! * [`codec`] — [`Envelope`]: the stored value's header, serde format and compression.
-//! * [`backend`] — the [`CacheBackend`] trait, [`MomentoBackend`] and [`MemoryBackend`].
+//! * [`backend`] — the [`CacheBackend`] trait, [`MomentoBackend`], [`MemoryBackend`] and
+//!   `RedisBackend` (feature `redis`).
 //! * [`load`] — [`Loader`]: the query a read runs on a miss or a background refresh.
 //! * [`capture`] — a connection that runs nothing: the statements SeaORM would run; `shape` —
 //!   how the front ends key and store a query type's rows.
@@ -87,6 +88,8 @@
 //! # Features
 //! * `momento` (default) — [`MomentoBackend`], through the official `momento` SDK.
 //! * `memory` (default) — [`MemoryBackend`], in-process on moka.
+//! * `redis` — `RedisBackend`: Redis or Valkey, one node or a cluster, through the `redis`
+//!   crate; `redis-tls` adds `rediss://` URLs (rustls).
 //! * `cdc-postgres` — `Invalidator::postgres`: writes made anywhere (other services, `psql`,
 //!   triggers, cascades) invalidate, through PostgreSQL's logical decoding (adds `sqlx` with
 //!   its PostgreSQL driver only).
@@ -203,6 +206,8 @@ mod tables;
 pub use backend::memory::{MemoryBackend, MemoryBackendBuilder};
 #[cfg(feature = "momento")]
 pub use backend::momento::{MomentoBackend, MomentoBackendBuilder};
+#[cfg(feature = "redis")]
+pub use backend::redis::{RedisBackend, RedisBackendBuilder};
 pub use backend::CacheBackend;
 pub use breaker::{BreakerConfig, BreakerState};
 pub use builder::ModelCacheBuilder;

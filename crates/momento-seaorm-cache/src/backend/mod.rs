@@ -14,6 +14,8 @@ use crate::error::CacheFault;
 pub mod memory;
 #[cfg(feature = "momento")]
 pub mod momento;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 /// A key-value store with per-item TTLs that a [`ModelCache`](crate::ModelCache) reads and writes.
 ///
@@ -85,6 +87,6 @@ pub trait CacheBackend: Send + Sync + std::fmt::Debug + 'static {
         None
     }
 
-    /// A short name for logs: `momento`, `memory`.
+    /// A short name for logs: `momento`, `memory`, `redis`.
     fn name(&self) -> &'static str;
 }

@@ -4,6 +4,8 @@
 
 pub mod entities;
 pub mod logs;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;

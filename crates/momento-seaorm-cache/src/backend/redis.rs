@@ -1,0 +1,424 @@
+//! Redis or Valkey, single node or cluster, through the `redis` crate (feature `redis`).
+//!
+//! The `redis` crate is the client the Rust Redis community maintains: a multiplexed async
+//! connection that reconnects by itself (`ConnectionManager`), a cluster client that follows
+//! slot moves and failovers and splits a multi-key `MGET` by slot (`ClusterConnection`), and TLS
+//! through its rustls features (feature `redis-tls` here, `rediss://` URLs).
+//!
+//! ```text
+//! get       ─► GET key
+//! get_many  ─► MGET k1 k2 k3 (single node: one command; cluster: one MGET per node, sent
+//!              together, answered in order by the client)
+//! set       ─► SET key value PX ttl_ms
+//! set_many  ─► one SET … PX per item, pipelined on the multiplexed connection
+//! set_if_absent ─► SET key value NX PX ttl_ms
+//! delete    ─► DEL key
+//! ```
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, RedisError, Value};
+use tokio::sync::OnceCell;
+
+use super::CacheBackend;
+use crate::error::{CacheFault, ConfigError, FaultKind};
+
+/// Redis's largest string value (`proto-max-bulk-len`), 512 MiB.
+pub const REDIS_MAX_ITEM_BYTES: usize = 512 * 1024 * 1024;
+
+/// How long the client waits to open a connection before the call counts as a fault (the
+/// cache's own deadline, 200 ms by default, cuts every call shorter anyway).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A [`CacheBackend`] on Redis or Valkey: one node (`url`) or a cluster (`cluster`).
+///
+/// Building it opens no connection: the first call connects, and a server that is down then
+/// is a cache fault (the read goes to the database), not a failure of the application's start.
+/// Its `Debug` output names the nodes' hosts, never a password.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use momento_seaorm_cache::{ModelCache, RedisBackend};
+/// let backend = RedisBackend::builder()
+///     .url("redis://:secret@127.0.0.1:6379/0")
+///     .default_ttl(Duration::from_secs(300))
+///     .build()?;
+/// let shown = format!("{backend:?}");
+/// assert!(shown.contains("127.0.0.1:6379") && !shown.contains("secret"), "{shown}");
+/// let cache = ModelCache::builder(backend).build()?;
+/// assert_eq!(cache.ttl(), Duration::from_secs(300));
+/// # Ok(()) }
+/// ```
+pub struct RedisBackend {
+    connection: Connection,
+    nodes: Vec<String>,
+    default_ttl: Duration,
+}
+
+/// The client: one multiplexed connection to one node, or a cluster connection opened on first
+/// use (a failed open is retried by the next call).
+enum Connection {
+    Single(ConnectionManager),
+    Cluster {
+        client: ClusterClient,
+        connection: OnceCell<ClusterConnection>,
+    },
+}
+
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.connection {
+            Connection::Single(_) => "single",
+            Connection::Cluster { .. } => "cluster",
+        };
+        f.debug_struct("RedisBackend")
+            .field("kind", &kind)
+            .field("nodes", &self.nodes)
+            .field("default_ttl", &self.default_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`RedisBackend`]: give one node's URL or a cluster's.
+#[derive(Default)]
+pub struct RedisBackendBuilder {
+    url: Option<String>,
+    cluster: Option<Vec<String>>,
+    default_ttl: Option<Duration>,
+}
+
+impl std::fmt::Debug for RedisBackendBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hosts = |urls: &[String]| urls.iter().map(|u| host_of(u)).collect::<Vec<_>>();
+        f.debug_struct("RedisBackendBuilder")
+            .field("url", &self.url.as_deref().map(host_of))
+            .field("cluster", &self.cluster.as_deref().map(hosts))
+            .field("default_ttl", &self.default_ttl)
+            .finish()
+    }
+}
+
+impl RedisBackend {
+    /// A builder; `url` or `cluster` is required, the TTL defaults to 60 seconds.
+    ///
+    /// ```
+    /// use momento_seaorm_cache::RedisBackend;
+    /// let error = RedisBackend::builder().build().unwrap_err();
+    /// assert!(error.to_string().contains(".url("), "{error}");
+    /// ```
+    pub fn builder() -> RedisBackendBuilder {
+        RedisBackendBuilder::default()
+    }
+
+    /// Whether this backend talks to a cluster.
+    ///
+    /// ```
+    /// use momento_seaorm_cache::RedisBackend;
+    /// let backend = RedisBackend::builder()
+    ///     .cluster(["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"])
+    ///     .build()?;
+    /// assert!(backend.is_cluster());
+    /// # Ok::<(), momento_seaorm_cache::ConfigError>(())
+    /// ```
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.connection, Connection::Cluster { .. })
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> Result<T, CacheFault> {
+        match &self.connection {
+            Connection::Single(manager) => {
+                let mut manager = manager.clone();
+                cmd.query_async(&mut manager).await.map_err(fault)
+            }
+            Connection::Cluster { client, connection } => {
+                let connection = connection
+                    .get_or_try_init(|| client.get_async_connection())
+                    .await
+                    .map_err(fault)?;
+                let mut connection = connection.clone();
+                cmd.query_async(&mut connection).await.map_err(fault)
+            }
+        }
+    }
+}
+
+impl RedisBackendBuilder {
+    /// One Redis or Valkey node: `redis://[:password@]host:port[/db]`, or `rediss://` for TLS
+    /// (feature `redis-tls`).
+    ///
+    /// ```
+    /// use momento_seaorm_cache::RedisBackend;
+    /// let backend = RedisBackend::builder().url("redis://127.0.0.1:6379").build()?;
+    /// assert!(!backend.is_cluster());
+    /// # Ok::<(), momento_seaorm_cache::ConfigError>(())
+    /// ```
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// A Redis or Valkey cluster, by the URLs of some of its nodes (the client learns the rest).
+    ///
+    /// ```
+    /// use momento_seaorm_cache::RedisBackend;
+    /// let error = RedisBackend::builder()
+    ///     .url("redis://127.0.0.1:6379")
+    ///     .cluster(["redis://127.0.0.1:7000"])
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(error.to_string().contains("either"), "{error}");
+    /// ```
+    pub fn cluster<S: Into<String>>(mut self, urls: impl IntoIterator<Item = S>) -> Self {
+        self.cluster = Some(urls.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The TTL used when neither the cache nor the query sets one (default 60 seconds).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use momento_seaorm_cache::RedisBackend;
+    /// let error = RedisBackend::builder()
+    ///     .url("redis://127.0.0.1:6379")
+    ///     .default_ttl(Duration::ZERO)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(error.to_string().contains("zero"), "{error}");
+    /// ```
+    pub fn default_ttl(mut self, ttl: Duration) -> Self {
+        self.default_ttl = Some(ttl);
+        self
+    }
+
+    /// Checks the settings and makes the client; connects on first use.
+    ///
+    /// ```
+    /// use momento_seaorm_cache::RedisBackend;
+    /// let error = RedisBackend::builder().url("http://127.0.0.1:6379").build().unwrap_err();
+    /// assert!(error.to_string().contains("redis://"), "{error}");
+    /// ```
+    pub fn build(self) -> Result<RedisBackend, ConfigError> {
+        let default_ttl = self.default_ttl.unwrap_or(Duration::from_secs(60));
+        if default_ttl.is_zero() {
+            return Err(ConfigError::ZeroTtl {
+                what: "RedisBackend's default_ttl",
+            });
+        }
+        let (connection, nodes) = match (self.url, self.cluster) {
+            (Some(url), None) => (single(&url)?, vec![host_of(&url)]),
+            (None, Some(urls)) if !urls.is_empty() => {
+                let nodes = urls.iter().map(|u| host_of(u)).collect();
+                (cluster(&urls)?, nodes)
+            }
+            (None, Some(_)) => {
+                return Err(redis_config("the cluster's list of node URLs is empty"))
+            }
+            (Some(_), Some(_)) => {
+                return Err(redis_config(
+                    "give either .url(..) for one node or .cluster(..) for a cluster, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(redis_config(
+                    "no server: give .url(\"redis://host:6379\") or .cluster([urls])",
+                ))
+            }
+        };
+        Ok(RedisBackend {
+            connection,
+            nodes,
+            default_ttl,
+        })
+    }
+}
+
+fn redis_config(reason: impl Into<String>) -> ConfigError {
+    ConfigError::InvalidRedis {
+        reason: reason.into(),
+    }
+}
+
+/// Rejects what is not a Redis URL, saying which schemes are.
+fn checked(url: &str) -> Result<(), ConfigError> {
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    match scheme {
+        Some("redis" | "rediss" | "valkey" | "valkeys" | "redis+unix" | "unix") => Ok(()),
+        _ => Err(redis_config(format!(
+            "{} is not a Redis URL: use redis://host:6379 (rediss:// for TLS)",
+            host_of(url)
+        ))),
+    }
+}
+
+fn single(url: &str) -> Result<Connection, ConfigError> {
+    checked(url)?;
+    let client = redis::Client::open(url).map_err(|e| redis_config(redacted(&e, url)))?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_number_of_retries(1);
+    let manager = ConnectionManager::new_lazy_with_config(client, config)
+        .map_err(|e| redis_config(redacted(&e, url)))?;
+    Ok(Connection::Single(manager))
+}
+
+fn cluster(urls: &[String]) -> Result<Connection, ConfigError> {
+    for url in urls {
+        checked(url)?;
+    }
+    let client = ClusterClient::builder(urls.iter().map(String::as_str))
+        .connection_timeout(CONNECT_TIMEOUT)
+        .build()
+        .map_err(|e| redis_config(e.to_string()))?;
+    Ok(Connection::Cluster {
+        client,
+        connection: OnceCell::new(),
+    })
+}
+
+/// `host:port` of a URL, without user or password (for `Debug` and errors).
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
+}
+
+/// The client's error text, with the URL's password taken out should it appear.
+fn redacted(error: &RedisError, url: &str) -> String {
+    let text = error.to_string();
+    match url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.rsplit_once('@'))
+    {
+        Some((credentials, _)) if !credentials.is_empty() => {
+            text.replace(credentials, "<redacted>")
+        }
+        _ => text,
+    }
+}
+
+/// Maps a client error to the fault kind the breaker and the counters use.
+fn fault(error: RedisError) -> CacheFault {
+    let kind = if error.is_timeout() {
+        FaultKind::Timeout
+    } else if error.is_connection_refusal()
+        || error.is_connection_dropped()
+        || error.is_io_error()
+        || error.is_cluster_error()
+    {
+        FaultKind::Unavailable
+    } else if error.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(error.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
+    {
+        FaultKind::Authentication
+    } else if matches!(error.code(), Some("OOM")) {
+        FaultKind::LimitExceeded
+    } else {
+        FaultKind::Other
+    };
+    CacheFault::new(kind, error.to_string())
+}
+
+/// `PX` milliseconds: at least one (Redis rejects zero).
+fn ttl_ms(ttl: Duration) -> u64 {
+    (ttl.as_millis() as u64).max(1)
+}
+
+fn set_cmd(key: &str, value: &[u8], ttl: Duration) -> Cmd {
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(key).arg(value).arg("PX").arg(ttl_ms(ttl));
+    cmd
+}
+
+#[async_trait]
+impl CacheBackend for RedisBackend {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheFault> {
+        self.query(redis::cmd("GET").arg(key)).await
+    }
+
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>, CacheFault> {
+        self.query(redis::cmd("MGET").arg(keys)).await
+    }
+
+    async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheFault> {
+        self.query::<()>(&set_cmd(key, &value, ttl)).await
+    }
+
+    async fn set_many(&self, items: &[(&str, Vec<u8>)], ttl: Duration) -> Result<(), CacheFault> {
+        let sets = items.iter().map(|(key, value)| set_cmd(key, value, ttl));
+        let sets: Vec<Cmd> = sets.collect();
+        futures::future::try_join_all(sets.iter().map(|cmd| self.query::<()>(cmd))).await?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), CacheFault> {
+        self.query::<()>(redis::cmd("DEL").arg(key)).await
+    }
+
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bool, CacheFault> {
+        let mut cmd = set_cmd(key, &value, ttl);
+        cmd.arg("NX");
+        let reply: Value = self.query(&cmd).await?;
+        Ok(!matches!(reply, Value::Nil))
+    }
+
+    fn supports_set_if_absent(&self) -> bool {
+        true
+    }
+
+    fn default_ttl(&self) -> Option<Duration> {
+        Some(self.default_ttl)
+    }
+
+    fn max_item_bytes(&self) -> Option<usize> {
+        Some(REDIS_MAX_ITEM_BYTES)
+    }
+
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_and_errors_never_carry_the_password() {
+        assert_eq!(host_of("redis://:hunter2@cache:6379/3"), "cache:6379");
+        assert_eq!(host_of("rediss://user:hunter2@cache:6380"), "cache:6380");
+        assert_eq!(host_of("redis://cache"), "cache");
+        let error = RedisBackend::builder()
+            .url("http://user:hunter2@cache:6379")
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !error.contains("hunter2") && error.contains("cache:6379"),
+            "{error}"
+        );
+        let builder = RedisBackend::builder().cluster(["redis://:hunter2@a:7000"]);
+        let shown = format!("{builder:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("a:7000"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_ttl_below_a_millisecond_is_one_millisecond() {
+        assert_eq!(ttl_ms(Duration::from_micros(10)), 1);
+        assert_eq!(ttl_ms(Duration::from_secs(2)), 2000);
+    }
+}

@@ -1,0 +1,258 @@
+//! Redis for the tests: the machine's server (`REDIS_URL`, default `redis://127.0.0.1:6379`),
+//! and `redis-server` processes of the test's own on loopback ports (one node that a test may
+//! kill and restart, or a three-primary cluster).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+use momento_seaorm_cache::{ModelCache, ModelCacheBuilder, RedisBackend};
+
+fn required() -> bool {
+    std::env::var("REQUIRE_DATABASES").is_ok_and(|v| v == "1")
+}
+
+/// Skips (returns `None`, printing why) unless REQUIRE_DATABASES=1, which fails instead.
+fn skip<T>(message: String) -> Option<T> {
+    if required() {
+        panic!("REQUIRE_DATABASES=1 but {message}");
+    }
+    eprintln!("SKIPPED: {message}");
+    None
+}
+
+/// Whether a PING on `url` answers within two seconds.
+pub async fn ping(url: &str) -> Result<(), String> {
+    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+    let attempt = async {
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await
+    };
+    match tokio::time::timeout(Duration::from_secs(2), attempt).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no answer within 2 s".to_owned()),
+    }
+}
+
+/// The machine's Redis, or `None` (printed) when it does not answer.
+pub async fn shared_url() -> Option<String> {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    match ping(&url).await {
+        Ok(()) => Some(url),
+        Err(e) => skip(format!(
+            "Redis at {url} is not reachable: {e} (set REDIS_URL)"
+        )),
+    }
+}
+
+/// A key prefix no other test uses, so tests can share one server.
+pub fn unique_prefix(name: &str) -> String {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{name}-{}-{n}", std::process::id())
+}
+
+/// A `ModelCache` on `backend` under `prefix`, configured by `configure`.
+pub fn model_cache(
+    backend: RedisBackend,
+    prefix: &str,
+    configure: impl FnOnce(ModelCacheBuilder) -> ModelCacheBuilder,
+) -> ModelCache {
+    configure(ModelCache::builder(backend).key_prefix(prefix))
+        .build()
+        .expect("ModelCache on Redis")
+}
+
+/// A raw client, to read and delete what the library stored.
+pub async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("raw redis connection")
+}
+
+/// A free loopback port (the OS picks one; nothing holds it after this returns).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A `redis-server` process of this test's own, killed on drop.
+pub struct OwnServer {
+    pub port: u16,
+    args: Vec<String>,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl OwnServer {
+    /// Starts `redis-server` on a free port with `args`, persistence off; `None` (printed)
+    /// when the binary is missing.
+    pub async fn start(args: &[&str]) -> Option<OwnServer> {
+        let dir = std::env::temp_dir().join(unique_prefix("msc-redis"));
+        std::fs::create_dir_all(&dir).expect("redis dir");
+        let mut server = OwnServer {
+            port: free_port(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            dir,
+            child: None,
+        };
+        if let Err(e) = server.spawn() {
+            return skip(format!(
+                "redis-server could not start: {e} (install redis-server)"
+            ));
+        }
+        server.wait_ready().await;
+        Some(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) -> std::io::Result<()> {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    async fn wait_ready(&self) {
+        let started = Instant::now();
+        while let Err(e) = ping(&self.url()).await {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server on {} did not answer: {e}",
+                self.port
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Kills the process (SIGKILL: nothing is flushed) and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+
+    /// Starts it again on the same port, empty.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.spawn().expect("restart redis-server");
+        self.wait_ready().await;
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.kill();
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+/// A three-primary Redis cluster of this test's own, on loopback.
+pub struct OwnCluster {
+    pub nodes: Vec<OwnServer>,
+}
+
+impl OwnCluster {
+    /// Starts three `redis-server`s in cluster mode and joins them with `redis-cli --cluster
+    /// create`; `None` (printed) when the binaries are missing.
+    pub async fn start() -> Option<OwnCluster> {
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            let node =
+                OwnServer::start(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+                    .await?;
+            nodes.push(node);
+        }
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output();
+        match created {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => panic!(
+                "redis-cli --cluster create failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => {
+                return skip(format!(
+                    "redis-cli could not run: {e} (install redis-tools)"
+                ))
+            }
+        }
+        let cluster = OwnCluster { nodes };
+        cluster.wait_ok().await;
+        Some(cluster)
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(OwnServer::url).collect()
+    }
+
+    /// Waits until every node reports `cluster_state:ok`.
+    async fn wait_ok(&self) {
+        let started = Instant::now();
+        for node in &self.nodes {
+            loop {
+                let mut conn = raw(&node.url()).await;
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query_async(&mut conn)
+                    .await
+                    .expect("CLUSTER INFO");
+                if info.contains("cluster_state:ok") {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "the cluster did not become ok: {info}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    /// A `RedisBackend` on this cluster.
+    pub fn backend(&self) -> RedisBackend {
+        RedisBackend::builder()
+            .cluster(self.urls())
+            .build()
+            .expect("cluster RedisBackend")
+    }
+
+    /// The node that serves `key`'s slot: the one that answers for it rather than with MOVED.
+    pub async fn node_of(&self, key: &str) -> usize {
+        for (index, node) in self.nodes.iter().enumerate() {
+            let mut conn = raw(&node.url()).await;
+            let answered: redis::RedisResult<i64> =
+                redis::cmd("EXISTS").arg(key).query_async(&mut conn).await;
+            if answered.is_ok() {
+                return index;
+            }
+        }
+        panic!("no node serves the slot of {key}")
+    }
+}

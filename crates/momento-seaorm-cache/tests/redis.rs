@@ -1,0 +1,378 @@
+//! `RedisBackend` on real Redis: the machine's server (127.0.0.1:6379, or `REDIS_URL`) and
+//! `redis-server` processes of the test's own — one node to kill and restart, one under
+//! `maxmemory` with an LRU policy, and a three-primary cluster — under the library's guarantees:
+//! reads equal the database after writes in another process, an evicted or deleted generation
+//! never validates a value, and a dead server costs reads nothing but the deadline.
+//!
+//! The model-based test also runs on Redis (`tests/model_based.rs`, modules `redis_*`).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::entities::user;
+use common::redis::{model_cache, raw, shared_url, unique_prefix, OwnCluster, OwnServer};
+use common::{Db, TestDb};
+use momento_seaorm_cache::{
+    CacheQueryExt, CacheStatus, CachedConnection, ModelCache, RedisBackend,
+};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+
+async fn seeded() -> TestDb {
+    let db = TestDb::new(Db::Sqlite).await.expect("SQLite");
+    db.seed().await;
+    db
+}
+
+fn single(url: &str) -> RedisBackend {
+    RedisBackend::builder()
+        .url(url)
+        .build()
+        .expect("RedisBackend")
+}
+
+/// Renames user `id` through `conn` (a write that bumps the row's generation).
+async fn rename(conn: &CachedConnection, id: i32, name: &str) {
+    user::ActiveModel {
+        id: Set(id),
+        username: Set(name.to_owned()),
+        ..Default::default()
+    }
+    .update(conn)
+    .await
+    .expect("rename");
+}
+
+/// The group's users through the cache, and how the read was served.
+async fn group(
+    cache: &ModelCache,
+    conn: &CachedConnection,
+    group: i32,
+) -> (Vec<String>, CacheStatus) {
+    let read = user::Entity::find()
+        .filter(user::Column::GroupId.eq(group))
+        .order_by_asc(user::Column::Id)
+        .cached(cache)
+        .all_with_status(conn)
+        .await
+        .expect("group read");
+    let names = read.value.into_iter().map(|u| u.username).collect();
+    (names, read.status)
+}
+
+/// The Node library's seed flow: a miss, a hit, a write, the write's value.
+async fn seed_flow(backend: RedisBackend, prefix: &str) {
+    let db = seeded().await;
+    let cache = model_cache(backend, prefix, |b| b);
+    let conn = CachedConnection::new(db.conn.clone(), &cache);
+    let users = cache.wrap(user::Entity);
+    let first = users.find_by_pk_with_status(&conn, 1).await.unwrap();
+    assert_eq!(first.status, CacheStatus::Miss);
+    let second = users.find_by_pk_with_status(&conn, 1).await.unwrap();
+    assert_eq!(second.status, CacheStatus::Hit, "served from Redis");
+    assert_eq!(second.value, first.value);
+    assert_eq!(group(&cache, &conn, 1).await.1, CacheStatus::Miss);
+    assert_eq!(group(&cache, &conn, 1).await.1, CacheStatus::Hit);
+    rename(&conn, 1, "renamed").await;
+    let after = users.find_by_pk_with_status(&conn, 1).await.unwrap();
+    assert_eq!(after.status, CacheStatus::Miss, "the write invalidated it");
+    assert_eq!(after.value.unwrap().username, "renamed");
+    assert_eq!(group(&cache, &conn, 1).await.0, vec!["renamed".to_owned()]);
+    let stats = cache.stats();
+    assert_eq!(stats.faults, 0, "{stats:?}");
+}
+
+/// Two caches under one prefix, each with its own connection: two processes. Every read in
+/// one follows the other's last write.
+async fn two_processes(a: RedisBackend, b: RedisBackend, prefix: &str) {
+    let db = seeded().await;
+    let (a, b) = (model_cache(a, prefix, |c| c), model_cache(b, prefix, |c| c));
+    let (conn_a, conn_b) = (
+        CachedConnection::new(db.conn.clone(), &a),
+        CachedConnection::new(db.conn.clone(), &b),
+    );
+    let mut hits = 0;
+    for round in 0..20 {
+        let (reader, reader_conn, writer_conn) = match round % 2 {
+            0 => (&a, &conn_a, &conn_b),
+            _ => (&b, &conn_b, &conn_a),
+        };
+        for _ in 0..2 {
+            let read = reader
+                .wrap(user::Entity)
+                .find_by_pk_with_status(reader_conn, 2)
+                .await
+                .unwrap();
+            hits += usize::from(read.status == CacheStatus::Hit);
+            let expected = match round {
+                0 => "user2".to_owned(),
+                r => format!("name-{}", r - 1),
+            };
+            assert_eq!(read.value.unwrap().username, expected, "round {round}");
+            let (names, _) = group(reader, reader_conn, 2).await;
+            assert_eq!(names, vec![expected], "round {round}: the group read");
+        }
+        rename(writer_conn, 2, &format!("name-{round}")).await;
+    }
+    assert!(
+        hits >= 15,
+        "the second read of each round was a hit: {hits}"
+    );
+    assert_eq!(a.stats().faults + b.stats().faults, 0);
+}
+
+#[tokio::test]
+async fn the_seed_flow_on_redis() {
+    let Some(url) = shared_url().await else {
+        return;
+    };
+    seed_flow(single(&url), &unique_prefix("seed")).await;
+}
+
+#[tokio::test]
+async fn writes_in_one_process_invalidate_reads_in_another_on_redis() {
+    let Some(url) = shared_url().await else {
+        return;
+    };
+    two_processes(single(&url), single(&url), &unique_prefix("two")).await;
+}
+
+/// Deleting the generation keys a stored value was stamped with (as an eviction would) makes
+/// the value a miss: a write the cache never heard of is then read from the database.
+#[tokio::test]
+async fn a_deleted_generation_never_validates_a_value_on_redis() {
+    let Some(url) = shared_url().await else {
+        return;
+    };
+    let prefix = unique_prefix("evict");
+    let db = seeded().await;
+    let cache = model_cache(single(&url), &prefix, |b| b);
+    let users = cache.wrap(user::Entity);
+    users.find_by_pk(&db.conn, 1).await.unwrap();
+    let hit = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+    assert_eq!(hit.status, CacheStatus::Hit);
+    // A write behind the cache's back: the cached value is now out of date, and only its
+    // generations can tell.
+    let plain = &db.conn;
+    user::ActiveModel {
+        id: Set(1),
+        username: Set("behind".to_owned()),
+        ..Default::default()
+    }
+    .update(plain)
+    .await
+    .unwrap();
+    let mut conn = raw(&url).await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:gen*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty(), "generation keys under {prefix}:gen*");
+    let deleted: i64 = redis::cmd("DEL")
+        .arg(&keys)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(deleted as usize, keys.len());
+    let after = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+    assert_eq!(
+        after.status,
+        CacheStatus::Miss,
+        "absent generations mean a miss"
+    );
+    assert_eq!(after.value.unwrap().username, "behind");
+}
+
+/// A server under `maxmemory` with `allkeys-lru` evicts values and generation keys alike
+/// while writes and reads go on: every read equals the database.
+#[tokio::test]
+async fn reads_stay_exact_while_redis_evicts_under_maxmemory() {
+    let Some(server) =
+        OwnServer::start(&["--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"]).await
+    else {
+        return;
+    };
+    let db = seeded().await;
+    for n in 3..=40 {
+        common::insert_user(&db.conn, &format!("user{n}"), Some(1 + n % 2)).await;
+    }
+    let cache = model_cache(single(&server.url()), "lru", |b| b);
+    let conn = CachedConnection::new(db.conn.clone(), &cache);
+    let mut filler = raw(&server.url()).await;
+    let mut rng = fastrand::Rng::with_seed(7);
+    let (mut reads, mut hits) = (0, 0);
+    for step in 0..600 {
+        let id = rng.i32(1..=40);
+        if step % 4 == 0 {
+            rename(&conn, id, &format!("n{step}")).await;
+        }
+        let read = cache
+            .wrap(user::Entity)
+            .find_by_pk_with_status(&conn, id)
+            .await
+            .unwrap();
+        let truth = user::Entity::find_by_id(id).one(&db.conn).await.unwrap();
+        assert_eq!(read.value, truth, "step {step}: user {id}");
+        let (names, _) = group(&cache, &conn, 1 + id % 2).await;
+        let truth: Vec<String> = user::Entity::find()
+            .filter(user::Column::GroupId.eq(1 + id % 2))
+            .order_by_asc(user::Column::Id)
+            .all(&db.conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.username)
+            .collect();
+        assert_eq!(names, truth, "step {step}: group of user {id}");
+        reads += 1;
+        hits += usize::from(read.status == CacheStatus::Hit);
+        // 64 KB of other data per step keeps the server at its limit.
+        let _: () = redis::cmd("SET")
+            .arg(format!("filler-{step}"))
+            .arg(vec![b'x'; 64 * 1024])
+            .query_async(&mut filler)
+            .await
+            .unwrap();
+    }
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(&mut filler)
+        .await
+        .unwrap();
+    let evicted: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("evicted_keys:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(evicted > 100, "the server evicted keys: {evicted}");
+    assert!(hits > 0, "some reads were hits ({hits} of {reads})");
+    eprintln!("lru: {evicted} keys evicted, {hits} hits of {reads} reads, all exact");
+}
+
+/// The server killed mid-run: reads and writes go on against the database, each cache call
+/// bounded by the deadline; once it is back, reads are cached again and exact.
+#[tokio::test]
+async fn a_killed_redis_costs_reads_and_writes_no_more_than_the_deadline() {
+    let Some(mut server) = OwnServer::start(&[]).await else {
+        return;
+    };
+    let db = seeded().await;
+    let cache = model_cache(single(&server.url()), "killed", |b| {
+        b.cache_timeout(Duration::from_millis(200))
+    });
+    let conn = CachedConnection::new(db.conn.clone(), &cache);
+    let users = cache.wrap(user::Entity);
+    users.find_by_pk(&conn, 1).await.unwrap();
+    assert_eq!(
+        users.find_by_pk_with_status(&conn, 1).await.unwrap().status,
+        CacheStatus::Hit
+    );
+    server.kill();
+    for round in 0..5 {
+        let started = Instant::now();
+        rename(&conn, 1, &format!("down-{round}")).await;
+        let read = users.find_by_pk_with_status(&conn, 1).await.unwrap();
+        assert_ne!(read.status, CacheStatus::Hit);
+        assert_eq!(read.value.unwrap().username, format!("down-{round}"));
+        let took = started.elapsed();
+        // A write's bump and a read's lookup: two calls, each at most the 200 ms deadline (a
+        // refused connection fails at once; the bound leaves room for a loaded machine).
+        assert!(took < Duration::from_secs(2), "round {round} took {took:?}");
+    }
+    assert!(cache.stats().faults > 0, "the faults were counted");
+    server.restart().await;
+    let started = Instant::now();
+    loop {
+        let read = users.find_by_pk_with_status(&conn, 1).await.unwrap();
+        assert_eq!(read.value.unwrap().username, "down-4");
+        if read.status == CacheStatus::Hit {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "cached again after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    rename(&conn, 1, "back").await;
+    let read = users.find_by_pk_with_status(&conn, 1).await.unwrap();
+    assert_eq!(read.value.unwrap().username, "back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_flow_and_two_processes_on_a_redis_cluster() {
+    let Some(cluster) = OwnCluster::start().await else {
+        return;
+    };
+    seed_flow(cluster.backend(), "seed").await;
+    two_processes(cluster.backend(), cluster.backend(), "two").await;
+}
+
+/// A hit's value key and generation keys hash to different slots on different nodes; the
+/// client splits the batch by node and the hit is still one `get_many` of the backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hit_reads_keys_on_several_cluster_nodes() {
+    let Some(cluster) = OwnCluster::start().await else {
+        return;
+    };
+    let db = seeded().await;
+    let cache = model_cache(cluster.backend(), "spread", |b| b);
+    let users = cache.wrap(user::Entity);
+    let mut nodes = std::collections::BTreeSet::new();
+    for id in 1..=2 {
+        let first = users.find_by_pk_with_status(&db.conn, id).await.unwrap();
+        let key = first.key.expect("a key").as_str().to_owned();
+        nodes.insert(cluster.node_of(&key).await);
+        let hit = users.find_by_pk_with_status(&db.conn, id).await.unwrap();
+        assert_eq!(hit.status, CacheStatus::Hit);
+    }
+    let mut keys = Vec::new();
+    for node in &cluster.nodes {
+        let mut conn = raw(&node.url()).await;
+        let found: Vec<String> = redis::cmd("KEYS")
+            .arg("spread:gen*")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        keys.extend(found);
+    }
+    for key in &keys {
+        nodes.insert(cluster.node_of(key).await);
+    }
+    assert!(
+        nodes.len() >= 2,
+        "the keys of these hits live on {} node(s): {keys:?}",
+        nodes.len()
+    );
+}
+
+/// One primary of the cluster killed: every read and write still answers, from the database
+/// where the cache cannot, and equals the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_cluster_node_fails_no_read() {
+    let Some(mut cluster) = OwnCluster::start().await else {
+        return;
+    };
+    let db = seeded().await;
+    let cache = model_cache(cluster.backend(), "node", |b| b);
+    let conn = CachedConnection::new(db.conn.clone(), &cache);
+    for id in 1..=2 {
+        cache
+            .wrap(user::Entity)
+            .find_by_pk(&conn, id)
+            .await
+            .unwrap();
+    }
+    cluster.nodes[1].kill();
+    for round in 0..10 {
+        let id = 1 + round % 2;
+        rename(&conn, id, &format!("r{round}")).await;
+        let read = cache
+            .wrap(user::Entity)
+            .find_by_pk(&conn, id)
+            .await
+            .unwrap();
+        assert_eq!(read.unwrap().username, format!("r{round}"), "round {round}");
+    }
+}
