@@ -1535,13 +1535,60 @@ fn ddl(backend: DbBackend) -> [&'static str; 2] {
     }
 }
 
+/// The store the two caches share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Store {
+    Momento,
+    #[cfg(feature = "redis")]
+    Redis,
+    #[cfg(feature = "redis")]
+    RedisCluster,
+}
+
+/// Two caches on `store` with the same cache name and prefix (two processes), and what keeps
+/// the store running; `None` when the store is not available here (printed).
+async fn two_caches(store: Store) -> Option<(ModelCache, ModelCache, Box<dyn std::any::Any>)> {
+    match store {
+        Store::Momento => {
+            let momento = TestCache::start("model-cache").await;
+            let a = momento.model_cache(|b| b).await;
+            let b = momento.model_cache(|b| b).await;
+            Some((a, b, Box::new(momento)))
+        }
+        #[cfg(feature = "redis")]
+        Store::Redis => {
+            let url = common::redis::shared_url().await?;
+            let prefix = common::redis::unique_prefix("model");
+            let backend = || {
+                momento_seaorm_cache::RedisBackend::builder()
+                    .url(&url)
+                    .build()
+            };
+            let a = common::redis::model_cache(backend().unwrap(), &prefix, |b| b);
+            let b = common::redis::model_cache(backend().unwrap(), &prefix, |b| b);
+            Some((a, b, Box::new(())))
+        }
+        #[cfg(feature = "redis")]
+        Store::RedisCluster => {
+            let cluster = common::redis::OwnCluster::start().await?;
+            let a = common::redis::model_cache(cluster.backend(), "model", |b| b);
+            let b = common::redis::model_cache(cluster.backend(), "model", |b| b);
+            Some((a, b, Box::new(cluster)))
+        }
+    }
+}
+
 async fn model_based(kind: Db) {
+    model_based_on(kind, Store::Momento).await
+}
+
+async fn model_based_on(kind: Db, store: Store) {
     let Some(db) = TestDb::new(kind).await else {
         return;
     };
     let seed = seed();
     let steps = steps();
-    eprintln!("model_based seed={seed} ({kind:?}, {steps} steps)");
+    eprintln!("model_based seed={seed} ({kind:?} on {store:?}, {steps} steps)");
     let backend = db.backend();
     for sql in ddl(backend) {
         db.conn.execute_unprepared(sql).await.expect("create table");
@@ -1596,9 +1643,9 @@ async fn model_based(kind: Db) {
     }
 
     // Two caches on one server, same cache name and prefix: two processes.
-    let momento = TestCache::start("model-cache").await;
-    let a = momento.model_cache(|b| b).await;
-    let b = momento.model_cache(|b| b).await;
+    let Some((a, b, store_guard)) = two_caches(store).await else {
+        return;
+    };
     let conns = [
         CachedConnection::new(db.conn.clone(), &a),
         CachedConnection::new(db.conn.clone(), &b),
@@ -1659,7 +1706,7 @@ async fn model_based(kind: Db) {
             .expect("drop table");
     }
     drop(run);
-    drop(momento);
+    drop(store_guard);
     db.cleanup().await;
 }
 
@@ -1684,5 +1731,32 @@ mod mysql {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn model_based() {
         super::model_based(super::Db::MySql).await
+    }
+}
+
+/// The same check with the two caches on Redis: the machine's server, and a three-primary
+/// cluster of the test's own.
+#[cfg(feature = "redis")]
+mod redis {
+    use super::{Db, Store};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn model_based_sqlite() {
+        super::model_based_on(Db::Sqlite, Store::Redis).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn model_based_postgres() {
+        super::model_based_on(Db::Postgres, Store::Redis).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn model_based_postgres_on_a_cluster() {
+        super::model_based_on(Db::Postgres, Store::RedisCluster).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn model_based_mysql_on_a_cluster() {
+        super::model_based_on(Db::MySql, Store::RedisCluster).await
     }
 }

@@ -66,17 +66,20 @@ pub struct RedisBackend {
 /// use (a failed open is retried by the next call).
 enum Connection {
     Single(ConnectionManager),
-    Cluster {
-        client: ClusterClient,
-        connection: OnceCell<ClusterConnection>,
-    },
+    Cluster(Box<Cluster>),
+}
+
+/// A cluster client and its connection, opened by the first call that needs it.
+struct Cluster {
+    client: ClusterClient,
+    connection: OnceCell<ClusterConnection>,
 }
 
 impl std::fmt::Debug for RedisBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match self.connection {
             Connection::Single(_) => "single",
-            Connection::Cluster { .. } => "cluster",
+            Connection::Cluster(_) => "cluster",
         };
         f.debug_struct("RedisBackend")
             .field("kind", &kind)
@@ -128,7 +131,7 @@ impl RedisBackend {
     /// # Ok::<(), momento_seaorm_cache::ConfigError>(())
     /// ```
     pub fn is_cluster(&self) -> bool {
-        matches!(self.connection, Connection::Cluster { .. })
+        matches!(self.connection, Connection::Cluster(_))
     }
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> Result<T, CacheFault> {
@@ -137,7 +140,8 @@ impl RedisBackend {
                 let mut manager = manager.clone();
                 cmd.query_async(&mut manager).await.map_err(fault)
             }
-            Connection::Cluster { client, connection } => {
+            Connection::Cluster(cluster) => {
+                let Cluster { client, connection } = cluster.as_ref();
                 let connection = connection
                     .get_or_try_init(|| client.get_async_connection())
                     .await
@@ -276,10 +280,10 @@ fn cluster(urls: &[String]) -> Result<Connection, ConfigError> {
         .connection_timeout(CONNECT_TIMEOUT)
         .build()
         .map_err(|e| redis_config(e.to_string()))?;
-    Ok(Connection::Cluster {
+    Ok(Connection::Cluster(Box::new(Cluster {
         client,
         connection: OnceCell::new(),
-    })
+    })))
 }
 
 /// `host:port` of a URL, without user or password (for `Debug` and errors).
