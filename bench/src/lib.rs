@@ -53,6 +53,7 @@ pub mod near;
 pub mod offload;
 pub mod plot;
 pub mod profile;
+pub mod redis;
 pub mod service;
 pub mod standalone;
 pub mod stats;

@@ -15,8 +15,8 @@ use std::time::Duration;
 use bench::fixtures::BenchResult;
 use bench::hit_target::Mode;
 use bench::{
-    cdc, codec, expensive, hit, memory, miss, mixed, near, offload, plot, profile, service, sweep,
-    targets, throughput,
+    cdc, codec, expensive, hit, memory, miss, mixed, near, offload, plot, profile, redis, service,
+    sweep, targets, throughput,
 };
 use clap::{Parser, ValueEnum};
 use serde_json::{json, Map, Value};
@@ -138,6 +138,9 @@ enum Scenario {
     Codec,
     Offload,
     Memory,
+    /// Hits and throughput on Redis (the machine's, `REDIS_URL`) and on a 3-primary cluster
+    /// this starts, against the redis crate's own GET.
+    Redis,
     /// Change capture: commit-to-invalidation lag per database.
     Cdc,
     /// Hit ratio of Zipf reads with 0/1/5/10% row writes over two caches (issue 10).
@@ -298,6 +301,39 @@ async fn run_latency_scenarios(
         ];
         put(top, &figures);
         scenarios.insert("memory".into(), serde_json::to_value(r)?);
+    }
+    if cli.runs(Scenario::Redis) {
+        let config = redis::RedisConfig {
+            rounds: cli.rounds(20_000),
+            warmup: cli.rounds(2_000),
+            throughput_secs: cli.throughput_secs * 4.0,
+        };
+        let r = redis::run(config).await?;
+        r.print();
+        let mut figures = Vec::new();
+        if let Some(s) = &r.single {
+            figures.extend([
+                ("redis_hit_p50_ratio", s.hit_p50_ratio),
+                ("redis_hit_vs_mget_p50_ratio", s.hit_vs_mget_p50_ratio),
+                ("redis_hit_ttl_only_p50_ratio", s.ttl_only_p50_ratio),
+                ("redis_throughput_64_ratio", s.throughput_64_ratio),
+                ("redis_hit_p50_us", s.find_by_pk.p50_us),
+                ("redis_raw_get_p50_us", s.raw_get.p50_us),
+            ]);
+        }
+        if let Some(s) = &r.cluster {
+            figures.extend([
+                ("redis_cluster_hit_p50_ratio", s.hit_p50_ratio),
+                (
+                    "redis_cluster_hit_vs_mget_p50_ratio",
+                    s.hit_vs_mget_p50_ratio,
+                ),
+                ("redis_cluster_hit_ttl_only_p50_ratio", s.ttl_only_p50_ratio),
+                ("redis_cluster_throughput_64_ratio", s.throughput_64_ratio),
+            ]);
+        }
+        put(top, &figures);
+        scenarios.insert("redis".into(), serde_json::to_value(r)?);
     }
     Ok(())
 }
