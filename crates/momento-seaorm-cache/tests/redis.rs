@@ -376,3 +376,136 @@ async fn a_killed_cluster_node_fails_no_read() {
         assert_eq!(read.unwrap().username, format!("r{round}"), "round {round}");
     }
 }
+
+/// Failover that loses a bump. The replica of the primary holding user 1's row generation is
+/// stalled (`DEBUG SLEEP`) and its link cut, user 1 is renamed, and that primary is killed at
+/// once: the replica is promoted with the generation from *before* the write. With `wait_for_replicas`, the bump
+/// was not acknowledged, so it is owed: the writing process never serves the old name, and
+/// retries the bump onto the new primary, after which another process reads the new name too.
+/// (Without `wait_for_replicas` the writer takes the unreplicated bump as recorded and both
+/// processes serve the old name after the failover.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_that_loses_a_bump_serves_no_stale_read_with_wait_for_replicas() {
+    let Some(mut cluster) = OwnCluster::with_replicas(1).await else {
+        return;
+    };
+    let db = seeded().await;
+    let backend = || {
+        RedisBackend::builder()
+            .cluster(cluster.urls())
+            .wait_for_replicas(1, Duration::from_millis(50))
+            .build()
+            .unwrap()
+    };
+    let a = model_cache(backend(), "failover", |b| b);
+    let b = model_cache(backend(), "failover", |b| b);
+    let conn_a = CachedConnection::new(db.conn.clone(), &a);
+    for cache in [&a, &b] {
+        cache
+            .wrap(user::Entity)
+            .find_by_pk(&db.conn, 1)
+            .await
+            .unwrap();
+        let hit = cache
+            .wrap(user::Entity)
+            .find_by_pk_with_status(&db.conn, 1)
+            .await
+            .unwrap();
+        assert_eq!(hit.status, CacheStatus::Hit);
+    }
+    let row_generation = "failover:gen:users#id=1";
+    let primary = cluster.node_of(row_generation).await;
+    let replica = cluster
+        .replica_of(primary)
+        .await
+        .expect("the primary has a replica");
+    // Stall the replica for 3 s: it acknowledges nothing meanwhile.
+    let stalled = cluster.nodes[replica].url();
+    let sleeper = tokio::spawn(async move {
+        let mut conn = raw(&stalled).await;
+        let _: redis::RedisResult<()> = redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg(3)
+            .query_async(&mut conn)
+            .await;
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Cut the replication link from the primary's side: what the primary takes next reaches
+    // no replica (bytes already in a socket would still arrive after the kill).
+    let mut on_primary = raw(&cluster.nodes[primary].url()).await;
+    let cut: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("replica")
+        .query_async(&mut on_primary)
+        .await
+        .unwrap();
+    assert_eq!(cut, 1, "the primary's replica link was cut");
+    rename(&conn_a, 1, "after-failover").await;
+    cluster.nodes[primary].kill();
+    // Reads in the writing process: the bump is owed, so they go to the database.
+    let read = a.wrap(user::Entity).find_by_pk(&db.conn, 1).await.unwrap();
+    assert_eq!(
+        read.unwrap().username,
+        "after-failover",
+        "the writer, at once"
+    );
+    sleeper.await.unwrap();
+    cluster.wait_ok().await;
+    let started = Instant::now();
+    let mut b_fresh = false;
+    while started.elapsed() < Duration::from_secs(30) {
+        let read = a.wrap(user::Entity).find_by_pk(&db.conn, 1).await.unwrap();
+        assert_eq!(
+            read.unwrap().username,
+            "after-failover",
+            "the writer, after the failover"
+        );
+        // A hit: served by the cache, not by the database around a fault.
+        let read = b
+            .wrap(user::Entity)
+            .find_by_pk_with_status(&db.conn, 1)
+            .await
+            .unwrap();
+        if read.status == CacheStatus::Hit && read.value.unwrap().username == "after-failover" {
+            b_fresh = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        b_fresh,
+        "the other process reads the write once the owed bump is recorded"
+    );
+    // The old primary comes back as a replica of the new one: bumps are acknowledged again and
+    // nothing stays owed.
+    cluster.nodes[primary].restart().await;
+    cluster.wait_ok().await;
+    let started = Instant::now();
+    while a.stats().owed_invalidations > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the owed bump is settled once a replica acknowledges it: {:?}",
+            a.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let started = Instant::now();
+    loop {
+        let read = a
+            .wrap(user::Entity)
+            .find_by_pk_with_status(&db.conn, 1)
+            .await
+            .unwrap();
+        assert_eq!(read.value.unwrap().username, "after-failover");
+        if read.status == CacheStatus::Hit {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "cached again in the writer: {:?}",
+            a.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

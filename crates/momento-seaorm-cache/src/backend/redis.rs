@@ -13,7 +13,17 @@
 //! set_many  ─► one SET … PX per item, pipelined on the multiplexed connection
 //! set_if_absent ─► SET key value NX PX ttl_ms
 //! delete    ─► DEL key
+//! with wait_for_replicas(n, t): set_many and delete then ─► WAIT n t (every primary of a
+//!              cluster); fewer than n replicas acknowledging is a fault
 //! ```
+//!
+//! **Replicas and failover.** Redis replicates asynchronously: a primary that acknowledged a
+//! generation bump and died before its replica received it is replaced by a replica holding the
+//! *older* generation, and values stamped with it are current again. `wait_for_replicas` closes
+//! that: a bump (and an explicit invalidation's delete) returns only once `n` replicas hold it;
+//! one that does not reach them in time is a cache fault, so the bump is owed — this process
+//! bypasses the reads it affects and retries it until recorded — exactly as when the cache is
+//! down. Without it, a failover can bring back values up to the replication lag old.
 
 use std::time::Duration;
 
@@ -60,6 +70,14 @@ pub struct RedisBackend {
     connection: Connection,
     nodes: Vec<String>,
     default_ttl: Duration,
+    replicas: Option<Replicas>,
+}
+
+/// How many replicas must acknowledge a bump, and how long to wait for them.
+#[derive(Debug, Clone, Copy)]
+struct Replicas {
+    count: u32,
+    timeout: Duration,
 }
 
 /// The client: one multiplexed connection to one node, or a cluster connection opened on first
@@ -85,6 +103,7 @@ impl std::fmt::Debug for RedisBackend {
             .field("kind", &kind)
             .field("nodes", &self.nodes)
             .field("default_ttl", &self.default_ttl)
+            .field("replicas", &self.replicas.map(|r| r.count))
             .finish_non_exhaustive()
     }
 }
@@ -95,6 +114,7 @@ pub struct RedisBackendBuilder {
     url: Option<String>,
     cluster: Option<Vec<String>>,
     default_ttl: Option<Duration>,
+    replicas: Option<(u32, Duration)>,
 }
 
 impl std::fmt::Debug for RedisBackendBuilder {
@@ -104,6 +124,7 @@ impl std::fmt::Debug for RedisBackendBuilder {
             .field("url", &self.url.as_deref().map(host_of))
             .field("cluster", &self.cluster.as_deref().map(hosts))
             .field("default_ttl", &self.default_ttl)
+            .field("replicas", &self.replicas)
             .finish()
     }
 }
@@ -132,6 +153,27 @@ impl RedisBackend {
     /// ```
     pub fn is_cluster(&self) -> bool {
         matches!(self.connection, Connection::Cluster(_))
+    }
+
+    /// With `wait_for_replicas`: waits until that many replicas hold this connection's writes;
+    /// fewer within the timeout is a fault.
+    async fn replicated(&self) -> Result<(), CacheFault> {
+        let Some(Replicas { count, timeout }) = self.replicas else {
+            return Ok(());
+        };
+        let timeout_ms = timeout.as_millis().max(1) as u64;
+        let acknowledged: i64 = self
+            .query(redis::cmd("WAIT").arg(count).arg(timeout_ms))
+            .await?;
+        if acknowledged >= i64::from(count) {
+            return Ok(());
+        }
+        Err(CacheFault::new(
+            FaultKind::Unavailable,
+            format!(
+                "{acknowledged} of {count} replicas acknowledged the write within {timeout_ms} ms"
+            ),
+        ))
     }
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> Result<T, CacheFault> {
@@ -201,6 +243,33 @@ impl RedisBackendBuilder {
         self
     }
 
+    /// Makes every generation bump and every explicit delete wait until `replicas` replicas
+    /// acknowledge it (Redis's `WAIT`, on every primary of a cluster), at most `timeout`; fewer
+    /// is a cache fault, so the bump is owed and retried. Use it where replicas can be promoted
+    /// (a cluster with replicas, Sentinel): without it, a failover can revive values older than
+    /// a write that returned. Keep `timeout` well under the cache's deadline (200 ms default).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use momento_seaorm_cache::RedisBackend;
+    /// let backend = RedisBackend::builder()
+    ///     .cluster(["redis://127.0.0.1:7000"])
+    ///     .wait_for_replicas(1, Duration::from_millis(50))
+    ///     .build()?;
+    /// assert!(format!("{backend:?}").contains("replicas: Some(1)"));
+    /// let error = RedisBackend::builder()
+    ///     .url("redis://127.0.0.1:6379")
+    ///     .wait_for_replicas(1, Duration::ZERO)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(error.to_string().contains("wait_for_replicas"), "{error}");
+    /// # Ok::<(), momento_seaorm_cache::ConfigError>(())
+    /// ```
+    pub fn wait_for_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.replicas = Some((replicas, timeout));
+        self
+    }
+
     /// Checks the settings and makes the client; connects on first use.
     ///
     /// ```
@@ -215,6 +284,18 @@ impl RedisBackendBuilder {
                 what: "RedisBackend's default_ttl",
             });
         }
+        let replicas = match self.replicas {
+            None => None,
+            Some((count, timeout)) if count > 0 && !timeout.is_zero() => {
+                Some(Replicas { count, timeout })
+            }
+            Some(_) => {
+                return Err(redis_config(
+                    "wait_for_replicas needs at least one replica and a non-zero timeout \
+                     (Redis's WAIT with timeout 0 would block for ever)",
+                ))
+            }
+        };
         let (connection, nodes) = match (self.url, self.cluster) {
             (Some(url), None) => (single(&url)?, vec![host_of(&url)]),
             (None, Some(urls)) if !urls.is_empty() => {
@@ -239,6 +320,7 @@ impl RedisBackendBuilder {
             connection,
             nodes,
             default_ttl,
+            replicas,
         })
     }
 }
@@ -358,11 +440,12 @@ impl CacheBackend for RedisBackend {
         let sets = items.iter().map(|(key, value)| set_cmd(key, value, ttl));
         let sets: Vec<Cmd> = sets.collect();
         futures::future::try_join_all(sets.iter().map(|cmd| self.query::<()>(cmd))).await?;
-        Ok(())
+        self.replicated().await
     }
 
     async fn delete(&self, key: &str) -> Result<(), CacheFault> {
-        self.query::<()>(redis::cmd("DEL").arg(key)).await
+        self.query::<()>(redis::cmd("DEL").arg(key)).await?;
+        self.replicated().await
     }
 
     async fn set_if_absent(

@@ -173,11 +173,29 @@ impl OwnCluster {
     /// Starts three `redis-server`s in cluster mode and joins them with `redis-cli --cluster
     /// create`; `None` (printed) when the binaries are missing.
     pub async fn start() -> Option<OwnCluster> {
+        OwnCluster::with_replicas(0).await
+    }
+
+    /// Three primaries with `replicas` replicas each (`DEBUG` enabled, a one-second node
+    /// timeout, so a test can stall a replica and fail a primary over).
+    pub async fn with_replicas(replicas: usize) -> Option<OwnCluster> {
         let mut nodes = Vec::new();
-        for _ in 0..3 {
-            let node =
-                OwnServer::start(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
-                    .await?;
+        for _ in 0..3 * (1 + replicas) {
+            let node = OwnServer::start(&[
+                "--cluster-enabled",
+                "yes",
+                "--cluster-node-timeout",
+                "1000",
+                "--enable-debug-command",
+                "yes",
+                // A replica's first sync starts at once, and a replica stalled by a test may
+                // still be promoted (the default refuses one out of touch for ~20 s).
+                "--repl-diskless-sync-delay",
+                "0",
+                "--cluster-replica-validity-factor",
+                "0",
+            ])
+            .await?;
             nodes.push(node);
         }
         let addresses: Vec<String> = nodes
@@ -187,7 +205,7 @@ impl OwnCluster {
         let created = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addresses)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .output();
@@ -205,6 +223,9 @@ impl OwnCluster {
         }
         let cluster = OwnCluster { nodes };
         cluster.wait_ok().await;
+        if replicas > 0 {
+            cluster.wait_replicas_synced().await;
+        }
         Some(cluster)
     }
 
@@ -212,22 +233,26 @@ impl OwnCluster {
         self.nodes.iter().map(OwnServer::url).collect()
     }
 
-    /// Waits until every node reports `cluster_state:ok`.
-    async fn wait_ok(&self) {
+    /// Waits until every running node reports `cluster_state:ok` (a node that does not answer
+    /// yet, e.g. stalled by `DEBUG SLEEP`, is asked again).
+    pub async fn wait_ok(&self) {
         let started = Instant::now();
-        for node in &self.nodes {
+        for node in self.nodes.iter().filter(|n| n.child.is_some()) {
             loop {
-                let mut conn = raw(&node.url()).await;
-                let info: String = redis::cmd("CLUSTER")
-                    .arg("INFO")
-                    .query_async(&mut conn)
-                    .await
-                    .expect("CLUSTER INFO");
+                let info = async {
+                    let client = redis::Client::open(node.url())?;
+                    let mut conn = client.get_multiplexed_async_connection().await?;
+                    redis::cmd("CLUSTER")
+                        .arg("INFO")
+                        .query_async::<String>(&mut conn)
+                        .await
+                };
+                let info = info.await.unwrap_or_else(|e| e.to_string());
                 if info.contains("cluster_state:ok") {
                     break;
                 }
                 assert!(
-                    started.elapsed() < Duration::from_secs(20),
+                    started.elapsed() < Duration::from_secs(30),
                     "the cluster did not become ok: {info}"
                 );
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -243,9 +268,59 @@ impl OwnCluster {
             .expect("cluster RedisBackend")
     }
 
+    /// Waits until every replica's link to its primary is up (`ROLE` says `connected`).
+    async fn wait_replicas_synced(&self) {
+        let started = Instant::now();
+        for node in &self.nodes {
+            loop {
+                let mut conn = raw(&node.url()).await;
+                let role: Vec<redis::Value> = redis::cmd("ROLE")
+                    .query_async(&mut conn)
+                    .await
+                    .expect("ROLE");
+                let state = |i: usize| match role.get(i) {
+                    Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+                    Some(redis::Value::SimpleString(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                if state(0) != "slave" || state(3) == "connected" {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "replica on {} not in sync: {role:?}",
+                    node.port
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    /// The index of the node that replicates the node at `primary`, if one does.
+    pub async fn replica_of(&self, primary: usize) -> Option<usize> {
+        let port = self.nodes[primary].port;
+        for (index, node) in self.nodes.iter().enumerate() {
+            let mut conn = raw(&node.url()).await;
+            let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut conn).await.ok()?;
+            let text = |v: &redis::Value| match v {
+                redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+                redis::Value::SimpleString(s) => s.clone(),
+                redis::Value::Int(i) => i.to_string(),
+                _ => String::new(),
+            };
+            if role.len() >= 3 && text(&role[0]) == "slave" && text(&role[2]) == port.to_string() {
+                return Some(index);
+            }
+        }
+        None
+    }
+
     /// The node that serves `key`'s slot: the one that answers for it rather than with MOVED.
     pub async fn node_of(&self, key: &str) -> usize {
         for (index, node) in self.nodes.iter().enumerate() {
+            if node.child.is_none() {
+                continue;
+            }
             let mut conn = raw(&node.url()).await;
             let answered: redis::RedisResult<i64> =
                 redis::cmd("EXISTS").arg(key).query_async(&mut conn).await;
