@@ -291,10 +291,15 @@ async fn side(
     let strict = Arc::new(Variant::populate(Mode::Default, backend()?, &db).await?);
     let ttl_only = Variant::populate(Mode::TtlOnly, backend()?, &db).await?;
     let prefix = Mode::Default.prefix();
+    // On a cluster the keys carry their table as a hash tag (`RedisBackend::hash_tags`).
+    let table = match backend()?.is_cluster() {
+        true => "{bench_users}",
+        false => "bench_users",
+    };
     let mget = vec![
         strict.pk_keys[0].clone(),
-        format!("{prefix}:gen:bench_users#*"),
-        format!("{prefix}:gen:bench_users#id=1"),
+        format!("{prefix}:gen:{table}#*"),
+        format!("{prefix}:gen:{table}#id=1"),
     ];
     let found: Vec<Option<Vec<u8>>> = raw.query(redis::cmd("MGET").arg(&mget)).await?;
     if found.iter().any(Option::is_none) {

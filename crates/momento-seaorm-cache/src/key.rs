@@ -20,6 +20,7 @@
 //!   query with `#sha256:` and the hex SHA-256 of it. Unhashed canonical forms start with `[` or
 //!   `{`, never `#`, so the two forms cannot collide.
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
 use std::any::TypeId;
@@ -181,6 +182,9 @@ pub(crate) struct KeyFormat {
     prefix: String,
     max_len: usize,
     global_generation: String,
+    /// Whether keys carry their main table as a Redis Cluster hash tag (`{users}`), so a read's
+    /// value and its generation keys share a slot.
+    hash_tags: bool,
 }
 
 impl KeyFormat {
@@ -193,7 +197,27 @@ impl KeyFormat {
             prefix,
             max_len,
             global_generation,
+            hash_tags: false,
         }
+    }
+
+    /// The same keys with the main table as a hash tag: `prefix:op:{users}@fp:...` and
+    /// `prefix:gen:{users}#id=1`, so a one-table read's keys share one Redis Cluster slot.
+    pub(crate) fn with_hash_tags(mut self, hash_tags: bool) -> KeyFormat {
+        self.hash_tags = hash_tags;
+        self
+    }
+
+    /// `label` with its main table (up to the first `@` or `+`) as a hash tag, when tagging.
+    fn tagged<'a>(&self, label: &'a str) -> Cow<'a, str> {
+        if !self.hash_tags {
+            return Cow::Borrowed(label);
+        }
+        let end = label.find(['@', '+']).unwrap_or(label.len());
+        let mut tagged = String::with_capacity(label.len() + 8);
+        push_tag(&mut tagged, &label[..end]);
+        tagged.push_str(&label[end..]);
+        Cow::Owned(tagged)
     }
 
     /// The prefix.
@@ -207,7 +231,7 @@ impl KeyFormat {
         label: &str,
         columns: impl IntoIterator<Item = (&'a str, &'a Value)>,
     ) -> CacheKey {
-        CacheKey::for_primary_key(&self.prefix, label, columns, self.max_len)
+        CacheKey::for_primary_key(&self.prefix, &self.tagged(label), columns, self.max_len)
     }
 
     /// See [`CacheKey::for_statement`].
@@ -217,7 +241,8 @@ impl KeyFormat {
         label: &str,
         statement: &Statement,
     ) -> CacheKey {
-        CacheKey::for_statement(&self.prefix, operation, label, statement, self.max_len)
+        let label = self.tagged(label);
+        CacheKey::for_statement(&self.prefix, operation, &label, statement, self.max_len)
     }
 
     /// See [`CacheKey::lease_for`].
@@ -228,10 +253,14 @@ impl KeyFormat {
     /// The generation key of `table`: `prefix:gen:<table>` (`%`, `:`, `#` and `=`
     /// percent-escaped).
     pub(crate) fn generation(&self, table: &str) -> String {
-        let mut key = String::with_capacity(self.prefix.len() + table.len() + 5);
+        let mut key = String::with_capacity(self.prefix.len() + table.len() + 7);
         key.push_str(&self.prefix);
         key.push_str(":gen:");
-        push_escaped(&mut key, table);
+        match self.hash_tags {
+            // The same tag as the table's value keys: its label part, braces escaped.
+            true => push_tag(&mut key, &sql_label(table)),
+            false => push_escaped(&mut key, table),
+        }
         key
     }
 
@@ -272,6 +301,20 @@ impl KeyFormat {
     pub(crate) fn global_generation(&self) -> &str {
         &self.global_generation
     }
+}
+
+/// Appends `{name}`, a Redis hash tag, with `{` and `}` in `name` percent-escaped (`%` already
+/// is, by [`sql_label`]), so the tag ends where the name does.
+fn push_tag(key: &mut String, name: &str) {
+    key.push('{');
+    for c in name.chars() {
+        match c {
+            '{' => key.push_str("%7B"),
+            '}' => key.push_str("%7D"),
+            c => key.push(c),
+        }
+    }
+    key.push('}');
 }
 
 /// Appends `name` with the characters generation keys use as separators percent-escaped.
@@ -554,6 +597,33 @@ mod tests {
         CacheKey::for_statement("p", Operation::All, "t", &statement(sql, values), 4096)
             .as_str()
             .to_owned()
+    }
+
+    #[test]
+    fn hash_tagged_keys_put_a_table_in_one_slot_and_stay_distinct() {
+        let keys = KeyFormat::new("p".into(), 0).with_hash_tags(true);
+        let pk = keys.primary_key("users@0a1b2c3d", [("id", &Value::Int(Some(1)))]);
+        assert_eq!(pk.as_str(), r#"p:find_by_pk:{users}@0a1b2c3d:{"id":1}"#);
+        assert_eq!(keys.generation("users"), "p:gen:{users}");
+        assert_eq!(
+            keys.row_generation("users", &Scope::Value("id".into(), RowValue::Int(1))),
+            "p:gen:{users}#id=1"
+        );
+        // A brace in a table's name cannot end the tag early or make two tables' keys meet.
+        assert_eq!(keys.generation("a}b"), "p:gen:{a%7Db}");
+        assert_ne!(keys.generation("a}b"), keys.generation("a%7Db"));
+        assert_eq!(keys.generation("a%7Db"), "p:gen:{a%257Db}");
+        let joined = keys.statement(
+            Operation::All,
+            "users+9f9f9f9f",
+            &statement("SELECT 1", vec![]),
+        );
+        assert!(
+            joined.as_str().starts_with("p:all:{users}+9f9f9f9f:"),
+            "{joined}"
+        );
+        let plain = KeyFormat::new("p".into(), 0);
+        assert_eq!(plain.generation("users"), "p:gen:users");
     }
 
     #[test]

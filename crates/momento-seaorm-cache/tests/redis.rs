@@ -309,42 +309,57 @@ async fn the_seed_flow_and_two_processes_on_a_redis_cluster() {
     two_processes(cluster.backend(), cluster.backend(), "two").await;
 }
 
-/// A hit's value key and generation keys hash to different slots on different nodes; the
-/// client splits the batch by node and the hit is still one `get_many` of the backend.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hit_reads_keys_on_several_cluster_nodes() {
-    let Some(cluster) = OwnCluster::start().await else {
-        return;
-    };
+/// The nodes holding the keys of two `find_by_pk` hits (values and generations) on `cluster`,
+/// under `prefix`, with a backend made by `backend`.
+async fn nodes_of_a_hit(
+    cluster: &OwnCluster,
+    backend: RedisBackend,
+    prefix: &str,
+) -> std::collections::BTreeSet<usize> {
     let db = seeded().await;
-    let cache = model_cache(cluster.backend(), "spread", |b| b);
+    let cache = model_cache(backend, prefix, |b| b);
     let users = cache.wrap(user::Entity);
-    let mut nodes = std::collections::BTreeSet::new();
+    let mut keys = Vec::new();
     for id in 1..=2 {
-        let first = users.find_by_pk_with_status(&db.conn, id).await.unwrap();
-        let key = first.key.expect("a key").as_str().to_owned();
-        nodes.insert(cluster.node_of(&key).await);
+        users.find_by_pk(&db.conn, id).await.unwrap();
         let hit = users.find_by_pk_with_status(&db.conn, id).await.unwrap();
         assert_eq!(hit.status, CacheStatus::Hit);
+        keys.push(hit.key.expect("a key").as_str().to_owned());
     }
-    let mut keys = Vec::new();
     for node in &cluster.nodes {
         let mut conn = raw(&node.url()).await;
         let found: Vec<String> = redis::cmd("KEYS")
-            .arg("spread:gen*")
+            .arg(format!("{prefix}:gen:*"))
             .query_async(&mut conn)
             .await
             .unwrap();
         keys.extend(found);
     }
+    assert!(keys.len() >= 4, "values and generations: {keys:?}");
+    let mut nodes = std::collections::BTreeSet::new();
     for key in &keys {
         nodes.insert(cluster.node_of(key).await);
     }
-    assert!(
-        nodes.len() >= 2,
-        "the keys of these hits live on {} node(s): {keys:?}",
-        nodes.len()
-    );
+    nodes
+}
+
+/// By default a cluster backend tags keys with their table, so a hit's value and generation
+/// keys live on one node (one round trip); with `hash_tags(false)` they spread over the nodes
+/// and the client splits the batch by node — a hit is served either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hit_reads_one_node_with_hash_tags_and_several_without() {
+    let Some(cluster) = OwnCluster::start().await else {
+        return;
+    };
+    let tagged = nodes_of_a_hit(&cluster, cluster.backend(), "tagged").await;
+    assert_eq!(tagged.len(), 1, "one node holds a table's keys: {tagged:?}");
+    let spread = RedisBackend::builder()
+        .cluster(cluster.urls())
+        .hash_tags(false)
+        .build()
+        .unwrap();
+    let spread = nodes_of_a_hit(&cluster, spread, "spread").await;
+    assert!(spread.len() >= 2, "untagged keys spread: {spread:?}");
 }
 
 /// One primary of the cluster killed: every read and write still answers, from the database
@@ -413,7 +428,7 @@ async fn a_failover_that_loses_a_bump_serves_no_stale_read_with_wait_for_replica
             .unwrap();
         assert_eq!(hit.status, CacheStatus::Hit);
     }
-    let row_generation = "failover:gen:users#id=1";
+    let row_generation = "failover:gen:{users}#id=1";
     let primary = cluster.node_of(row_generation).await;
     let replica = cluster
         .replica_of(primary)

@@ -87,6 +87,13 @@ pub trait CacheBackend: Send + Sync + std::fmt::Debug + 'static {
         None
     }
 
+    /// Whether keys should carry their main table as a hash tag (`{users}`), so that a read's
+    /// value and generation keys share one slot of a Redis Cluster and a hit is one round trip
+    /// to one node. `RedisBackend` on a cluster says yes unless told otherwise.
+    fn hash_tags(&self) -> bool {
+        false
+    }
+
     /// A short name for logs: `momento`, `memory`, `redis`.
     fn name(&self) -> &'static str;
 }

@@ -7,8 +7,9 @@
 //!
 //! ```text
 //! get       ─► GET key
-//! get_many  ─► MGET k1 k2 k3 (single node: one command; cluster: one MGET per node, sent
-//!              together, answered in order by the client)
+//! get_many  ─► MGET k1 k2 k3 (single node: one command; cluster: the keys carry their table
+//!              as a hash tag, so a one-table read's keys are one MGET to one node; the client
+//!              splits any other batch by node and sends the parts together)
 //! set       ─► SET key value PX ttl_ms
 //! set_many  ─► one SET … PX per item, pipelined on the multiplexed connection
 //! set_if_absent ─► SET key value NX PX ttl_ms
@@ -71,6 +72,7 @@ pub struct RedisBackend {
     nodes: Vec<String>,
     default_ttl: Duration,
     replicas: Option<Replicas>,
+    hash_tags: bool,
 }
 
 /// How many replicas must acknowledge a bump, and how long to wait for them.
@@ -104,6 +106,7 @@ impl std::fmt::Debug for RedisBackend {
             .field("nodes", &self.nodes)
             .field("default_ttl", &self.default_ttl)
             .field("replicas", &self.replicas.map(|r| r.count))
+            .field("hash_tags", &self.hash_tags)
             .finish_non_exhaustive()
     }
 }
@@ -115,6 +118,7 @@ pub struct RedisBackendBuilder {
     cluster: Option<Vec<String>>,
     default_ttl: Option<Duration>,
     replicas: Option<(u32, Duration)>,
+    hash_tags: Option<bool>,
 }
 
 impl std::fmt::Debug for RedisBackendBuilder {
@@ -125,6 +129,7 @@ impl std::fmt::Debug for RedisBackendBuilder {
             .field("cluster", &self.cluster.as_deref().map(hosts))
             .field("default_ttl", &self.default_ttl)
             .field("replicas", &self.replicas)
+            .field("hash_tags", &self.hash_tags)
             .finish()
     }
 }
@@ -270,6 +275,26 @@ impl RedisBackendBuilder {
         self
     }
 
+    /// On a cluster, whether keys carry their main table as a hash tag (default: yes). With it, a
+    /// one-table read's value and generation keys share a slot, so a hit is one `MGET` to one
+    /// node; the price is that all of a table's keys live on one node, so one hot table loads
+    /// one node. Without it keys spread over every node and a hit reads from up to three nodes
+    /// at once (the client splits the `MGET` by slot). No effect on one node.
+    ///
+    /// ```
+    /// use momento_seaorm_cache::RedisBackend;
+    /// let spread = RedisBackend::builder()
+    ///     .cluster(["redis://127.0.0.1:7000"])
+    ///     .hash_tags(false)
+    ///     .build()?;
+    /// assert!(format!("{spread:?}").contains("hash_tags: false"));
+    /// # Ok::<(), momento_seaorm_cache::ConfigError>(())
+    /// ```
+    pub fn hash_tags(mut self, hash_tags: bool) -> Self {
+        self.hash_tags = Some(hash_tags);
+        self
+    }
+
     /// Checks the settings and makes the client; connects on first use.
     ///
     /// ```
@@ -296,6 +321,7 @@ impl RedisBackendBuilder {
                 ))
             }
         };
+        let hash_tags = self.cluster.is_some() && self.hash_tags.unwrap_or(true);
         let (connection, nodes) = match (self.url, self.cluster) {
             (Some(url), None) => (single(&url)?, vec![host_of(&url)]),
             (None, Some(urls)) if !urls.is_empty() => {
@@ -321,6 +347,7 @@ impl RedisBackendBuilder {
             nodes,
             default_ttl,
             replicas,
+            hash_tags,
         })
     }
 }
@@ -470,6 +497,10 @@ impl CacheBackend for RedisBackend {
 
     fn max_item_bytes(&self) -> Option<usize> {
         Some(REDIS_MAX_ITEM_BYTES)
+    }
+
+    fn hash_tags(&self) -> bool {
+        self.hash_tags
     }
 
     fn name(&self) -> &'static str {

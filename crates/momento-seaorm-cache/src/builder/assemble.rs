@@ -31,7 +31,8 @@ pub(super) fn assemble(
 ) -> Result<ModelCache, ConfigError> {
     let ttl = settings.resolved_ttl(backend.as_ref());
     let counters = Arc::new(Counters::default());
-    let keys = KeyFormat::new(settings.prefix.clone(), settings.max_key_len);
+    let keys = KeyFormat::new(settings.prefix.clone(), settings.max_key_len)
+        .with_hash_tags(backend.hash_tags());
     let policy = storing_policy(backend.as_ref(), &settings, ttl, &counters);
     let breaker = settings.breaker.map(Breaker::new);
     let guarded = GuardedBackend::new(backend, settings.timeout, breaker, counters.clone());
