@@ -230,6 +230,8 @@ pub use metrics::CacheStats;
 #[cfg(feature = "momento")]
 pub use near::NearTopic;
 pub use near::{NearCache, NearStats, DEFAULT_MAX_STALENESS};
+#[cfg(feature = "redis")]
+pub use near::{NearRedisChannel, DEFAULT_REDIS_HEARTBEAT};
 pub use report::{CacheReport, QueryReport};
 pub use request::ReadRequest;
 pub use seaorm::cursor::CachedCursor;

@@ -14,7 +14,8 @@ use common::entities::user;
 use common::redis::{model_cache, raw, shared_url, unique_prefix, OwnCluster, OwnServer};
 use common::{Db, TestDb};
 use momento_seaorm_cache::{
-    CacheQueryExt, CacheStatus, CachedConnection, ModelCache, RedisBackend,
+    CacheQueryExt, CacheStatus, CachedConnection, ModelCache, NearCache, NearRedisChannel,
+    RedisBackend,
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
@@ -522,5 +523,113 @@ async fn a_failover_that_loses_a_bump_serves_no_stale_read_with_wait_for_replica
             a.stats()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A near cache on `backend` under `prefix`, pushed over `channel`, revalidated only after a
+/// minute (so only a push, or a flush, can make it drop an entry in these tests).
+fn near_cache(backend: RedisBackend, prefix: &str, channel: NearRedisChannel) -> ModelCache {
+    let near = NearCache::new(1 << 20)
+        .max_staleness(Duration::from_secs(60))
+        .redis_channel(channel.heartbeat(Duration::from_millis(200)));
+    model_cache(backend, prefix, |b| b.near_cache(near))
+}
+
+async fn wait_healthy(cache: &ModelCache, healthy: bool) {
+    let started = Instant::now();
+    while cache.near_stats().expect("a near cache").healthy != healthy {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "near cache healthy = {healthy}: {:?}",
+            cache.near_stats()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Two processes with near caches on Redis: a write in one drops the other's near entry over
+/// the pub/sub channel, long before `max_staleness`.
+#[tokio::test]
+async fn a_write_in_one_process_drops_the_near_entry_of_another_over_redis_pubsub() {
+    let Some(url) = shared_url().await else {
+        return;
+    };
+    let prefix = unique_prefix("near");
+    let db = seeded().await;
+    let a = near_cache(single(&url), &prefix, NearRedisChannel::new(&url));
+    let b = near_cache(single(&url), &prefix, NearRedisChannel::new(&url));
+    wait_healthy(&a, true).await;
+    wait_healthy(&b, true).await;
+    let users = a.wrap(user::Entity);
+    // A miss stores it, a hit keeps it near, then near hits.
+    for _ in 0..2 {
+        users.find_by_pk(&db.conn, 1).await.unwrap();
+    }
+    let near = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+    assert_eq!(near.status, CacheStatus::NearHit);
+    rename(&CachedConnection::new(db.conn.clone(), &b), 1, "pushed").await;
+    let started = Instant::now();
+    loop {
+        let read = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+        if read.value.unwrap().username == "pushed" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the push dropped the entry: {:?}",
+            a.near_stats()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(a.near_stats().unwrap().messages_received >= 1);
+}
+
+/// The channel's server killed: the subscriber's connection closes, so the near cache is
+/// flushed and bypassed — a write published while it is away (and lost: Redis keeps nothing
+/// for an absent subscriber) is never hidden by a near entry. Once the server is back, the
+/// subscription is live again and near hits resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_subscription_flushes_and_bypasses_the_near_cache_until_it_is_back() {
+    let Some(url) = shared_url().await else {
+        return;
+    };
+    let Some(mut channel_server) = OwnServer::start(&[]).await else {
+        return;
+    };
+    let prefix = unique_prefix("nearlost");
+    let db = seeded().await;
+    let channel = || NearRedisChannel::new(channel_server.url());
+    let a = near_cache(single(&url), &prefix, channel());
+    let b = near_cache(single(&url), &prefix, channel());
+    wait_healthy(&a, true).await;
+    let users = a.wrap(user::Entity);
+    // A miss stores it, a hit keeps it near, then near hits.
+    for _ in 0..2 {
+        users.find_by_pk(&db.conn, 1).await.unwrap();
+    }
+    let near = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+    assert_eq!(near.status, CacheStatus::NearHit);
+    channel_server.kill();
+    wait_healthy(&a, false).await;
+    // B's bump reaches the backend, but its message cannot reach A.
+    rename(&CachedConnection::new(db.conn.clone(), &b), 1, "while-away").await;
+    let read = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+    assert_eq!(read.value.unwrap().username, "while-away");
+    assert_ne!(read.status, CacheStatus::NearHit);
+    assert!(a.near_stats().unwrap().gaps >= 1);
+    channel_server.restart().await;
+    wait_healthy(&a, true).await;
+    let started = Instant::now();
+    loop {
+        let read = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+        assert_eq!(read.value.unwrap().username, "while-away");
+        if read.status == CacheStatus::NearHit {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "near hits resume"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

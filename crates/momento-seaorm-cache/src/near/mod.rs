@@ -35,6 +35,8 @@
 //! gRPC stream, the same wire the SDK uses) sees every heartbeat, discontinuity, error and end
 //! of stream, which is what flushing on "any sign of loss" needs. See [`NearTopic`].
 
+#[cfg(feature = "redis")]
+mod redis_channel;
 mod store;
 #[cfg(feature = "momento")]
 mod subscriber;
@@ -45,6 +47,8 @@ mod wire;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[cfg(feature = "redis")]
+pub use redis_channel::{NearRedisChannel, DEFAULT_REDIS_HEARTBEAT};
 pub(crate) use store::{NearLookup, NearStore, NearTicket};
 #[cfg(feature = "momento")]
 pub use topic::NearTopic;
@@ -84,6 +88,8 @@ pub struct NearCache {
     max_value_bytes: Option<usize>,
     #[cfg(feature = "momento")]
     topic: Option<NearTopic>,
+    #[cfg(feature = "redis")]
+    redis_channel: Option<NearRedisChannel>,
 }
 
 impl NearCache {
@@ -102,6 +108,8 @@ impl NearCache {
             max_value_bytes: None,
             #[cfg(feature = "momento")]
             topic: None,
+            #[cfg(feature = "redis")]
+            redis_channel: None,
         }
     }
 
@@ -153,6 +161,21 @@ impl NearCache {
     #[cfg(feature = "momento")]
     pub fn topic(mut self, topic: NearTopic) -> Self {
         self.topic = Some(topic);
+        self
+    }
+
+    /// Push invalidation over a Redis pub/sub channel (feature `redis`), for caches on
+    /// `RedisBackend`: every bump this process makes is published, and every process
+    /// subscribed drops the matching entries.
+    ///
+    /// ```
+    /// use momento_seaorm_cache::{NearCache, NearRedisChannel};
+    /// let near = NearCache::new(1 << 20).redis_channel(NearRedisChannel::new("redis://127.0.0.1:6379"));
+    /// # let _ = near;
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn redis_channel(mut self, channel: NearRedisChannel) -> Self {
+        self.redis_channel = Some(channel);
         self
     }
 
@@ -232,9 +255,19 @@ impl Near {
         prefix: &str,
     ) -> Result<Arc<Near>, ConfigError> {
         settings.validate()?;
+        #[cfg(all(feature = "momento", feature = "redis"))]
+        if settings.topic.is_some() && settings.redis_channel.is_some() {
+            return Err(ConfigError::InvalidNearCache {
+                fix: "give the near cache a Momento topic or a Redis channel, not both",
+            });
+        }
         #[cfg(feature = "momento")]
         if let Some(topic) = &settings.topic {
             return topic::start(settings, topic, global, prefix);
+        }
+        #[cfg(feature = "redis")]
+        if let Some(channel) = &settings.redis_channel {
+            return redis_channel::start(settings, channel, global, prefix);
         }
         let _ = prefix;
         Ok(Arc::new(Near::local(settings, global, true)))
@@ -252,6 +285,49 @@ impl Near {
             store,
             publisher: None,
             tasks: Mutex::default(),
+        }
+    }
+
+    /// A near cache that publishes through `publisher` and is unhealthy until its subscription
+    /// is live.
+    #[cfg(any(feature = "momento", feature = "redis"))]
+    fn with_publisher(
+        settings: &NearCache,
+        global: &str,
+        publisher: tokio::sync::mpsc::UnboundedSender<wire::Invalidation>,
+    ) -> Near {
+        let mut near = Near::local(settings, global, false);
+        near.publisher = Some(publisher);
+        near
+    }
+
+    /// Keeps the handles of the publisher and subscriber tasks, aborted when this goes.
+    #[cfg(any(feature = "momento", feature = "redis"))]
+    fn hold_tasks(&self, tasks: Vec<tokio::task::AbortHandle>) {
+        *self.tasks.lock().unwrap_or_else(|e| e.into_inner()) = tasks;
+    }
+
+    /// Applies one message from the push channel: its keys drop the matching entries (this
+    /// process's own messages and markers are skipped); one that is not ours flushes.
+    #[cfg(any(feature = "momento", feature = "redis"))]
+    fn received(&self, own: u64, payload: &[u8]) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let stats = &self.store.stats;
+        match wire::unpack(payload) {
+            Some(message) if message.publisher == own || message.keys.is_empty() => {}
+            Some(message) => {
+                stats.messages_received.fetch_add(1, Relaxed);
+                if !message.keys.generations.is_empty() {
+                    self.store.bumped(&message.keys.generations);
+                }
+                if !message.keys.values.is_empty() {
+                    self.store.dropped(&message.keys.values);
+                }
+            }
+            None => {
+                stats.messages_received.fetch_add(1, Relaxed);
+                self.store.flush();
+            }
         }
     }
 

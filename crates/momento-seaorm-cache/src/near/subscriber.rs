@@ -211,22 +211,7 @@ fn apply(route: &Route, near: &Near, position: &mut Position, item: TopicItem) {
         Some(topic_value::Kind::Text(text)) => text.into_bytes(),
         None => Vec::new(),
     };
-    match wire::unpack(&payload) {
-        Some(message) if message.publisher == route.id || message.keys.is_empty() => {}
-        Some(message) => {
-            stats.messages_received.fetch_add(1, Ordering::Relaxed);
-            if !message.keys.generations.is_empty() {
-                near.store.bumped(&message.keys.generations);
-            }
-            if !message.keys.values.is_empty() {
-                near.store.dropped(&message.keys.values);
-            }
-        }
-        None => {
-            stats.messages_received.fetch_add(1, Ordering::Relaxed);
-            near.store.flush();
-        }
-    }
+    near.received(route.id, &payload);
 }
 
 #[cfg(test)]

@@ -208,16 +208,12 @@ pub(super) fn start(
         global: global.to_owned(),
     };
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let mut near = Near::local(settings, global, false);
-    near.publisher = Some(sender);
-    let near = Arc::new(near);
+    let near = Arc::new(Near::with_publisher(settings, global, sender));
     let weak = Arc::downgrade(&near);
     let publisher = runtime.spawn(publish(route.clone(), receiver, weak.clone()));
     let heartbeat = topic.heartbeat_timeout;
     let subscriber = runtime.spawn(subscriber::run(route, heartbeat, weak));
-    let mut tasks = near.tasks.lock().unwrap_or_else(|e| e.into_inner());
-    *tasks = vec![publisher.abort_handle(), subscriber.abort_handle()];
-    drop(tasks);
+    near.hold_tasks(vec![publisher.abort_handle(), subscriber.abort_handle()]);
     Ok(near)
 }
 
