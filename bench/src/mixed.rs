@@ -105,6 +105,8 @@ pub struct RateFigures {
 #[derive(Debug, Clone, Serialize)]
 pub struct DbFigures {
     pub database: &'static str,
+    /// Where the caches keep their values: `momento-lite` or `redis`.
+    pub store: &'static str,
     /// The key read and written: `int` (users and their posts), `uuid`, `string`.
     pub key: &'static str,
     /// Who writes: `connection` (the caches' `CachedConnection`s) or `cdc` (a plain
@@ -149,6 +151,8 @@ pub struct MixedReport {
     pub postgres_skipped: Option<String>,
     /// Why MariaDB was skipped, if it was.
     pub mysql_skipped: Option<String>,
+    /// Why the cells on Redis were skipped, if they were.
+    pub redis_skipped: Option<String>,
 }
 
 /// SplitMix64: small, fast, and the same sequence on every platform for a seed.
@@ -255,6 +259,42 @@ enum Writer<'a> {
     },
 }
 
+/// Where the two caches of a cell keep their values: a fresh momento-lite, or Redis under a
+/// key prefix of the cell's own.
+pub(crate) enum Store {
+    Lite(Box<Lite>),
+    Redis { url: String, prefix: String },
+}
+
+impl Store {
+    /// A cache on this store (every call: the same cache name and prefix, as processes).
+    pub(crate) fn model_cache(&self) -> BenchResult<ModelCache> {
+        match self {
+            Store::Lite(lite) => lite.model_cache(),
+            Store::Redis { url, prefix } => {
+                let backend = momento_seaorm_cache::RedisBackend::builder()
+                    .url(url)
+                    .build()?;
+                Ok(ModelCache::builder(backend).key_prefix(prefix).build()?)
+            }
+        }
+    }
+
+    /// The store's name in the figures.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Store::Lite(_) => "momento-lite",
+            Store::Redis { .. } => "redis",
+        }
+    }
+
+    async fn stop(self) {
+        if let Store::Lite(lite) = self {
+            (*lite).stop().await;
+        }
+    }
+}
+
 /// The two "processes": a cache and its connection each.
 pub(crate) struct Side {
     pub(crate) cache: ModelCache,
@@ -262,11 +302,11 @@ pub(crate) struct Side {
 }
 
 impl Side {
-    /// Two caches sharing `lite` (same backend, cache name and default key prefix, as two
-    /// processes would), each with its own `CachedConnection` over `db`.
-    pub(crate) fn pair(lite: &Lite, db: &DatabaseConnection) -> BenchResult<[Side; 2]> {
+    /// Two caches sharing `store` (same backend, cache name and key prefix, as two processes
+    /// would), each with its own `CachedConnection` over `db`.
+    pub(crate) fn pair(store: &Store, db: &DatabaseConnection) -> BenchResult<[Side; 2]> {
         let side = || -> BenchResult<Side> {
-            let cache = lite.model_cache()?;
+            let cache = store.model_cache()?;
             let conn = CachedConnection::new(db.clone(), &cache);
             Ok(Side { cache, conn })
         };
@@ -436,11 +476,11 @@ async fn run_ops(
 /// written through change capture on `db` when `cdc`.
 async fn measure(
     db: &ScopedDb,
-    lite: &Lite,
+    store: &Store,
     config: &MixedConfig,
     cdc: bool,
 ) -> BenchResult<DbFigures> {
-    let sides = Side::pair(lite, &db.conn)?;
+    let sides = Side::pair(store, &db.conn)?;
     let slot = format!("bench_mixed_{}", std::process::id());
     let handle = match cdc {
         true => Some(db.invalidator(&sides[0].cache, &slot).await?),
@@ -488,6 +528,7 @@ async fn measure(
     }
     Ok(DbFigures {
         database: db.kind.name(),
+        store: store.name(),
         key: "int",
         writer: if cdc { "cdc" } else { "connection" },
         users: config.users,
@@ -507,13 +548,13 @@ async fn seed(db: &ScopedDb, config: &MixedConfig) -> BenchResult<()> {
         .await
 }
 
-/// One cell on a fresh database of `kind` with a fresh momento-lite: `Ok(Err(reason))` when
-/// the server is not reachable.
+/// One cell on a fresh database of `kind` with a fresh momento-lite (or, given `redis`, on
+/// that Redis under a prefix of its own): `Ok(Err(reason))` when the server is not reachable.
 pub async fn cell(
     (kind, url): (DbKind, &str),
     key: KeyKind,
     config: &MixedConfig,
-    cdc: bool,
+    (cdc, redis): (bool, Option<&str>),
 ) -> BenchResult<Result<DbFigures, String>> {
     let db = match ScopedDb::create(kind, url).await {
         Ok(db) => db,
@@ -524,15 +565,26 @@ pub async fn cell(
             )))
         }
     };
-    let lite = Lite::start().await?;
+    let store = match redis {
+        Some(url) => Store::Redis {
+            url: url.to_owned(),
+            prefix: format!(
+                "mixed{}-{}-{}",
+                std::process::id(),
+                kind.name(),
+                u8::from(cdc)
+            ),
+        },
+        None => Store::Lite(Box::new(Lite::start().await?)),
+    };
     let result = match key {
         KeyKind::Int => match seed(&db, config).await {
-            Ok(()) => measure(&db, &lite, config, cdc).await,
+            Ok(()) => measure(&db, &store, config, cdc).await,
             Err(e) => Err(e),
         },
-        _ => mixed_keys::measure(&db, &lite, config, key, cdc).await,
+        _ => mixed_keys::measure(&db, &store, config, key, cdc).await,
     };
-    lite.stop().await;
+    store.stop().await;
     db.drop_db().await?;
     result.map(Ok)
 }
@@ -546,7 +598,7 @@ async fn server_cells(
     let mut cells = Vec::new();
     for &key in keys {
         for cdc in [false, true] {
-            match cell((kind, url), key, config, cdc).await? {
+            match cell((kind, url), key, config, (cdc, None)).await? {
                 Ok(f) => cells.push(f),
                 Err(reason) => return Ok(Err(reason)),
             }
@@ -558,7 +610,7 @@ async fn server_cells(
 /// Runs the matrix: SQLite (connection writer), PostgreSQL and MariaDB (connection and change
 /// capture) when reachable, each key type; a fresh database and momento-lite for each cell.
 pub async fn run(config: MixedConfig) -> BenchResult<MixedReport> {
-    let sqlite_cell = |key| cell((DbKind::Sqlite, ""), key, &config, false);
+    let sqlite_cell = |key| cell((DbKind::Sqlite, ""), key, &config, (false, None));
     let sqlite = sqlite_cell(KeyKind::Int)
         .await?
         .map_err(|e| e.to_string())?;
@@ -594,6 +646,8 @@ pub async fn run(config: MixedConfig) -> BenchResult<MixedReport> {
             }
         }
     }
+    let (redis, redis_skipped) = redis_cells(&config).await?;
+    cells.extend(redis);
     let mut matrix: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
     let mut matrix_stale_reads = 0;
     let all = [Some(&sqlite), postgres.as_ref(), postgres_cdc.as_ref()];
@@ -604,10 +658,11 @@ pub async fn run(config: MixedConfig) -> BenchResult<MixedReport> {
         } else {
             0.0
         };
-        matrix
-            .entry(f.database.to_owned())
-            .or_default()
-            .insert(name, ratio);
+        let database = match f.store {
+            "redis" => format!("{} on redis", f.database),
+            _ => f.database.to_owned(),
+        };
+        matrix.entry(database).or_default().insert(name, ratio);
         matrix_stale_reads += f.rates.iter().map(|r| r.stale_reads).sum::<usize>();
     }
     Ok(MixedReport {
@@ -623,15 +678,47 @@ pub async fn run(config: MixedConfig) -> BenchResult<MixedReport> {
         matrix_stale_reads,
         postgres_skipped,
         mysql_skipped,
+        redis_skipped,
     })
+}
+
+/// The integer cells again with the caches on Redis (`REDIS_URL`, default the machine's):
+/// SQLite through the caches' connections, PostgreSQL through them and through change capture.
+async fn redis_cells(config: &MixedConfig) -> BenchResult<(Vec<DbFigures>, Option<String>)> {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    if let Err(e) = crate::redis::wait_ping(&url).await {
+        return Ok((Vec::new(), Some(format!("Redis at {url}: {e}"))));
+    }
+    let mut cells = Vec::new();
+    let sqlite = cell(
+        (DbKind::Sqlite, ""),
+        KeyKind::Int,
+        config,
+        (false, Some(&url)),
+    )
+    .await?;
+    cells.push(sqlite.map_err(|e| e.to_string())?);
+    if let Some(pg) = &config.postgres_url {
+        for cdc in [false, true] {
+            if let Ok(f) = cell(
+                (DbKind::Postgres, pg),
+                KeyKind::Int,
+                config,
+                (cdc, Some(&url)),
+            )
+            .await?
+            {
+                cells.push(f);
+            }
+        }
+    }
+    Ok((cells, None))
 }
 
 impl MixedReport {
     /// Prints the table.
     pub fn print(&self) {
-        println!(
-            "\n== mixed: Zipf reads and writes over two caches sharing one momento-lite (Strict) =="
-        );
+        println!("\n== mixed: Zipf reads and writes over two caches sharing one store (Strict) ==");
         println!(
             "  seed {}, zipf s = {}, {} ops per rate after {} warm-up ops; reads: half find_by_pk, \
              half the posts of a user; writes: half user, half post updates",
@@ -647,8 +734,8 @@ impl MixedReport {
         .chain(&self.cells)
         {
             println!(
-                "  {} (key: {}, writer: {}): {} users, {} posts; every key read once in {:.1} s",
-                f.database, f.key, f.writer, f.users, f.posts, f.populate_seconds
+                "  {} on {} (key: {}, writer: {}): {} users, {} posts; every key read once in {:.1} s",
+                f.database, f.store, f.key, f.writer, f.users, f.posts, f.populate_seconds
             );
             println!(
                 "  {:>7} {:>7} {:>7} {:>7} {:>6} {:>7} {:>9} {:>9} {:>9} {:>6} {:>8}",
@@ -692,6 +779,9 @@ impl MixedReport {
         }
         if let Some(reason) = &self.mysql_skipped {
             println!("  NOTE: MariaDB skipped: {reason}");
+        }
+        if let Some(reason) = &self.redis_skipped {
+            println!("  NOTE: the cells on Redis skipped: {reason}");
         }
     }
 }

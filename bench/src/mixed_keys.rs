@@ -21,8 +21,8 @@ use sea_orm::prelude::Uuid;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Schema};
 use sea_orm::{ActiveValue::Set, ActiveValue::Unchanged};
 
-use crate::fixtures::{BenchResult, Lite};
-use crate::mixed::{self, DbFigures, MixedConfig, RateFigures, Rng, Side, Zipf};
+use crate::fixtures::BenchResult;
+use crate::mixed::{self, DbFigures, MixedConfig, RateFigures, Rng, Side, Store, Zipf};
 use crate::mixed_db::{DbKind, ScopedDb};
 
 /// The key a cell reads and writes by.
@@ -262,15 +262,15 @@ async fn run_ops(
 
 /// One cell of `key` on `db`: seeds the table, reads every key once, then runs each write
 /// rate (warm-up, then the measured operations).
-pub async fn measure(
+pub(crate) async fn measure(
     db: &ScopedDb,
-    lite: &Lite,
+    store: &Store,
     config: &MixedConfig,
     key: KeyKind,
     cdc: bool,
 ) -> BenchResult<DbFigures> {
     seed(db, key, config.users).await?;
-    let sides = Side::pair(lite, &db.conn)?;
+    let sides = Side::pair(store, &db.conn)?;
     let slot = format!("bench_mixed_{}_{}", key.name(), std::process::id());
     let handle = match cdc {
         true => Some(db.invalidator(&sides[0].cache, &slot).await?),
@@ -314,6 +314,7 @@ pub async fn measure(
     }
     Ok(DbFigures {
         database: db.kind.name(),
+        store: store.name(),
         key: key.name(),
         writer: if cdc { "cdc" } else { "connection" },
         users: config.users,

@@ -20,6 +20,9 @@ pub enum LoopBackend {
     Memory,
     /// momento-lite through the official SDK.
     Momento,
+    /// The machine's Redis (`REDIS_URL`) through `RedisBackend` (`raw-get`: the redis crate's
+    /// own GET of the key on a multiplexed connection).
+    Redis,
 }
 
 /// Which read the loop repeats.
@@ -56,6 +59,7 @@ pub async fn run(
     let took = match backend {
         LoopBackend::Memory => memory_loop(&db, mode, op, iterations).await?,
         LoopBackend::Momento => momento_loop(db, mode, op, iterations).await?,
+        LoopBackend::Redis => redis_loop(&db, mode, op, iterations).await?,
     };
     let mean_us = took.as_secs_f64() * 1e6 / iterations.max(1) as f64;
     Ok(LoopReport {
@@ -111,4 +115,37 @@ async fn momento_loop(
     drop(target);
     lite.stop().await;
     Ok(took)
+}
+
+async fn redis_loop(
+    db: &sea_orm::DatabaseConnection,
+    mode: Mode,
+    op: LoopOp,
+    iterations: usize,
+) -> BenchResult<Duration> {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let backend = momento_seaorm_cache::RedisBackend::builder()
+        .url(&url)
+        .build()?;
+    let variant = Variant::populate(mode, backend, db).await?;
+    let (cache, users, key) = (&variant.cache, &variant.users, &variant.pk_keys[0]);
+    by_id(1).cached(cache).all(db).await?;
+    tokio::time::sleep(RECENTLY_LOADED).await;
+    let mut raw = redis::Client::open(url.as_str())?
+        .get_multiplexed_async_connection()
+        .await?;
+    let started = Instant::now();
+    for _ in 0..iterations {
+        match op {
+            LoopOp::FindByPk => drop(users.find_by_pk(db, 1).await?.ok_or("no row")?),
+            LoopOp::CachedAll => drop(by_id(1).cached(cache).all(db).await?),
+            LoopOp::RawGet => {
+                let value: Option<Vec<u8>> =
+                    redis::cmd("GET").arg(key).query_async(&mut raw).await?;
+                drop(value.ok_or("miss")?);
+            }
+            LoopOp::RawGetBatch => return Err("raw-get-batch needs --loop-backend momento".into()),
+        }
+    }
+    Ok(started.elapsed())
 }

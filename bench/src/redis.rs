@@ -204,7 +204,8 @@ impl OwnCluster {
     }
 }
 
-async fn wait_ping(url: &str) -> Result<(), String> {
+/// Waits up to 10 s for `url` to answer PING.
+pub(crate) async fn wait_ping(url: &str) -> Result<(), String> {
     let started = Instant::now();
     loop {
         let answered = async {

@@ -135,7 +135,7 @@ async fn lines_on(
 ) -> BenchResult<Result<Vec<SweepLine>, String>> {
     let mut lines = Vec::new();
     for key in SWEEP_KEYS {
-        match mixed::cell((kind, url), key, config, cdc).await? {
+        match mixed::cell((kind, url), key, config, (cdc, None)).await? {
             Ok(f) => lines.push(SweepLine::from_figures(&f)),
             Err(reason) => return Ok(Err(reason)),
         }

@@ -28,7 +28,8 @@
 //!              report (per-query counters, found without a lock; invalidations and why) ·
 //!              near (store: values in process memory, a table of version slots for generation
 //!              keys; wire: bump and drop messages ≤ 4 KB; topic: publish over Momento's Pubsub;
-//!              subscriber: follow it, resuming after the last sequence seen)
+//!              subscriber: follow it, resuming after the last sequence seen; redis_channel:
+//!              the same over Redis pub/sub)
 //!                  │
 //! leaves       key · codec · tables (sqlparser) · catalog · rows · limit · flight · breaker · load ·
 //!              connection ·
@@ -57,7 +58,8 @@
 //! * `policy` — how long a value lives, how it is encoded, whether it fits.
 //! * `guarded` — every backend call under the deadline and the circuit breaker.
 //! * [`near`] — [`NearCache`]: hits from process memory, dropped by every bump and explicit
-//!   invalidation here and, over a Momento topic ([`NearTopic`]), in every other process;
+//!   invalidation here and, over a Momento topic ([`NearTopic`]) or a Redis channel
+//!   (`NearRedisChannel`, feature `redis`), in every other process;
 //!   revalidated after `max_staleness`, never kept past the value's TTL.
 //! * [`request`] — [`ReadRequest`]: a cached read of any statement.
 //! * [`key`] — [`CacheKey`]: readable, canonical, injective keys.

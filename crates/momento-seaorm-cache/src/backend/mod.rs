@@ -97,3 +97,69 @@ pub trait CacheBackend: Send + Sync + std::fmt::Debug + 'static {
     /// A short name for logs: `momento`, `memory`, `redis`.
     fn name(&self) -> &'static str;
 }
+
+/// A boxed backend is a backend, so an application can choose its store at run time (Momento
+/// in production, Redis on premises, memory in tests) and build one `ModelCache` either way.
+///
+/// ```
+/// use momento_seaorm_cache::{CacheBackend, MemoryBackend, ModelCache};
+/// let chosen: Box<dyn CacheBackend> = Box::new(MemoryBackend::new());
+/// let cache = ModelCache::builder(chosen).build()?;
+/// # let _ = cache;
+/// # Ok::<(), momento_seaorm_cache::ConfigError>(())
+/// ```
+#[async_trait]
+impl CacheBackend for Box<dyn CacheBackend> {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheFault> {
+        self.as_ref().get(key).await
+    }
+
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>, CacheFault> {
+        self.as_ref().get_many(keys).await
+    }
+
+    async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheFault> {
+        self.as_ref().set(key, value, ttl).await
+    }
+
+    async fn set_many(&self, items: &[(&str, Vec<u8>)], ttl: Duration) -> Result<(), CacheFault> {
+        self.as_ref().set_many(items, ttl).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), CacheFault> {
+        self.as_ref().delete(key).await
+    }
+
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bool, CacheFault> {
+        self.as_ref().set_if_absent(key, value, ttl).await
+    }
+
+    fn supports_set_if_absent(&self) -> bool {
+        self.as_ref().supports_set_if_absent()
+    }
+
+    fn default_ttl(&self) -> Option<Duration> {
+        self.as_ref().default_ttl()
+    }
+
+    fn max_ttl(&self) -> Option<Duration> {
+        self.as_ref().max_ttl()
+    }
+
+    fn max_item_bytes(&self) -> Option<usize> {
+        self.as_ref().max_item_bytes()
+    }
+
+    fn hash_tags(&self) -> bool {
+        self.as_ref().hash_tags()
+    }
+
+    fn name(&self) -> &'static str {
+        self.as_ref().name()
+    }
+}

@@ -207,10 +207,33 @@ pub async fn insert_user(
 }
 
 /// A momento-lite server, an SDK client to read what the library stored, and a cache on it.
+///
+/// With `TEST_CACHE_STORE=redis` (feature `redis`), the caches it makes (`model_cache`,
+/// `patient_model_cache`) and its raw reads (`raw`, `raw_ttl`) use a `redis-server` of its own
+/// instead, so the same test checks the library on Redis; momento-lite still runs, for tests
+/// that inject faults into it (those are not run this way).
 pub struct TestCache {
     pub server: LiteServer,
     pub client: CacheClient,
     pub cache_name: String,
+    #[cfg(feature = "redis")]
+    pub redis: Option<redis::OwnStore>,
+}
+
+/// What `TEST_CACHE_STORE` asks for: `None` (momento-lite), `Some(false)` for one Redis node,
+/// `Some(true)` for a Redis cluster.
+fn store_is_redis() -> Option<bool> {
+    let redis = match std::env::var("TEST_CACHE_STORE").as_deref() {
+        Err(_) | Ok("momento") => return None,
+        Ok("redis") => false,
+        Ok("redis-cluster") => true,
+        Ok(other) => panic!("TEST_CACHE_STORE={other}: use momento, redis or redis-cluster"),
+    };
+    if cfg!(feature = "redis") {
+        Some(redis)
+    } else {
+        panic!("TEST_CACHE_STORE=redis* needs --features redis")
+    }
 }
 
 impl TestCache {
@@ -227,11 +250,35 @@ impl TestCache {
             .build()
             .expect("SDK client");
         client.create_cache(cache_name).await.expect("create cache");
+        #[cfg(feature = "redis")]
+        let redis = match store_is_redis() {
+            Some(cluster) => Some(redis::OwnStore::start(cluster).await),
+            None => None,
+        };
+        #[cfg(not(feature = "redis"))]
+        store_is_redis();
         TestCache {
             server,
             client,
             cache_name: cache_name.to_owned(),
+            #[cfg(feature = "redis")]
+            redis,
         }
+    }
+
+    /// The Redis backend, when `TEST_CACHE_STORE=redis`.
+    #[cfg(feature = "redis")]
+    fn redis_backend(&self) -> Option<momento_seaorm_cache::RedisBackend> {
+        Some(self.redis.as_ref()?.backend())
+    }
+
+    /// The cache's store for `model_cache`: Redis when asked for, else `momento`.
+    fn store_for(&self, momento: MomentoBackend) -> Box<dyn momento_seaorm_cache::CacheBackend> {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = self.redis_backend() {
+            return Box::new(redis);
+        }
+        Box::new(momento)
     }
 
     /// A `MomentoBackend` on this server's cache.
@@ -255,7 +302,8 @@ impl TestCache {
         &self,
         configure: impl FnOnce(ModelCacheBuilder) -> ModelCacheBuilder,
     ) -> ModelCache {
-        configure(ModelCache::builder(self.backend().await))
+        let store = self.store_for(self.backend().await);
+        configure(ModelCache::builder(store))
             .build()
             .expect("ModelCache")
     }
@@ -275,7 +323,7 @@ impl TestCache {
             .build()
             .await
             .expect("MomentoBackend");
-        configure(ModelCache::builder(backend))
+        configure(ModelCache::builder(self.store_for(backend)))
             .build()
             .expect("ModelCache")
     }
@@ -283,6 +331,11 @@ impl TestCache {
     /// The remaining TTL of `key` as the server holds it, or `None` when it holds no such item.
     pub async fn raw_ttl(&self, key: &str) -> Option<Duration> {
         use momento::cache::ItemGetTtlResponse;
+        #[cfg(feature = "redis")]
+        if let Some(store) = &self.redis {
+            let ms: i64 = store.query(::redis::cmd("PTTL").arg(key)).await;
+            return (ms >= 0).then(|| Duration::from_millis(ms as u64));
+        }
         match self
             .client
             .item_get_ttl(self.cache_name.as_str(), key)
@@ -297,6 +350,10 @@ impl TestCache {
     /// The raw bytes stored under `key`, read with the official SDK.
     pub async fn raw(&self, key: &str) -> Option<Vec<u8>> {
         use momento::cache::GetResponse;
+        #[cfg(feature = "redis")]
+        if let Some(store) = &self.redis {
+            return store.query(::redis::cmd("GET").arg(key)).await;
+        }
         match self
             .client
             .get(self.cache_name.as_str(), key)

@@ -331,3 +331,46 @@ impl OwnCluster {
         panic!("no node serves the slot of {key}")
     }
 }
+
+/// The store of a `TestCache` under `TEST_CACHE_STORE=redis` (one node) or `redis-cluster`.
+pub enum OwnStore {
+    Single(OwnServer),
+    Cluster(OwnCluster),
+}
+
+impl OwnStore {
+    /// Starts one node or a three-primary cluster; fails when they cannot start (asked for).
+    pub async fn start(cluster: bool) -> OwnStore {
+        match cluster {
+            false => OwnStore::Single(OwnServer::start(&[]).await.expect("redis-server")),
+            true => OwnStore::Cluster(OwnCluster::start().await.expect("a redis cluster")),
+        }
+    }
+
+    pub fn backend(&self) -> RedisBackend {
+        match self {
+            OwnStore::Single(server) => RedisBackend::builder()
+                .url(server.url())
+                .build()
+                .expect("RedisBackend"),
+            OwnStore::Cluster(cluster) => cluster.backend(),
+        }
+    }
+
+    /// Runs one command (on the node that holds its key).
+    pub async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> T {
+        match self {
+            OwnStore::Single(server) => {
+                let mut conn = raw(&server.url()).await;
+                cmd.query_async(&mut conn).await.expect("raw redis command")
+            }
+            OwnStore::Cluster(cluster) => {
+                let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+                let mut conn = client.get_async_connection().await.unwrap();
+                cmd.query_async(&mut conn)
+                    .await
+                    .expect("raw cluster command")
+            }
+        }
+    }
+}
