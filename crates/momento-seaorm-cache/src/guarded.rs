@@ -79,7 +79,7 @@ impl GuardedBackend {
         admission: Admission,
         key: &str,
     ) -> Result<Option<Bytes>, NoAnswer> {
-        self.call(admission, "get", key, self.backend.get(key))
+        self.call(admission, "get", key, self.inner().get(key))
             .await
     }
 
@@ -91,7 +91,7 @@ impl GuardedBackend {
     ) -> Result<Vec<Option<Bytes>>, NoAnswer> {
         let expected = keys.len();
         let batch = async {
-            let values = self.backend.get_many(keys).await?;
+            let values = self.inner().get_many(keys).await?;
             if values.len() == expected {
                 Ok(values)
             } else {
@@ -112,7 +112,7 @@ impl GuardedBackend {
         value: Vec<u8>,
         ttl: Duration,
     ) -> Result<(), NoAnswer> {
-        self.call(admission, "set", key, self.backend.set(key, value, ttl))
+        self.call(admission, "set", key, self.inner().set(key, value, ttl))
             .await
     }
 
@@ -124,7 +124,7 @@ impl GuardedBackend {
         ttl: Duration,
     ) -> Result<(), NoAnswer> {
         let first = items.first().map_or("", |(key, _)| key);
-        self.call(admission, "set", first, self.backend.set_many(items, ttl))
+        self.call(admission, "set", first, self.inner().set_many(items, ttl))
             .await
     }
 
@@ -136,13 +136,13 @@ impl GuardedBackend {
         value: Vec<u8>,
         ttl: Duration,
     ) -> Result<bool, NoAnswer> {
-        let call = self.backend.set_if_absent(key, value, ttl);
+        let call = self.inner().set_if_absent(key, value, ttl);
         self.call(admission, "set_if_absent", key, call).await
     }
 
     /// One delete.
     pub(crate) async fn delete(&self, admission: Admission, key: &str) -> Result<(), NoAnswer> {
-        self.call(admission, "delete", key, self.backend.delete(key))
+        self.call(admission, "delete", key, self.inner().delete(key))
             .await
     }
 
@@ -192,7 +192,7 @@ impl GuardedBackend {
     fn faulted(&self, admission: Admission, call: &'static str, key: &str, fault: &CacheFault) {
         self.counters.fault(fault.kind);
         warn!(
-            key, backend = self.backend.name(), kind = %fault.kind, %fault,
+            key, backend = self.inner().name(), kind = %fault.kind, %fault,
             "cache {call} failed; reading from the database"
         );
         if let Some(breaker) = &self.breaker {
