@@ -48,8 +48,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A [`CacheBackend`] on Redis or Valkey: one node (`url`) or a cluster (`cluster`).
 ///
-/// Building it opens no connection: the first call connects, and a server that is down then
-/// is a cache fault (the read goes to the database), not a failure of the application's start.
+/// Building it opens no connection and needs no runtime: the first call connects, and a server
+/// that is down then is a cache fault (the read goes to the database), not a failure of the
+/// application's start.
 /// Its `Debug` output names the nodes' hosts, never a password.
 ///
 /// ```
@@ -82,11 +83,18 @@ struct Replicas {
     timeout: Duration,
 }
 
-/// The client: one multiplexed connection to one node, or a cluster connection opened on first
-/// use (a failed open is retried by the next call).
+/// The client: one multiplexed connection to one node, or a cluster connection, each made by
+/// the first call (inside the application's runtime; a failed open is retried by the next).
 enum Connection {
-    Single(ConnectionManager),
+    Single(Box<Single>),
     Cluster(Box<Cluster>),
+}
+
+/// One node's client and its self-reconnecting connection, made by the first call.
+struct Single {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    manager: OnceCell<ConnectionManager>,
 }
 
 /// A cluster client and its connection, opened by the first call that needs it.
@@ -183,7 +191,19 @@ impl RedisBackend {
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> Result<T, CacheFault> {
         match &self.connection {
-            Connection::Single(manager) => {
+            Connection::Single(single) => {
+                let Single {
+                    client,
+                    config,
+                    manager,
+                } = single.as_ref();
+                let manager = manager
+                    .get_or_try_init(|| async {
+                        // Lazy: it connects on its first command, and reconnects by itself.
+                        ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+                    })
+                    .await
+                    .map_err(fault)?;
                 let mut manager = manager.clone();
                 cmd.query_async(&mut manager).await.map_err(fault)
             }
@@ -376,9 +396,11 @@ fn single(url: &str) -> Result<Connection, ConfigError> {
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
         .set_number_of_retries(1);
-    let manager = ConnectionManager::new_lazy_with_config(client, config)
-        .map_err(|e| redis_config(redacted(&e, url)))?;
-    Ok(Connection::Single(manager))
+    Ok(Connection::Single(Box::new(Single {
+        client,
+        config,
+        manager: OnceCell::new(),
+    })))
 }
 
 fn cluster(urls: &[String]) -> Result<Connection, ConfigError> {
