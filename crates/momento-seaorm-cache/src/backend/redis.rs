@@ -418,7 +418,7 @@ fn cluster(urls: &[String]) -> Result<Connection, ConfigError> {
 }
 
 /// `host:port` of a URL, without user or password (for `Debug` and errors).
-fn host_of(url: &str) -> String {
+pub(crate) fn host_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
     rest.split(['/', '?']).next().unwrap_or(rest).to_owned()

@@ -32,6 +32,7 @@ use tracing::{debug, warn};
 
 use super::wire::{self, Invalidation};
 use super::{Near, NearCache};
+use crate::backend::redis::host_of;
 use crate::error::ConfigError;
 
 /// How often a subscriber publishes its marker by default; two silent heartbeats count as a
@@ -146,13 +147,6 @@ impl NearRedisChannel {
             })
             .collect()
     }
-}
-
-/// `host:port` of a URL, without user or password.
-fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
 }
 
 /// Where the channel is, for both tasks.

@@ -316,16 +316,27 @@ fn names(rows: &[JsonValue]) -> Vec<String> {
         .collect()
 }
 
-/// Reads `sql` until it is a hit (the value is in the cache).
+/// Reads `sql` until it is a hit (the value is in the cache), for up to [`PATIENCE`].
+///
+/// Tests of this binary run side by side on one server, each in its own schema but with the
+/// same table names, and generations are per unqualified table name: while another test
+/// commits to its `parent` many times a second (the lag tests), this test's invalidator bumps
+/// `parent` here too (wider, never staler), and a read over it keeps missing until that ends.
 async fn cached(cdc: &Cdc, sql: &str) -> Vec<JsonValue> {
-    for _ in 0..50 {
+    let started = std::time::Instant::now();
+    let mut misses = 0;
+    while started.elapsed() < PATIENCE {
         let (rows, status) = cdc.read(sql).await;
         if status == CacheStatus::Hit {
             return rows;
         }
+        misses += 1;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("{sql} never became a hit");
+    panic!(
+        "{sql} never became a hit in {PATIENCE:?} ({misses} reads); {:?}",
+        cdc.cache.stats()
+    );
 }
 
 fn report(kind: Db, what: &str, took: Duration) {
