@@ -13,8 +13,8 @@ use std::time::Duration;
 use momento::cache::GetResponse;
 use momento::CacheClient;
 use momento_seaorm_cache::{
-    CacheBackend, CacheKey, CacheQueryExt, CacheStatus, Consistency, ModelCache, MomentoBackend,
-    WrappedEntity,
+    CacheBackend, CacheKey, CacheQueryExt, CacheStatus, Consistency, ModelCache, ModelCacheBuilder,
+    MomentoBackend, WrappedEntity,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Serialize;
@@ -54,13 +54,17 @@ impl Mode {
 
     /// A cache over `backend` in this mode.
     pub fn cache(self, backend: impl CacheBackend) -> BenchResult<ModelCache> {
+        Ok(self.builder(backend).build()?)
+    }
+
+    /// The builder of [`cache`](Self::cache), for a setting of its own.
+    pub fn builder(self, backend: impl CacheBackend) -> ModelCacheBuilder {
         let builder = ModelCache::builder(backend).key_prefix(self.prefix());
-        let builder = match self {
+        match self {
             Mode::Default => builder,
             Mode::TtlOnly => builder.consistency(Consistency::TtlOnly),
             Mode::Bounded => builder.consistency(Consistency::Bounded(Duration::from_secs(1))),
-        };
-        Ok(builder.build()?)
+        }
     }
 }
 
@@ -80,7 +84,15 @@ impl Variant {
         backend: impl CacheBackend,
         db: &DatabaseConnection,
     ) -> BenchResult<Variant> {
-        let cache = mode.cache(backend)?;
+        Variant::fill(mode, mode.cache(backend)?, db).await
+    }
+
+    /// Reads every user of `cache` (built in `mode`) twice: miss, then hit.
+    pub async fn fill(
+        mode: Mode,
+        cache: ModelCache,
+        db: &DatabaseConnection,
+    ) -> BenchResult<Variant> {
         let users = cache.wrap(user::Entity);
         for pk in 1..=KEYED_USERS {
             users.find_by_pk(db, pk).await?;

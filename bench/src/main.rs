@@ -88,6 +88,11 @@ struct Cli {
     /// hit-loop: how many reads.
     #[arg(long, default_value_t = 100_000)]
     iterations: usize,
+    /// Run on a current-thread tokio runtime instead of two workers: with one thread the
+    /// instructions a profiler counts per read repeat from run to run (two workers spin and
+    /// park depending on timing).
+    #[arg(long)]
+    current_thread: bool,
     /// service: seconds of the cached run with its fault schedule (the uncached run lasts a
     /// third of it; `--quick`: 30 s). From 123 s on, each fault is active for 10 s.
     #[arg(long, default_value_t = 125.0)]
@@ -180,17 +185,26 @@ fn main() -> BenchResult<()> {
             .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
             .init();
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = match cli.current_thread {
+        true => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        false => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?,
+    };
     // On a worker thread, as a request handler would run.
     runtime.block_on(async { tokio::spawn(run(cli)).await })?
 }
 
 async fn run(cli: Cli) -> BenchResult<()> {
     println!(
-        "momento-seaorm-cache benchmarks: tokio multi-thread runtime, 2 workers, {} cores{}",
+        "momento-seaorm-cache benchmarks: tokio {} runtime, {} cores{}",
+        match cli.current_thread {
+            true => "current-thread",
+            false => "multi-thread, 2 workers,",
+        },
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         if cli.quick {
             " (quick: NOT a measurement)"
@@ -316,6 +330,7 @@ async fn run_latency_scenarios(
                 ("redis_hit_p50_ratio", s.hit_p50_ratio),
                 ("redis_hit_vs_mget_p50_ratio", s.hit_vs_mget_p50_ratio),
                 ("redis_hit_ttl_only_p50_ratio", s.ttl_only_p50_ratio),
+                ("redis_adapter_get_p50_ratio", s.adapter_get_p50_ratio),
                 ("redis_throughput_64_ratio", s.throughput_64_ratio),
                 ("redis_hit_p50_us", s.find_by_pk.p50_us),
                 ("redis_raw_get_p50_us", s.raw_get.p50_us),

@@ -39,6 +39,10 @@ pub struct RedisSide {
     pub find_by_pk: Summary,
     pub raw_get_ttl_only_key: Summary,
     pub find_by_pk_ttl_only: Summary,
+    /// `RedisBackend::get` of the TtlOnly key alone, outside any cache: the adapter's cost.
+    pub adapter_get_ttl_only_key: Summary,
+    /// `adapter_get_ttl_only_key` p50 / `raw_get_ttl_only_key` p50.
+    pub adapter_get_p50_ratio: f64,
     pub hit_p50_ratio: f64,
     pub hit_vs_mget_p50_ratio: f64,
     pub ttl_only_p50_ratio: f64,
@@ -82,10 +86,16 @@ impl RedisReport {
                     .row(&format!("{name}: find_by_pk (TtlOnly)"))
             );
             println!(
-                "{name}: hit/GET {:.3}, hit/MGET {:.3}, TtlOnly/GET {:.3}; 64 tasks {:.0} vs {:.0} ops/s = {:.3}",
+                "{}",
+                s.adapter_get_ttl_only_key
+                    .row(&format!("{name}: adapter get (TtlOnly)"))
+            );
+            println!(
+                "{name}: hit/GET {:.3}, hit/MGET {:.3}, TtlOnly/GET {:.3}, adapter get/GET {:.3}; 64 tasks {:.0} vs {:.0} ops/s = {:.3}",
                 s.hit_p50_ratio,
                 s.hit_vs_mget_p50_ratio,
                 s.ttl_only_p50_ratio,
+                s.adapter_get_p50_ratio,
                 s.throughput_cached_ops_per_sec,
                 s.throughput_raw_ops_per_sec,
                 s.throughput_64_ratio
@@ -270,14 +280,16 @@ enum Op {
     RawMget,
     RawGetTtl,
     FindByPkTtl,
+    AdapterGet,
 }
 
-const OPS: [Op; 5] = [
+const OPS: [Op; 6] = [
     Op::RawGet,
     Op::FindByPk,
     Op::RawMget,
     Op::RawGetTtl,
     Op::FindByPkTtl,
+    Op::AdapterGet,
 ];
 
 /// One deployment: `backend` makes a `RedisBackend` on it (one per mode, as processes would).
@@ -324,6 +336,7 @@ async fn side(
                         .map_err(Into::into),
                     Op::RawGetTtl => raw_get(&raw, &ttl_only.pk_keys[0]).await,
                     Op::FindByPkTtl => hit(&ttl_only, &db).await,
+                    Op::AdapterGet => adapter_get(&ttl_only).await,
                 }
             })
             .await;
@@ -335,13 +348,14 @@ async fn side(
     }
     let mut summaries = samples.into_iter().map(Samples::summary);
     let mut next = || summaries.next().expect("one summary per op");
-    let (raw_get_s, find_by_pk, raw_mget, raw_ttl, find_ttl) =
-        (next(), next(), next(), next(), next());
+    let (raw_get_s, find_by_pk, raw_mget, raw_ttl, find_ttl, adapter) =
+        (next(), next(), next(), next(), next(), next());
     let (raw_ops, cached_ops) = throughput(config, &raw, &strict, &db).await?;
     Ok(RedisSide {
         hit_p50_ratio: ratio(find_by_pk.p50_us, raw_get_s.p50_us),
         hit_vs_mget_p50_ratio: ratio(find_by_pk.p50_us, raw_mget.p50_us),
         ttl_only_p50_ratio: ratio(find_ttl.p50_us, raw_ttl.p50_us),
+        adapter_get_p50_ratio: ratio(adapter.p50_us, raw_ttl.p50_us),
         throughput_raw_ops_per_sec: raw_ops.round(),
         throughput_cached_ops_per_sec: cached_ops.round(),
         throughput_64_ratio: ratio(cached_ops, raw_ops),
@@ -350,6 +364,7 @@ async fn side(
         find_by_pk,
         raw_get_ttl_only_key: raw_ttl,
         find_by_pk_ttl_only: find_ttl,
+        adapter_get_ttl_only_key: adapter,
     })
 }
 
@@ -364,6 +379,17 @@ async fn raw_get(raw: &Raw, key: &str) -> BenchResult<()> {
     value
         .map(drop)
         .ok_or_else(|| format!("raw GET of {key} missed").into())
+}
+
+/// The backend's own get of the variant's user-1 key (`ModelCache::backend`: the
+/// `RedisBackend` itself, without the deadline, breaker or any cache layer).
+async fn adapter_get(variant: &Variant) -> BenchResult<()> {
+    let key = &variant.pk_keys[0];
+    match variant.cache.backend().get(key).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(format!("RedisBackend::get of {key} missed").into()),
+        Err(fault) => Err(fault.to_string().into()),
+    }
 }
 
 async fn hit(variant: &Variant, db: &DatabaseConnection) -> BenchResult<()> {
