@@ -85,6 +85,9 @@ struct Cli {
     /// hit-loop: the read to repeat.
     #[arg(long, value_enum, default_value = "find-by-pk")]
     loop_op: profile::LoopOp,
+    /// redis: how the caches encode values (JSON is the library's default).
+    #[arg(long, value_enum, default_value = "json")]
+    redis_serde: RedisSerde,
     /// hit-loop: how many reads.
     #[arg(long, default_value_t = 100_000)]
     iterations: usize,
@@ -321,6 +324,10 @@ async fn run_latency_scenarios(
             rounds: cli.rounds(20_000),
             warmup: cli.rounds(2_000),
             throughput_secs: cli.throughput_secs * 4.0,
+            serde_format: match cli.redis_serde {
+                RedisSerde::Json => momento_seaorm_cache::SerdeFormat::Json,
+                RedisSerde::Postcard => momento_seaorm_cache::SerdeFormat::Postcard,
+            },
         };
         let r = redis::run(config).await?;
         r.print();
@@ -653,4 +660,11 @@ async fn run_throughput(
     }
     scenarios.insert(format!("throughput{suffix}"), serde_json::to_value(r)?);
     Ok(())
+}
+
+/// `--redis-serde`: the library's `SerdeFormat`, named for the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RedisSerde {
+    Json,
+    Postcard,
 }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use momento_seaorm_cache::RedisBackend;
+use momento_seaorm_cache::{RedisBackend, SerdeFormat};
 use serde::Serialize;
 
 use momento_seaorm_cache::CacheStatus;
@@ -29,6 +29,8 @@ pub struct RedisConfig {
     pub rounds: usize,
     pub warmup: usize,
     pub throughput_secs: f64,
+    /// How the caches encode values (`--redis-serde`; JSON is the library's default).
+    pub serde_format: SerdeFormat,
 }
 
 /// One deployment's figures.
@@ -301,8 +303,12 @@ async fn side(
     let db = crate::fixtures::sqlite_with_users(KEYED_USERS).await?;
     // Each run starts from an empty store: the machine's Redis may hold an earlier run's keys.
     redis_flush(&raw).await?;
-    let strict = Arc::new(Variant::populate(Mode::Default, backend()?, &db).await?);
-    let ttl_only = Variant::populate(Mode::TtlOnly, backend()?, &db).await?;
+    let cache = |mode: Mode| {
+        let builder = mode.builder(backend()?);
+        BenchResult::Ok(builder.serde_format(config.serde_format).build()?)
+    };
+    let strict = Arc::new(Variant::fill(Mode::Default, cache(Mode::Default)?, &db).await?);
+    let ttl_only = Variant::fill(Mode::TtlOnly, cache(Mode::TtlOnly)?, &db).await?;
     let prefix = Mode::Default.prefix();
     // On a cluster the keys carry their table as a hash tag (`RedisBackend::hash_tags`).
     let table = match backend()?.is_cluster() {
