@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use momento_seaorm_cache::{CacheQueryExt, CacheStatus, MemoryBackend};
+use momento_seaorm_cache::{CacheQueryExt, MemoryBackend};
 use serde::Serialize;
 
 use crate::fixtures::{self, BenchResult, Lite};
@@ -135,27 +135,17 @@ async fn redis_loop(
         .cache_timeout(Duration::from_secs(30))
         .build()?;
     let variant = Variant::fill(mode, cache, db).await?;
-    let (cache, users, key) = (&variant.cache, &variant.users, &variant.pk_keys[0]);
+    let (cache, key) = (&variant.cache, &variant.pk_keys[0]);
     by_id(1).cached(cache).all(db).await?;
     tokio::time::sleep(RECENTLY_LOADED).await;
     let mut raw = redis::Client::open(url.as_str())?
         .get_multiplexed_async_connection()
         .await?;
-    let prefix = mode.prefix();
-    let mget = [
-        key.clone(),
-        format!("{prefix}:gen:bench_users#*"),
-        format!("{prefix}:gen:bench_users#id=1"),
-    ];
+    let mget = crate::redis::strict_keys(&variant, false);
     let started = Instant::now();
     for _ in 0..iterations {
         match op {
-            LoopOp::FindByPk => {
-                let read = users.find_by_pk_with_status(db, 1).await?;
-                if read.status != CacheStatus::Hit {
-                    return Err(format!("a find_by_pk was not a hit: {:?}", read.status).into());
-                }
-            }
+            LoopOp::FindByPk => crate::redis::hit(&variant, db).await?,
             LoopOp::CachedAll => drop(by_id(1).cached(cache).all(db).await?),
             LoopOp::RawGet => {
                 let value: Option<Vec<u8>> =

@@ -309,17 +309,7 @@ async fn side(
     };
     let strict = Arc::new(Variant::fill(Mode::Default, cache(Mode::Default)?, &db).await?);
     let ttl_only = Variant::fill(Mode::TtlOnly, cache(Mode::TtlOnly)?, &db).await?;
-    let prefix = Mode::Default.prefix();
-    // On a cluster the keys carry their table as a hash tag (`RedisBackend::hash_tags`).
-    let table = match backend()?.is_cluster() {
-        true => "{bench_users}",
-        false => "bench_users",
-    };
-    let mget = vec![
-        strict.pk_keys[0].clone(),
-        format!("{prefix}:gen:{table}#*"),
-        format!("{prefix}:gen:{table}#id=1"),
-    ];
+    let mget = strict_keys(&strict, backend()?.is_cluster());
     let found: Vec<Option<Vec<u8>>> = raw.query(redis::cmd("MGET").arg(&mget)).await?;
     if found.iter().any(Option::is_none) {
         return Err(format!("a Strict hit's keys are not all stored: {mget:?}").into());
@@ -398,7 +388,24 @@ async fn adapter_get(variant: &Variant) -> BenchResult<()> {
     }
 }
 
-async fn hit(variant: &Variant, db: &DatabaseConnection) -> BenchResult<()> {
+/// The keys a `Strict` hit of user 1 reads, named as the library names them: the value's, then
+/// the table's and the row's generations. On a cluster they carry their table as a hash tag
+/// (`RedisBackend::hash_tags`).
+pub(crate) fn strict_keys(strict: &Variant, cluster: bool) -> Vec<String> {
+    let prefix = strict.mode.prefix();
+    let table = match cluster {
+        true => "{bench_users}",
+        false => "bench_users",
+    };
+    vec![
+        strict.pk_keys[0].clone(),
+        format!("{prefix}:gen:{table}#*"),
+        format!("{prefix}:gen:{table}#id=1"),
+    ]
+}
+
+/// A `find_by_pk` of user 1 that must be a hit.
+pub(crate) async fn hit(variant: &Variant, db: &DatabaseConnection) -> BenchResult<()> {
     let read = variant.users.find_by_pk_with_status(db, 1).await?;
     match read.status {
         CacheStatus::Hit => Ok(()),
