@@ -674,12 +674,18 @@ impl ModelCache {
         values: &[sea_orm::Value],
         catalog: Option<&Snapshot>,
     ) -> Option<GenerationKeys> {
-        let table = E::default().table_name().to_lowercase();
-        let schema = catalog
-            .and_then(|c| c.table(&table))
-            .filter(|s| s.row_precise);
+        let id = catalog.map_or(0, |c| c.id);
+        let entity = self.parts.generations.entity::<E>(id, || {
+            let table = E::default().table_name().to_lowercase();
+            let schema = catalog
+                .and_then(|c| c.table(&table))
+                .filter(|s| s.row_precise)
+                .cloned();
+            (table, schema)
+        })?;
+        let schema = entity.schema.as_deref();
         if let Some(schema) = schema.filter(|s| !s.key_columns.is_empty()) {
-            return self.composite_dependencies::<E>(&table, schema, values);
+            return self.composite_dependencies::<E>(&entity.table, schema, values);
         }
         let value = match (values, schema.and_then(|s| s.primary_key.as_deref())) {
             ([value], Some(key)) => crate::rows::tracked_value(schema?, key, value)
@@ -687,11 +693,7 @@ impl ModelCache {
                 .flatten(),
             _ => None,
         };
-        let id = catalog.map_or(0, |c| c.id);
-        self.parts.generations.for_entity::<E>(value, id, || {
-            let schema = catalog?.table(&E::default().table_name().to_lowercase())?;
-            schema.row_precise.then(|| schema.primary_key.clone())?
-        })
+        Some(self.parts.generations.for_entity_row(&entity, value))
     }
 
     /// The dependencies of a read of one row by its composite key: its tuple's (the entity's

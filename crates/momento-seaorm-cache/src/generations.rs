@@ -49,7 +49,7 @@ use crate::guarded::GuardedBackend;
 use crate::key::KeyFormat;
 use crate::metrics::Counters;
 use crate::near::Near;
-use crate::rows::{Condition, Scope};
+use crate::rows::{Condition, RowValue, Scope, TableSchema};
 
 /// How long a generation key lives; stored values are clamped to it while invalidation is on.
 pub const GENERATION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -186,12 +186,16 @@ impl Owed {
     }
 }
 
-/// What primary-key reads of one entity depend on, made once per entity type.
+/// What primary-key reads of one entity depend on, made once per entity type and catalog.
 #[derive(Debug)]
-struct EntityKeys {
-    /// The global generation and the table's: for a key that is not one integer.
-    table: GenerationKeys,
-    /// `#*` and the row key up to its value (`…#id=`), when the key is one integer column.
+pub(crate) struct EntityKeys {
+    /// The entity's table, as generations name it.
+    pub table: String,
+    /// The table's schema when the catalog shows its rows can be tracked.
+    pub schema: Option<Arc<TableSchema>>,
+    /// The global generation and the table's: for a key that is not one tracked column.
+    table_keys: GenerationKeys,
+    /// `#*` and the row key up to its value (`…#id=`), when the key is one tracked column.
     row: Option<(String, String)>,
 }
 
@@ -316,69 +320,70 @@ impl Generations {
         Some(keys.into())
     }
 
-    /// The generation keys a primary-key read of entity `E` depends on: with `value` (a key of
-    /// one tracked column, named by `primary_key` the first time), the global one, `#*` and the
-    /// row's; else the global one and its table's. The parts are made once per entity type.
-    pub(crate) fn for_entity<E: sea_orm::EntityTrait>(
+    /// What primary-key reads of entity `E` depend on under catalog `catalog` (an id):
+    /// `describe` gives the entity's table and, when its rows can be tracked, its schema, and
+    /// is called once per entity type and catalog. `None` with `TtlOnly`.
+    pub(crate) fn entity<E: 'static>(
         &self,
-        value: Option<crate::rows::RowValue>,
         catalog: u64,
-        primary_key: impl FnOnce() -> Option<String>,
-    ) -> Option<GenerationKeys> {
+        describe: impl FnOnce() -> (String, Option<Arc<TableSchema>>),
+    ) -> Option<Arc<EntityKeys>> {
         if !self.enabled() {
             return None;
         }
         let id = TypeId::of::<E>();
-        let memo = self
-            .by_entity
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-            .cloned();
-        // Made once per entity and catalog read (the key's column comes from the catalog).
-        let keys = match memo {
-            Some((made_with, keys)) if made_with == catalog => keys,
-            _ => {
-                let keys = Arc::new(
-                    self.entity_keys(&E::default().table_name().to_lowercase(), primary_key()),
-                );
-                let mut memo = self.by_entity.write().unwrap_or_else(|e| e.into_inner());
-                memo.insert(id, (catalog, keys.clone()));
-                keys
+        let memo = self.by_entity.read().unwrap_or_else(|e| e.into_inner());
+        if let Some((made_with, keys)) = memo.get(&id) {
+            if *made_with == catalog {
+                return Some(keys.clone());
             }
-        };
-        match (&keys.row, value) {
+        }
+        drop(memo);
+        let (table, schema) = describe();
+        let keys = Arc::new(self.entity_keys(table, schema));
+        let mut memo = self.by_entity.write().unwrap_or_else(|e| e.into_inner());
+        memo.insert(id, (catalog, keys.clone()));
+        Some(keys)
+    }
+
+    /// The generation keys a read of one row of `entity` depends on: with `value` (its key,
+    /// of one tracked column), the global one, `#*` and the row's; else the global one and
+    /// its table's.
+    pub(crate) fn for_entity_row(
+        &self,
+        entity: &EntityKeys,
+        value: Option<RowValue>,
+    ) -> GenerationKeys {
+        match (&entity.row, value) {
             (Some((any_row, row_prefix)), Some(value)) => {
-                let mut row = row_prefix.clone();
+                let mut row = String::with_capacity(row_prefix.len() + 40);
+                row.push_str(row_prefix);
                 value.push_key(&mut row);
-                Some(
-                    vec![
-                        self.keys.global_generation().to_owned(),
-                        any_row.clone(),
-                        row,
-                    ]
-                    .into(),
-                )
+                let global = self.keys.global_generation().to_owned();
+                Arc::from([global, any_row.clone(), row])
             }
-            _ => Some(keys.table.clone()),
+            _ => entity.table_keys.clone(),
         }
     }
 
-    /// The parts of [`EntityKeys`] for `table`, whose primary key is `primary_key` when it is
-    /// one integer column.
-    fn entity_keys(&self, table: &str, primary_key: Option<String>) -> EntityKeys {
+    /// The parts of [`EntityKeys`] for `table`, whose rows are tracked by its primary key
+    /// when `schema` names one column.
+    fn entity_keys(&self, table: String, schema: Option<Arc<TableSchema>>) -> EntityKeys {
+        let primary_key = schema.as_ref().and_then(|s| s.primary_key.clone());
         let row = primary_key.map(|column| {
             // `…#<column>` + `=`: exactly `row_generation(table, Value(column, v))` before `v`.
-            let mut prefix = self.keys.row_generation(table, &Scope::Column(column));
+            let mut prefix = self.keys.row_generation(&table, &Scope::Column(column));
             prefix.push('=');
-            (self.keys.row_generation(table, &Scope::AnyRow), prefix)
+            (self.keys.row_generation(&table, &Scope::AnyRow), prefix)
         });
-        let table = vec![
+        let table_keys = vec![
             self.keys.global_generation().to_owned(),
-            self.keys.generation(table),
+            self.keys.generation(&table),
         ];
         EntityKeys {
-            table: table.into(),
+            table,
+            schema,
+            table_keys: table_keys.into(),
             row,
         }
     }
@@ -720,6 +725,76 @@ mod tests {
             parse(Some(&Bytes::from(42u64.to_le_bytes().to_vec()))),
             Some(42)
         );
+    }
+
+    /// A primary-key read's row key, made from the memoized prefix, is the key a write to that
+    /// row bumps (a difference would leave the read cached after the write), for every form of
+    /// value and with hash tags; a read of an untracked key depends on the table.
+    #[test]
+    fn a_row_read_depends_on_the_key_its_writes_bump() {
+        for hash_tags in [false, true] {
+            let keys = KeyFormat::new("p".to_owned(), 250).with_hash_tags(hash_tags);
+            let backend = crate::MemoryBackend::new();
+            let counters = Arc::new(Counters::default());
+            let guarded = GuardedBackend::new(
+                Box::new(backend),
+                Duration::from_secs(1),
+                None,
+                counters.clone(),
+            );
+            let generations = Generations::new(
+                Arc::new(guarded),
+                keys.clone(),
+                Consistency::Strict,
+                counters,
+            );
+            let schema = TableSchema {
+                table: "items".to_owned(),
+                primary_key: Some("id".to_owned()),
+                row_precise: true,
+                ..TableSchema::default()
+            };
+            let entity = generations
+                .entity::<u8>(1, || ("items".to_owned(), Some(Arc::new(schema))))
+                .unwrap();
+            let uuid = u128::from_str_radix("67e5504410b1426f9247bb680e5fe0c8", 16).unwrap();
+            let long = "x".repeat(65); // past the longest text a key holds: hashed
+            for value in [
+                RowValue::Int(0),
+                RowValue::Int(i128::MIN),
+                RowValue::Int(i128::MAX),
+                RowValue::Uuid(uuid),
+                RowValue::Text("a:b#c=d".to_owned()),
+                RowValue::Text(long),
+            ] {
+                let read = generations.for_entity_row(&entity, Some(value.clone()));
+                let written = Scope::Value("id".to_owned(), value);
+                let expected = [
+                    keys.global_generation().to_owned(),
+                    keys.row_generation("items", &Scope::AnyRow),
+                    keys.row_generation("items", &written),
+                ];
+                assert_eq!(&read[..], &expected[..]);
+            }
+            let table = [
+                keys.global_generation().to_owned(),
+                keys.generation("items"),
+            ];
+            assert_eq!(&generations.for_entity_row(&entity, None)[..], &table[..]);
+            // Made once per catalog: another catalog describes the entity again.
+            let again = generations
+                .entity::<u8>(1, || unreachable!("memoized"))
+                .unwrap();
+            assert!(Arc::ptr_eq(&entity, &again));
+            let other = generations
+                .entity::<u8>(2, || ("items".to_owned(), None))
+                .unwrap();
+            assert!(other.row.is_none() && other.schema.is_none());
+            assert_eq!(
+                &generations.for_entity_row(&other, Some(RowValue::Int(1)))[..],
+                &table[..]
+            );
+        }
     }
 
     #[test]

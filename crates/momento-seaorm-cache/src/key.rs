@@ -528,9 +528,7 @@ fn push_value(out: &mut String, value: &Value) {
     macro_rules! number {
         ($v:expr) => {
             match $v {
-                Some(n) => {
-                    let _ = write!(out, "{n}");
-                }
+                Some(n) => out.push_str(itoa::Buffer::new().format(*n)),
                 None => out.push_str("null"),
             }
         };

@@ -9,7 +9,7 @@
 //! whatever SQL runs. A shape dropped that way starts again from zero if it is read again.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -74,6 +74,8 @@ pub(crate) struct QueryShapes {
     /// Serializes additions, and holds what they need besides the map.
     adding: Mutex<Adding>,
     max: usize,
+    /// Makes shape ids.
+    ids: foldhash::fast::RandomState,
 }
 
 #[derive(Debug, Default)]
@@ -84,9 +86,16 @@ struct Adding {
     series: HashSet<String>,
 }
 
-/// The 64-bit id a read looks its shape up by.
-pub(crate) fn shape_id(operation: Operation, label: &str, sql: Option<&str>) -> u64 {
-    let mut hasher = std::hash::DefaultHasher::new();
+/// The 64-bit id a read looks its shape up by, under the table's own hasher (foldhash: a
+/// shape is looked up on every read, and SipHash over a label and the SQL cost more than the
+/// rest of the lookup; the seed is random per table, so crafted SQL cannot aim at a collision).
+fn shape_id(
+    hasher: &foldhash::fast::RandomState,
+    operation: Operation,
+    label: &str,
+    sql: Option<&str>,
+) -> u64 {
+    let mut hasher = hasher.build_hasher();
     operation.as_str().hash(&mut hasher);
     label.hash(&mut hasher);
     sql.hash(&mut hasher);
@@ -122,6 +131,7 @@ impl QueryShapes {
             map: ArcSwap::from_pointee(ShapeMap::default()),
             adding: Mutex::new(Adding::default()),
             max,
+            ids: foldhash::fast::RandomState::default(),
         }
     }
 
@@ -139,7 +149,7 @@ impl QueryShapes {
         sql: Option<&str>,
         tables: impl FnOnce() -> Vec<String>,
     ) -> Arc<ShapeCounters> {
-        let id = shape_id(operation, label, sql);
+        let id = shape_id(&self.ids, operation, label, sql);
         if let Some(tracked) = self.map.load().get(&id) {
             return tracked.counters.clone();
         }

@@ -43,11 +43,10 @@ impl RowValue {
     /// character tells the forms apart, so distinct values have distinct keys.
     pub(crate) fn push_key(&self, key: &mut String) {
         match self {
-            RowValue::Int(n) => {
-                let _ = write!(key, "{n}");
-            }
+            RowValue::Int(n) => key.push_str(itoa::Buffer::new().format(*n)),
             RowValue::Uuid(bits) => {
-                let _ = write!(key, "{}", Uuid::from_u128(*bits).hyphenated());
+                let hyphenated = Uuid::from_u128(*bits).hyphenated();
+                key.push_str(hyphenated.encode_lower(&mut Uuid::encode_buffer()));
             }
             RowValue::Text(text) if text.len() > MAX_KEY_TEXT => {
                 key.push('~');
