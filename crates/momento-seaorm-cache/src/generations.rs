@@ -206,7 +206,7 @@ pub(crate) struct Generations {
     keys: KeyFormat,
     consistency: Consistency,
     /// Bounded mode: generations seen recently, by key.
-    local: moka::sync::Cache<String, u64>,
+    local: moka::sync::Cache<String, u64, foldhash::fast::RandomState>,
     /// What primary-key reads depend on, per entity type.
     by_entity: RwLock<HashMap<TypeId, (u64, Arc<EntityKeys>)>>,
     owed: Owed,
@@ -238,7 +238,7 @@ impl Generations {
             local: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(keep.max(Duration::from_millis(1)))
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             by_entity: RwLock::default(),
             owed: Owed::default(),
             counters,

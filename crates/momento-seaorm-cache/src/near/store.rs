@@ -73,9 +73,10 @@ pub(crate) enum NearLookup {
 /// The near cache's entries, version slots, epoch, drop count and health.
 #[derive(Debug)]
 pub(crate) struct NearStore {
-    entries: moka::sync::Cache<String, Arc<NearEntry>>,
+    /// Keyed by value keys, hashed on every near hit: foldhash, not SipHash.
+    entries: moka::sync::Cache<String, Arc<NearEntry>, foldhash::fast::RandomState>,
     slots: Box<[AtomicU64]>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: foldhash::fast::RandomState,
     epoch: AtomicU64,
     drops: AtomicU64,
     healthy: AtomicBool,
@@ -125,7 +126,7 @@ impl NearStore {
         let entries = moka::sync::Cache::builder()
             .max_capacity(capacity_bytes.saturating_sub(table_bytes).max(1))
             .weigher(|key: &String, entry: &Arc<NearEntry>| entry_bytes(key, entry))
-            .build();
+            .build_with_hasher(foldhash::fast::RandomState::default());
         NearStore {
             entries,
             slots,

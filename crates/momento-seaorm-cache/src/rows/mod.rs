@@ -56,18 +56,27 @@ use write::WriteShape;
 /// Parsed statements kept per cache, for reads and for writes each.
 const MEMO_CAPACITY: u64 = 10_000;
 
+/// A memo keyed by SQL text, hashed on every statement: foldhash, not SipHash.
+type ByText<V> = moka::sync::Cache<String, V, foldhash::fast::RandomState>;
+
 /// The row shapes of statements, memoized by text.
 #[derive(Debug)]
 pub(crate) struct RowIndex {
-    reads: moka::sync::Cache<String, Option<Arc<ReadShape>>>,
-    writes: moka::sync::Cache<String, Option<Arc<WriteShape>>>,
+    reads: ByText<Option<Arc<ReadShape>>>,
+    writes: ByText<Option<Arc<WriteShape>>>,
+}
+
+fn by_text<V: Clone + Send + Sync + 'static>() -> ByText<V> {
+    moka::sync::Cache::builder()
+        .max_capacity(MEMO_CAPACITY)
+        .build_with_hasher(foldhash::fast::RandomState::default())
 }
 
 impl Default for RowIndex {
     fn default() -> Self {
         RowIndex {
-            reads: moka::sync::Cache::new(MEMO_CAPACITY),
-            writes: moka::sync::Cache::new(MEMO_CAPACITY),
+            reads: by_text(),
+            writes: by_text(),
         }
     }
 }

@@ -80,13 +80,16 @@ pub(crate) enum Touches {
 /// Finds and memoizes what statements touch.
 #[derive(Debug)]
 pub(crate) struct TableIndex {
-    memo: moka::sync::Cache<String, Touches>,
+    /// Keyed by the SQL text, hashed on every read: foldhash, not SipHash.
+    memo: moka::sync::Cache<String, Touches, foldhash::fast::RandomState>,
 }
 
 impl Default for TableIndex {
     fn default() -> Self {
         TableIndex {
-            memo: moka::sync::Cache::new(MEMO_CAPACITY),
+            memo: moka::sync::Cache::builder()
+                .max_capacity(MEMO_CAPACITY)
+                .build_with_hasher(foldhash::fast::RandomState::default()),
         }
     }
 }
