@@ -73,7 +73,8 @@ impl moka::Expiry<String, Item> for PerItemTtl {
 /// ```
 #[derive(Clone)]
 pub struct MemoryBackend {
-    items: Cache<String, Item>,
+    /// Hashed with foldhash (seeded per cache), not SipHash: a `Strict` hit hashes three keys.
+    items: Cache<String, Item, foldhash::fast::RandomState>,
     capacity: u64,
 }
 
@@ -164,7 +165,7 @@ impl MemoryBackendBuilder {
                 u32::try_from(key.len() + item.value.len()).unwrap_or(u32::MAX)
             })
             .expire_after(PerItemTtl)
-            .build();
+            .build_with_hasher(foldhash::fast::RandomState::default());
         Ok(MemoryBackend {
             items,
             capacity: self.capacity,
