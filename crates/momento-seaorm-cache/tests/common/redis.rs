@@ -74,13 +74,25 @@ pub async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
         .expect("raw redis connection")
 }
 
-/// A free loopback port (the OS picks one; nothing holds it after this returns).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+/// A free loopback port (the OS picks one; nothing holds it after this returns). For a cluster
+/// node, also its bus port (the port + 10000) is free and in range, or `redis-server` exits.
+fn free_port(cluster: bool) -> u16 {
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let bus_free =
+            || port <= 55_535 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok();
+        if !cluster || bus_free() {
+            return port;
+        }
+    }
 }
+
+/// Attempts at starting a server on a free port: another process may take the port between
+/// the pick and the server's bind, and the server then exits.
+const START_ATTEMPTS: usize = 5;
 
 /// A `redis-server` process of this test's own, killed on drop.
 pub struct OwnServer {
@@ -96,19 +108,53 @@ impl OwnServer {
     pub async fn start(args: &[&str]) -> Option<OwnServer> {
         let dir = std::env::temp_dir().join(unique_prefix("msc-redis"));
         std::fs::create_dir_all(&dir).expect("redis dir");
+        let cluster = args.contains(&"--cluster-enabled");
         let mut server = OwnServer {
-            port: free_port(),
+            port: free_port(cluster),
             args: args.iter().map(|a| a.to_string()).collect(),
             dir,
             child: None,
         };
-        if let Err(e) = server.spawn() {
-            return skip(format!(
-                "redis-server could not start: {e} (install redis-server)"
-            ));
+        for attempt in 1..=START_ATTEMPTS {
+            if let Err(e) = server.spawn() {
+                return skip(format!(
+                    "redis-server could not start: {e} (install redis-server)"
+                ));
+            }
+            match server.ready_or_exited().await {
+                Ok(()) => return Some(server),
+                Err(e) if attempt < START_ATTEMPTS => {
+                    eprintln!("redis-server on {}: {e}; another port", server.port);
+                    server.kill();
+                    server.port = free_port(cluster);
+                }
+                Err(e) => panic!("redis-server did not start in {START_ATTEMPTS} attempts: {e}"),
+            }
         }
-        server.wait_ready().await;
-        Some(server)
+        unreachable!("every attempt returns or panics")
+    }
+
+    /// Waits until the server answers; `Err` when its process exited first (its port was
+    /// taken) or it did not answer within 10 s.
+    async fn ready_or_exited(&mut self) -> Result<(), String> {
+        let started = Instant::now();
+        loop {
+            let error = match ping(&self.url()).await {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                return Err(format!("exited ({status}) before answering: {error}"));
+            }
+            if started.elapsed() >= Duration::from_secs(10) {
+                return Err(format!("did not answer in 10 s: {error}"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     pub fn url(&self) -> String {
