@@ -175,18 +175,6 @@ impl OwnServer {
         Ok(())
     }
 
-    async fn wait_ready(&self) {
-        let started = Instant::now();
-        while let Err(e) = ping(&self.url()).await {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server on {} did not answer: {e}",
-                self.port
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
     /// Kills the process (SIGKILL: nothing is flushed) and waits for it.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -199,7 +187,9 @@ impl OwnServer {
     pub async fn restart(&mut self) {
         self.kill();
         self.spawn().expect("restart redis-server");
-        self.wait_ready().await;
+        if let Err(e) = self.ready_or_exited().await {
+            panic!("redis-server on {}: {e}", self.port);
+        }
     }
 }
 
