@@ -394,6 +394,15 @@ async fn run_database_scenarios(
         r.print();
         top.insert("miss_overhead_p50_us".into(), json!(r.overhead_p50_us));
         top.insert("miss_ratio_p50".into(), json!(r.ratio_p50));
+        top.insert("miss_overhead_raw_gets".into(), json!(r.overhead_raw_gets));
+        top.insert(
+            "miss_background_overhead_p50_us".into(),
+            json!(r.background_overhead_p50_us),
+        );
+        top.insert(
+            "miss_background_overhead_raw_gets".into(),
+            json!(r.background_overhead_raw_gets),
+        );
         scenarios.insert("miss".into(), serde_json::to_value(r)?);
     }
     if cli.runs(Scenario::Cdc) {

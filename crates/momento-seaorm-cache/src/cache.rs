@@ -841,8 +841,10 @@ impl ModelCache {
     }
 
     /// Deletes cached values (a fault is logged), then drops them from the near cache here and
-    /// tells the other processes on its topic to drop theirs.
+    /// tells the other processes on its topic to drop theirs. Waits first for this process's
+    /// background stores of the keys, each bounded by the deadline, so none lands after.
     pub(crate) async fn delete_keys(&self, keys: &[CacheKey]) {
+        self.parts.read_path.stores_landed(keys).await;
         let admission = crate::breaker::Admission::Use;
         for key in keys {
             let _ = self.parts.backend.delete(admission, key.as_str()).await;

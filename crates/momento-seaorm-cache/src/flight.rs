@@ -5,7 +5,10 @@
 //! it saw. The first caller of a flight leads: it reads the cache and, on a miss, the database, and stores
 //! the result. Callers that arrive meanwhile wait and take the leader's encoded value. If the
 //! leader is cancelled another waiter takes over; if the leader's query fails, each waiter runs
-//! its own (so every caller gets its own database answer or error).
+//! its own (so every caller gets its own database answer or error). When the value is stored in
+//! the background, the flight stays joinable until the store lands ([`Stored::Pending`]): a
+//! caller whose lookup missed meanwhile saw the same generations, so the leader's bytes are what
+//! that lookup would have found once stored.
 //!
 //! Reads the cache could not answer (a fault, a timeout, the breaker open) saw no generations
 //! that could tell them apart from a write, so they share a load only with callers that arrived
@@ -35,6 +38,19 @@ pub(crate) struct FlightKey {
     pub stamp: Option<u64>,
 }
 
+/// Whether a loaded value was stored in the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stored {
+    /// Not stored (after a fault, or the policy said not to).
+    No,
+    /// Stored before the leader returned.
+    Yes,
+    /// Being stored by a background task: the flight stays joinable until the task calls
+    /// [`Flights::stored`], so a read in this process meanwhile takes these bytes rather than
+    /// query again (they are what its lookup will find once stored).
+    Pending,
+}
+
 /// What a leader leaves for the callers that waited on it.
 #[derive(Debug, Clone)]
 pub(crate) enum Landing {
@@ -42,7 +58,7 @@ pub(crate) enum Landing {
     Hit(Bytes),
     /// The value was loaded from the database: these are its encoded bytes, and whether they
     /// were stored in the cache (only stored values answer late callers).
-    Loaded(Bytes, bool),
+    Loaded(Bytes, Stored),
     /// The leader could not produce a shareable value; waiters load for themselves.
     Nothing,
 }
@@ -119,12 +135,26 @@ impl Flights {
             .await
             .clone();
         if led {
-            if let Landing::Loaded(_, true) = landing {
-                self.recent.insert(key.key.clone(), Instant::now());
+            match landing {
+                Landing::Loaded(_, Stored::Yes) => {
+                    self.recent.insert(key.key.clone(), Instant::now());
+                    self.finish(key, &flight);
+                }
+                // Its store's task ends the flight when the value is in the cache.
+                Landing::Loaded(_, Stored::Pending) => {}
+                _ => self.finish(key, &flight),
             }
-            self.finish(key, &flight);
         }
         (landing, led)
+    }
+
+    /// Ends the flight of `key` once its value is stored (by the leader, or by a background
+    /// task after the leader returned): later callers look the cache up, and a new leader whose
+    /// lookup began before now looks again before querying.
+    pub(crate) fn stored(&self, key: &FlightKey) {
+        self.recent.insert(key.key.clone(), Instant::now());
+        let mut in_progress = self.in_progress.lock().unwrap_or_else(|e| e.into_inner());
+        in_progress.remove(key);
     }
 
     /// Runs `lead` for a read of `key` the cache could not answer, or takes the landing of a
@@ -230,7 +260,7 @@ mod tests {
                         .run(&flight_key(), || async move {
                             leads.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_millis(50)).await;
-                            Landing::Loaded(Bytes::from_static(b"v"), true)
+                            Landing::Loaded(Bytes::from_static(b"v"), Stored::Yes)
                         })
                         .await
                 })
@@ -257,7 +287,7 @@ mod tests {
                 .run_unanswered(&key, || async move {
                     loads.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(100)).await;
-                    Landing::Loaded(Bytes::from_static(b"v"), false)
+                    Landing::Loaded(Bytes::from_static(b"v"), Stored::No)
                 })
                 .await
         };
@@ -272,7 +302,7 @@ mod tests {
         let mut leaders = 0;
         for task in later {
             let (landing, led) = task.await.unwrap();
-            assert!(matches!(landing, Landing::Loaded(ref b, false) if b == "v"));
+            assert!(matches!(landing, Landing::Loaded(ref b, Stored::No) if b == "v"));
             leaders += usize::from(led);
         }
         assert_eq!((loads.load(Ordering::SeqCst), leaders), (2, 1));

@@ -286,6 +286,106 @@ async fn background_writes_do_not_hold_up_the_caller() {
     assert_eq!(hit.value, miss.value);
 }
 
+/// A background-writes cache whose Sets the server holds for [`HOLD_THE_SET`], and the momento
+/// it runs on; reads of `users` on `db` are counted.
+async fn held_background_store() -> (TestDb, TestCache, ModelCache, Arc<AtomicUsize>) {
+    let (mut db, momento) = seeded().await;
+    let queries = count_queries(&mut db.conn, "FROM \"users\"");
+    let cache = momento
+        .patient_model_cache(|b| {
+            b.background_writes(true)
+                .cache_timeout(PATIENT)
+                .without_circuit_breaker()
+        })
+        .await;
+    // The table's generations exist already, so a read under test is one batch get and one
+    // row generation created.
+    user::Entity::find()
+        .cached(&cache)
+        .all(&db.conn)
+        .await
+        .unwrap();
+    queries.store(0, Ordering::SeqCst);
+    momento
+        .server
+        .faults()
+        .inject(Fault::latency(HOLD_THE_SET).on([Rpc::Set]));
+    (db, momento, cache, queries)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_store_is_shared_with_reads_before_it_lands() {
+    let (db, momento, cache, queries) = held_background_store().await;
+    let users = cache.wrap(user::Entity);
+    let miss = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+    assert_eq!(miss.status, CacheStatus::Miss);
+    let key = miss.key.clone().unwrap();
+    // The Set is held in the server: the value is not stored yet, and a read of it in this
+    // process takes the loaded value instead of querying again.
+    let again = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+    assert_eq!(
+        momento.raw(key.as_str()).await,
+        None,
+        "the second read ran after the Set landed: the test did not exercise the window"
+    );
+    assert_eq!(again.value, miss.value);
+    assert_eq!(
+        queries.load(Ordering::SeqCst),
+        1,
+        "a read while this process's store was in flight queried the database again"
+    );
+    // Once the Set lands, reads are hits.
+    let deadline = Instant::now() + HOLD_THE_SET + Duration::from_secs(20);
+    while momento.raw(key.as_str()).await.is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the background write never landed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let hit = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+    assert_eq!((hit.status, hit.value), (CacheStatus::Hit, miss.value));
+    assert_eq!(queries.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_store_lands_before_invalidate_by_pk_deletes() {
+    let (db, momento, cache, _) = held_background_store().await;
+    let users = cache.wrap(user::Entity);
+    let mut changed = Vec::new();
+    for pk in [1, 2] {
+        let before = users.find_by_pk(&db.conn, pk).await.unwrap().unwrap();
+        // The row changes behind the cache's back and the caller says so: from now on no
+        // read may return the value loaded before.
+        let mut row: user::ActiveModel = before.clone().into();
+        row.username = Set(format!("{}-renamed", before.username));
+        changed.push(row.update(&db.conn).await.unwrap());
+    }
+    for pk in [1, 2] {
+        users.invalidate_by_pk(pk).await;
+        let key = common::pk_key::<user::Entity>(&pk.to_string());
+        assert_eq!(
+            momento.raw(key.as_str()).await,
+            None,
+            "the held Set of pk {pk} landed after invalidate_by_pk's delete"
+        );
+    }
+    // Right after: the read loads the change (it does not take the load from before).
+    let after = users.find_by_pk(&db.conn, 1).await.unwrap().unwrap();
+    assert_eq!(
+        after, changed[0],
+        "a read right after invalidate_by_pk took the old load"
+    );
+    // Once every held Set has gone through (pk 2 was not read again, so nothing of its own
+    // overwrites a late one), reads still see the change.
+    tokio::time::sleep(HOLD_THE_SET + Duration::from_millis(500)).await;
+    let later = users.find_by_pk(&db.conn, 2).await.unwrap().unwrap();
+    assert_eq!(
+        later, changed[1],
+        "the Set of the old value landed after the delete"
+    );
+}
+
 #[tokio::test]
 async fn ttl_jitter_spreads_expiry_below_the_ttl() {
     let (db, momento) = seeded().await;

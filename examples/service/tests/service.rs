@@ -113,8 +113,9 @@ async fn reads_hit_and_writes_through_the_service_are_seen() {
         "--cache-name",
         "svc-test",
         // Stores inline: with the service's default background writes a read right after a
-        // miss may miss again (the store has not landed), and this test counts the statements
-        // of exactly such a read (`a_repeated_read_is_a_hit_that_sends_nothing`).
+        // miss may come before the store lands, and take the first read's loaded value from
+        // its flight (reported as a miss), while this test asserts the report of exactly such
+        // a read (`a_repeated_read_is_a_hit_that_sends_nothing`).
         "--background-writes",
         "false",
     ]);

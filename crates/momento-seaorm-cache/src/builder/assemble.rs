@@ -64,6 +64,7 @@ pub(super) fn assemble(
         flights: settings.single_flight.then(Flights::default),
         lease: settings.lease,
         background_writes: settings.background_writes,
+        pending: Arc::default(),
         refreshing: moka::sync::Cache::builder()
             .max_capacity(100_000)
             .time_to_live(Duration::from_secs(60))

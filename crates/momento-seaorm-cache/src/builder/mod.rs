@@ -380,7 +380,10 @@ impl ModelCacheBuilder {
     }
 
     /// Write the cache in a background task on a miss, so the caller does not wait for the
-    /// set (default `false`).
+    /// set (default `false`). Until the set lands, a read of the same value in this process
+    /// takes the loaded value instead of querying again, and an explicit delete of its key
+    /// (`invalidate_by_pk`, a query's `invalidate`) waits for it first, within the deadline.
+    /// Another process may miss once more in that window.
     ///
     /// ```
     /// # mod user {

@@ -1,5 +1,7 @@
 //! After a miss: take the lease, create absent generations, load from the database, encode
-//! under the storing policy and store — inline or in the background — and refresh stale values.
+//! under the storing policy and store — inline or in the background (the flight stays
+//! joinable, and deletes of the key wait, until a background store lands) — and refresh stale
+//! values.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,22 +16,41 @@ use super::path::{ReadPath, Reading};
 use crate::breaker::Admission;
 use crate::codec::ValueMeta;
 use crate::connection::CacheableConnection;
-use crate::flight::Landing;
+use crate::flight::{FlightKey, Landing, Stored};
 use crate::generations::Seen;
 use crate::key::CacheKey;
 use crate::load::Loader;
 use crate::status::{CacheStatus, ReadResult};
 
 impl ReadPath {
-    /// Stores encoded bytes, in a background task when configured.
-    pub(super) async fn store(self: &Arc<Self>, key: &CacheKey, bytes: Bytes, ttl: Duration) {
-        if self.background_writes {
-            let path = Arc::clone(self);
-            let key = key.clone();
-            tokio::spawn(async move { path.set_now(&key, bytes, ttl).await });
-        } else {
+    /// Stores encoded bytes loaded under `stamp`, in a background task when configured: the
+    /// flight of (key, stamp) then ends, and explicit deletes of the key go ahead, only once
+    /// the set has returned.
+    pub(super) async fn store(
+        self: &Arc<Self>,
+        key: &CacheKey,
+        stamp: Option<u64>,
+        bytes: Bytes,
+        ttl: Duration,
+    ) -> Stored {
+        if !self.background_writes {
             self.set_now(key, bytes, ttl).await;
+            return Stored::Yes;
         }
+        let pending = self.pending.start(key);
+        let path = Arc::clone(self);
+        let flight = FlightKey {
+            key: key.clone(),
+            stamp,
+        };
+        tokio::spawn(async move {
+            path.set_now(&flight.key, bytes, ttl).await;
+            if let Some(flights) = &path.flights {
+                flights.stored(&flight);
+            }
+            drop(pending);
+        });
+        Stored::Pending
     }
 
     async fn set_now(&self, key: &CacheKey, bytes: Bytes, ttl: Duration) {
@@ -103,10 +124,10 @@ impl<C: CacheableConnection> Reading<'_, C> {
         let stored = match encoded.store_for {
             Some(ttl) if store => {
                 crate::report::stored(encoded.bytes.len());
-                self.path.store(&self.key, encoded.bytes.clone(), ttl).await;
-                true
+                let bytes = encoded.bytes.clone();
+                self.path.store(&self.key, stamp, bytes, ttl).await
             }
-            _ => false,
+            _ => Stored::No,
         };
         (value, Landing::Loaded(encoded.bytes, stored))
     }

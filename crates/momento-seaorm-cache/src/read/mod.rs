@@ -8,11 +8,13 @@
 //!                                                   (past fresh-until: Stale + one background refresh)
 //! └► miss / outdated / undecodable ─► one flight per (key, generations)
 //!      ─► [lease] ─► [create absent generations] ─► database ─► encode (policy) ─► set
+//!      (background writes: the caller returns before the set; the flight stays joinable and
+//!      deletes of the key wait until it lands)
 //! fault, timeout, breaker open ─► one load per key, shared by callers that arrived before it
 //!      started ─► database ─► encode (for the callers sharing it; not stored)
 //! ```
-//! Files, each depending only on those above it: `path` (the parts a read uses, the plan, one
-//! read in progress), `near` (the near cache: served from memory, kept after a remote hit),
+//! Files, each depending only on those above it: `pending` (background stores not landed yet),
+//! `path` (the parts a read uses, the plan, one read in progress), `near` (the near cache: served from memory, kept after a remote hit),
 //! `lookup` (fetch and judge), `lease` (cross-process load leases), `fill`
 //! (load, encode, store, refresh), `unanswered` (the shared load when the cache could not
 //! answer), `entry` (the path's one entry point and its flights).
@@ -26,6 +28,7 @@ mod lease;
 mod lookup;
 mod near;
 mod path;
+mod pending;
 mod unanswered;
 
 pub(crate) use path::{ReadPath, ReadPlan};

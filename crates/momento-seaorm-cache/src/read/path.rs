@@ -19,6 +19,8 @@ use crate::near::Near;
 use crate::policy::{StoreOptions, StoringPolicy};
 use crate::status::{CacheStatus, ReadResult};
 
+use super::pending::PendingStores;
+
 /// The parts below the read path, and its own settings.
 #[derive(Debug)]
 pub(crate) struct ReadPath {
@@ -31,6 +33,8 @@ pub(crate) struct ReadPath {
     /// Cross-process load leases.
     pub lease: Option<Duration>,
     pub background_writes: bool,
+    /// Background stores not landed yet, which explicit deletes wait for.
+    pub pending: Arc<PendingStores>,
     /// Stale values (key, fresh-until) whose refresh this process has started recently.
     pub refreshing: moka::sync::Cache<(CacheKey, u64), ()>,
     /// Serializes claims on `refreshing`.
@@ -69,6 +73,14 @@ pub(super) struct Reading<'r, C> {
 }
 
 impl ReadPath {
+    /// Waits until the background stores of `keys` that started before this call have landed,
+    /// so a delete that follows is not undone by one of them.
+    pub(crate) async fn stores_landed(&self, keys: &[CacheKey]) {
+        for key in keys {
+            self.pending.landed(key).await;
+        }
+    }
+
     /// Runs a loader, counting and timing it.
     pub(super) async fn load<L: Loader, C: sea_orm::ConnectionTrait>(
         &self,

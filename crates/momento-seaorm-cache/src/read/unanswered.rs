@@ -9,7 +9,7 @@ use sea_orm::DbErr;
 use super::path::Reading;
 use crate::codec::Header;
 use crate::connection::CacheableConnection;
-use crate::flight::Landing;
+use crate::flight::{Landing, Stored};
 use crate::load::Loader;
 use crate::metrics::ReadOutcome;
 use crate::status::{CacheStatus, ReadResult};
@@ -39,7 +39,7 @@ impl<C: CacheableConnection> Reading<'_, C> {
                         let (value, encoded) =
                             policy.encode(&self.key, value, self.options, None).await;
                         led = Some(Ok(value));
-                        encoded.map_or(Landing::Nothing, |e| Landing::Loaded(e.bytes, false))
+                        encoded.map_or(Landing::Nothing, |e| Landing::Loaded(e.bytes, Stored::No))
                     }
                     Err(error) => {
                         led = Some(Err(error));
