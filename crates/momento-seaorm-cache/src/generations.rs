@@ -15,6 +15,8 @@
 //!                   older than the hold) ─► hit iff stamp matches
 //! read (bounded) ─► generations from an in-process copy at most `window` old, then one get
 //! miss with a generation absent ─► set-if-absent(random) before loading, else do not store
+//!   (one this process never looked up, such as a row read for the first time, is created
+//!   beside the batch get instead of after it: see `seen_keys`)
 //! ```
 //! Rules that keep this correct:
 //! * **Only a present generation stands in a stamp.** Absent (never written, expired, evicted)
@@ -50,6 +52,7 @@ use crate::key::KeyFormat;
 use crate::metrics::Counters;
 use crate::near::Near;
 use crate::rows::{Condition, RowValue, Scope, TableSchema};
+use crate::seen_keys::SeenKeys;
 
 /// How long a generation key lives; stored values are clamped to it while invalidation is on.
 pub const GENERATION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -218,6 +221,8 @@ pub(crate) struct Generations {
     global: RwLock<Option<(Bytes, Instant)>>,
     /// How long that copy is used: zero outside strict mode, or when the builder says so.
     global_hold: Duration,
+    /// Generation keys this process looked up before (a hint for creating the others early).
+    seen: SeenKeys,
 }
 
 impl Generations {
@@ -245,6 +250,7 @@ impl Generations {
             near: None,
             global: RwLock::new(None),
             global_hold: Duration::ZERO,
+            seen: SeenKeys::default(),
         }
     }
 
@@ -484,19 +490,10 @@ impl Generations {
             if generation.is_some() {
                 continue;
             }
-            let fresh = fastrand::u64(1..);
-            let value = fresh.to_le_bytes().to_vec();
-            match self
-                .backend
-                .set_if_absent(admission, key, value, GENERATION_TTL)
-                .await
-            {
-                Ok(true) => {
-                    *generation = Some(fresh);
-                    self.remember(key, fresh);
-                }
-                Ok(false) => lost_a_race = true,
-                Err(_) => return Seen::Incomplete(generations),
+            match self.create(admission, key).await {
+                Ok(Some(fresh)) => *generation = Some(fresh),
+                Ok(None) => lost_a_race = true,
+                Err(()) => return Seen::Incomplete(generations),
             }
         }
         if !lost_a_race {
@@ -506,6 +503,52 @@ impl Generations {
         match self.backend.get_many(admission, &batch).await {
             Ok(values) => self.observe(keys, &values),
             Err(_) => Seen::Incomplete(generations),
+        }
+    }
+
+    /// Of `keys` (those a lookup is about to batch-get), the positions of the ones this
+    /// process never looked up: likely absent, so the lookup creates them beside its batch get
+    /// ([`create_beside`](Self::create_beside)). Empty on the hit path (no allocation).
+    pub(crate) fn unseen(&self, keys: &[String]) -> Vec<usize> {
+        let mut unseen = Vec::new();
+        for (position, key) in keys.iter().enumerate() {
+            if !self.seen.check_in(key) {
+                unseen.push(position);
+            }
+        }
+        unseen
+    }
+
+    /// Creates `keys` with set-if-absent, concurrently: for each, the generation this call
+    /// created (`None` when one was present already, or on a fault). Safe whatever the batch
+    /// get beside it saw: a generation created before the load starts is one any later write
+    /// changes, and generations are random, so a stamp from before an eviction never matches.
+    pub(crate) async fn create_beside(
+        &self,
+        admission: Admission,
+        keys: &[&str],
+    ) -> Vec<Option<u64>> {
+        let creates = keys.iter().map(|key| self.create(admission, key));
+        let created = futures::future::join_all(creates).await;
+        created.into_iter().map(|c| c.ok().flatten()).collect()
+    }
+
+    /// Creates `key` with a new random generation unless one is present: `Ok(Some)` with it,
+    /// `Ok(None)` when one was present, `Err` on a fault.
+    async fn create(&self, admission: Admission, key: &str) -> Result<Option<u64>, ()> {
+        let fresh = fastrand::u64(1..);
+        let value = fresh.to_le_bytes().to_vec();
+        match self
+            .backend
+            .set_if_absent(admission, key, value, GENERATION_TTL)
+            .await
+        {
+            Ok(true) => {
+                self.remember(key, fresh);
+                Ok(Some(fresh))
+            }
+            Ok(false) => Ok(None),
+            Err(_) => Err(()),
         }
     }
 

@@ -31,8 +31,8 @@
 //!              subscriber: follow it, resuming after the last sequence seen; redis_channel:
 //!              the same over Redis pub/sub)
 //!                  │
-//! leaves       key · codec · tables (sqlparser) · catalog · rows · limit · flight · breaker · load ·
-//!              connection ·
+//! leaves       key · codec · tables (sqlparser) · catalog · rows · limit · flight · seen_keys ·
+//!              breaker · load · connection ·
 //!              status · metrics · error · capture · health · backend/{momento, memory, redis}
 //! ```
 //! * [`cache`] — [`ModelCache`] and [`ModelCache::read_statement`], the one entry point every
@@ -71,8 +71,10 @@
 //!   how the front ends key and store a query type's rows.
 //! * [`connection`] — [`CacheableConnection`]: reads in a transaction bypass the cache.
 //! * [`status`] — [`CacheStatus`] and [`ReadResult`]: how a read was served.
-//! * [`breaker`] — the circuit breaker; `flight` — one load per key and generations, and per
-//!   key alone (joinable until it starts) when the cache cannot answer.
+//! * [`breaker`] — the circuit breaker; `flight` — one load per key and generations (joinable
+//!   until a background store lands), and per key alone (joinable until it starts) when the
+//!   cache cannot answer; `seen_keys` — the generation keys this process looked up before (a
+//!   hint: the others are created beside the lookup).
 //! * `tables` — the tables a statement reads and writes (sqlparser, memoized).
 //! * `catalog` — the database's own description of its tables, read per process: which tables'
 //!   rows can be tracked, their tracked columns (integer, UUID, exact text) and keys, and which tables a write to one
@@ -201,6 +203,7 @@ pub mod report;
 pub mod request;
 mod rows;
 pub mod seaorm;
+mod seen_keys;
 pub mod status;
 mod tables;
 

@@ -204,3 +204,71 @@ async fn dropped_connections_are_survived() {
         read_all_equal(&cache, &db, 3).await;
     }
 }
+
+/// The key of the generation `find_by_pk(pk)` of a user depends on.
+fn user_row_generation(pk: i32) -> String {
+    format!("model-cache:gen:users#id={pk}")
+}
+
+#[tokio::test]
+async fn a_first_row_read_creates_its_generation_beside_the_lookup() {
+    let (db, momento) = seeded().await;
+    let cache = momento
+        .patient_model_cache(|b| b.without_circuit_breaker())
+        .await;
+    let users = cache.wrap(user::Entity);
+    // The table's generations exist and this process has looked them up.
+    users.find_by_pk(&db.conn, 2).await.unwrap();
+    // The batch get fails: a row generation created only after it is never created; one
+    // created beside it is.
+    momento
+        .server
+        .faults()
+        .inject(Fault::error(Code::Unavailable).on([Rpc::GetBatch]));
+    let read = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+    assert_eq!(read.status, CacheStatus::Miss);
+    assert_eq!(cache.stats().faults, 1, "the batch get failed");
+    assert!(
+        momento.raw(&user_row_generation(1)).await.is_some(),
+        "the row's generation was not created beside the failed lookup"
+    );
+    // With it in place, the next read's miss is two calls: the batch get and the store (no
+    // create after the lookup).
+    momento.server.faults().clear();
+    let requests = momento.server.faults().requests();
+    let miss = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+    assert_eq!(miss.status, CacheStatus::Miss);
+    assert_eq!(momento.server.faults().requests(), requests + 2);
+    let hit = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+    assert_eq!((hit.status, hit.value), (CacheStatus::Hit, read.value));
+}
+
+#[tokio::test]
+async fn a_row_generation_that_cannot_be_created_stores_nothing() {
+    let (db, momento) = seeded().await;
+    let cache = momento
+        .patient_model_cache(|b| b.without_circuit_breaker())
+        .await;
+    let users = cache.wrap(user::Entity);
+    users.find_by_pk(&db.conn, 2).await.unwrap();
+    // Every create fails, beside the lookup and after it: the value loaded is returned and
+    // not stored (no stamp of absent generations stands for it).
+    momento
+        .server
+        .faults()
+        .inject(Fault::error(Code::Unavailable).on([Rpc::SetIf]));
+    let read = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+    let expected = user::Entity::find_by_id(1).one(&db.conn).await.unwrap();
+    assert_eq!((read.status, &read.value), (CacheStatus::Miss, &expected));
+    assert!(momento.raw(&user_row_generation(1)).await.is_none());
+    let key = read.key.unwrap();
+    assert!(
+        momento.raw(key.as_str()).await.is_none(),
+        "a value was stored under an absent generation"
+    );
+    momento.server.faults().clear();
+    let again = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+    assert_eq!((again.status, &again.value), (CacheStatus::Miss, &expected));
+    let hit = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+    assert_eq!((hit.status, hit.value), (CacheStatus::Hit, expected));
+}

@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("metrics", 0),
     ("status", 0),
     ("flight", 0),
+    ("seen_keys", 0),
     ("capture", 0),
     ("health", 0),
     // The backend under deadline and breaker; the near cache (process memory, push invalidation).

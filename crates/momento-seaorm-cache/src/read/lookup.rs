@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use tracing::{debug, warn};
 
 use super::path::Reading;
+use crate::breaker::Admission;
 use crate::codec::{Header, ValueMeta};
 use crate::connection::CacheableConnection;
 use crate::error::DecodeError;
@@ -83,6 +84,22 @@ where
     }
 }
 
+/// The batch get's values (the value first, then the generations fetched) with the generations
+/// created beside it filled in where the batch found them absent (the batch may have run first).
+fn with_created(
+    mut values: Vec<Option<Bytes>>,
+    unseen: &[usize],
+    created: Vec<Option<u64>>,
+) -> Vec<Option<Bytes>> {
+    for (&position, created) in unseen.iter().zip(created) {
+        let slot = values.get_mut(position + 1);
+        if let (Some(slot @ None), Some(generation)) = (slot, created) {
+            *slot = Some(Bytes::copy_from_slice(&generation.to_le_bytes()));
+        }
+    }
+    values
+}
+
 /// Whether a value with `meta` is past its fresh-until.
 pub(super) fn is_stale(meta: &ValueMeta) -> bool {
     meta.fresh_until_ms.is_some_and(|until| now_ms() > until)
@@ -122,7 +139,23 @@ impl<C: CacheableConnection> Reading<'_, C> {
         batch.extend(fetched.iter().map(String::as_str));
         // When this read fetches gen-all for the others to hold (timed from the send).
         let sent = (holds && held.is_none()).then(std::time::Instant::now);
-        match backend.get_many(self.admission, &batch).await {
+        // Generations this process never looked up (a row read for the first time) are
+        // likely absent: created beside the batch get, not after it.
+        let unseen = match self.admission {
+            Admission::Use => generations.unseen(fetched),
+            _ => Vec::new(),
+        };
+        let got = if unseen.is_empty() {
+            backend.get_many(self.admission, &batch).await
+        } else {
+            let creating: Vec<&str> = unseen.iter().map(|&i| fetched[i].as_str()).collect();
+            let (got, created) = tokio::join!(
+                backend.get_many(self.admission, &batch),
+                generations.create_beside(self.admission, &creating),
+            );
+            got.map(|values| with_created(values, &unseen, created))
+        };
+        match got {
             Ok(mut values) => {
                 match (held, sent) {
                     (Some(global), _) => values.insert(1, Some(global)),
