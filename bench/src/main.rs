@@ -390,20 +390,35 @@ async fn run_database_scenarios(
             iterations: cli.rounds(5_000),
             warmup: cli.rounds(500),
         };
-        let r = miss::run(config).await?;
-        r.print();
-        top.insert("miss_overhead_p50_us".into(), json!(r.overhead_p50_us));
-        top.insert("miss_ratio_p50".into(), json!(r.ratio_p50));
-        top.insert("miss_overhead_raw_gets".into(), json!(r.overhead_raw_gets));
-        top.insert(
-            "miss_background_overhead_p50_us".into(),
-            json!(r.background_overhead_p50_us),
-        );
-        top.insert(
-            "miss_background_overhead_raw_gets".into(),
-            json!(r.background_overhead_raw_gets),
-        );
-        scenarios.insert("miss".into(), serde_json::to_value(r)?);
+        for standalone in [false, true] {
+            if standalone {
+                if let Err(e) = bench::standalone::binary() {
+                    println!("\n(skipped the standalone miss run: {e})");
+                    break;
+                }
+                println!("\n-- the same against momento-lite started as its own process --");
+            }
+            let r = miss::run(config, standalone).await?;
+            r.print();
+            let suffix = server_suffix(standalone);
+            let figures = [
+                ("miss_overhead_p50_us", r.overhead_p50_us),
+                ("miss_ratio_p50", r.ratio_p50),
+                ("miss_overhead_raw_gets", r.overhead_raw_gets),
+                (
+                    "miss_background_overhead_p50_us",
+                    r.background_overhead_p50_us,
+                ),
+                (
+                    "miss_background_overhead_raw_gets",
+                    r.background_overhead_raw_gets,
+                ),
+            ];
+            for (name, value) in figures {
+                top.insert(format!("{name}{suffix}"), json!(value));
+            }
+            scenarios.insert(format!("miss{suffix}"), serde_json::to_value(r)?);
+        }
     }
     if cli.runs(Scenario::Cdc) {
         let config = cdc::CdcConfig {

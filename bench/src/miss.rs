@@ -12,7 +12,8 @@ use momento_seaorm_cache::CacheStatus;
 use sea_orm::EntityTrait;
 use serde::Serialize;
 
-use crate::fixtures::{self, user, BenchResult, Lite};
+use crate::fixtures::{self, user, BenchResult};
+use crate::standalone::Server;
 use crate::stats::{ratio, timed, Samples, Summary};
 use momento_seaorm_cache::ModelCache;
 
@@ -29,7 +30,8 @@ pub struct MissReport {
     pub iterations: usize,
     /// `user::Entity::find_by_id(pk).one(&db)` on in-memory SQLite.
     pub query_only: Summary,
-    /// `cache.wrap(user::Entity).find_by_pk(&db, pk)`, a miss on momento-lite.
+    /// `cache.wrap(user::Entity).find_by_pk(&db, pk)`, a miss on momento-lite (in this
+    /// process, or its own).
     pub miss: Summary,
     /// Miss p50 minus query p50.
     pub overhead_p50_us: f64,
@@ -47,20 +49,23 @@ pub struct MissReport {
     pub background_overhead_raw_gets: f64,
 }
 
-/// Runs the scenario on in-memory SQLite and momento-lite.
-pub async fn run(config: MissConfig) -> BenchResult<MissReport> {
+/// Runs the scenario on in-memory SQLite and momento-lite (as its own process when
+/// `standalone`).
+pub async fn run(config: MissConfig, standalone: bool) -> BenchResult<MissReport> {
     let total = config.warmup + config.iterations;
-    let lite = Lite::start().await?;
+    let server = Server::start(standalone).await?;
+    let backend = server.backend().clone();
+    let (client, cache_name) = (backend.client().clone(), backend.cache_name().to_owned());
     // Keys 1..=total for the default cache, total+1..=2*total for the background one.
     let db = fixtures::sqlite_with_users(i32::try_from(2 * total)?).await?;
-    let inline = lite.model_cache()?;
-    let background = ModelCache::builder(lite.backend.clone())
+    let inline = ModelCache::builder(backend.clone()).build()?;
+    let background = ModelCache::builder(backend.clone())
         .key_prefix("model-cache-bg")
         .background_writes(true)
         .build()?;
     let raw_key = "miss-bench-raw";
-    lite.client
-        .set(lite.cache_name(), raw_key, vec![7u8; 200])
+    client
+        .set(cache_name.as_str(), raw_key, vec![7u8; 200])
         .await?;
     let mut samples: [Samples; 4] = std::array::from_fn(|_| Samples::with_capacity(total));
     for round in 0..total {
@@ -78,7 +83,7 @@ pub async fn run(config: MissConfig) -> BenchResult<MissReport> {
                 1 => timed_miss(&inline, &db, pk).await?,
                 2 => timed_miss(&background, &db, pk + i32::try_from(total)?).await?,
                 _ => {
-                    let (got, t) = timed(lite.client.get(lite.cache_name(), raw_key)).await;
+                    let (got, t) = timed(client.get(cache_name.as_str(), raw_key)).await;
                     got?;
                     t
                 }
@@ -90,7 +95,7 @@ pub async fn run(config: MissConfig) -> BenchResult<MissReport> {
             }
         }
     }
-    lite.stop().await;
+    server.stop().await;
     let [query, miss, miss_background, raw_get] = samples.map(|s| s.summary());
     let over = |m: &Summary| ((m.p50_us - query.p50_us) * 100.0).round() / 100.0;
     let (overhead, background_overhead) = (over(&miss), over(&miss_background));
