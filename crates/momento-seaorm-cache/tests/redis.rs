@@ -643,3 +643,180 @@ async fn a_lost_subscription_flushes_and_bypasses_the_near_cache_until_it_is_bac
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// `rediss://` with a private CA (feature `redis-tls`): a `redis-server` of the test's own
+/// serving TLS with a certificate the test makes with `openssl`.
+#[cfg(feature = "redis-tls")]
+mod tls {
+    use super::*;
+    use common::redis::{free_port, skip};
+    use std::path::Path;
+    use std::process::Command;
+
+    /// Makes a CA and a server certificate for 127.0.0.1 and localhost, signed by it, in `dir`.
+    fn certificates(dir: &Path) -> Result<(), String> {
+        std::fs::write(
+            dir.join("san.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .map_err(|e| e.to_string())?;
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let steps: [&[&str]; 3] = [
+            &[
+                &["req", "-x509"],
+                &ec[..],
+                &["-keyout", "ca.key", "-out", "ca.crt"],
+                &["-days", "2", "-subj", "/CN=msc-test-ca"],
+            ]
+            .concat(),
+            &[
+                &["req"],
+                &ec[..],
+                &["-keyout", "server.key", "-out", "server.csr"],
+                &["-subj", "/CN=localhost"],
+            ]
+            .concat(),
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.crt",
+                "-days",
+                "2",
+                "-extfile",
+                "san.ext",
+            ],
+        ];
+        for args in steps {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .map_err(|e| format!("openssl: {e}"))?;
+            if !out.status.success() {
+                return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+            }
+        }
+        Ok(())
+    }
+
+    /// A TLS `redis-server`, its `rediss://` URL, and the CA's PEM; `None` (printed) when
+    /// `openssl` or `redis-server` is missing.
+    async fn tls_server() -> Option<(OwnServer, String, Vec<u8>, tempdir::Dir)> {
+        let dir = tempdir::Dir::new();
+        if let Err(e) = certificates(dir.path()) {
+            return skip(format!(
+                "could not make test certificates: {e} (install openssl)"
+            ));
+        }
+        let tls_port = free_port(false).to_string();
+        let file = |name: &str| dir.path().join(name).display().to_string();
+        let (cert, key, ca) = (file("server.crt"), file("server.key"), file("ca.crt"));
+        let args = [
+            "--tls-port",
+            &tls_port,
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca,
+            "--tls-auth-clients",
+            "no",
+        ];
+        let server = OwnServer::start(&args).await?;
+        let pem = std::fs::read(&ca).expect("ca.crt");
+        Some((server, format!("rediss://127.0.0.1:{tls_port}"), pem, dir))
+    }
+
+    #[tokio::test]
+    async fn the_seed_flow_over_tls_with_a_private_ca() {
+        let Some((_server, url, pem, _dir)) = tls_server().await else {
+            return;
+        };
+        let backend = RedisBackend::builder()
+            .url(&url)
+            .tls_root_certificates(pem)
+            .build()
+            .expect("RedisBackend over TLS");
+        seed_flow(backend, &unique_prefix("tls")).await;
+    }
+
+    #[tokio::test]
+    async fn a_server_the_roots_do_not_vouch_for_is_a_cache_fault_not_a_failed_read() {
+        let Some((_server, url, _pem, _dir)) = tls_server().await else {
+            return;
+        };
+        // The public roots only: the handshake fails, so every call is a fault and every read
+        // comes from the database.
+        let backend = RedisBackend::builder().url(&url).build().expect("backend");
+        let db = seeded().await;
+        let cache = model_cache(backend, &unique_prefix("untrusted"), patient);
+        let users = cache.wrap(user::Entity);
+        let expected = user::Entity::find_by_id(1).one(&db.conn).await.unwrap();
+        for _ in 0..2 {
+            let read = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
+            assert_eq!(
+                (read.status, read.value.as_ref()),
+                (CacheStatus::Miss, expected.as_ref())
+            );
+        }
+        assert!(cache.stats().faults >= 2, "{:?}", cache.stats());
+    }
+
+    #[test]
+    fn roots_with_a_plain_url_or_bad_pem_fail_at_build() {
+        let plain = RedisBackend::builder()
+            .url("redis://127.0.0.1:6379")
+            .tls_root_certificates(b"not pem".to_vec())
+            .build()
+            .unwrap_err();
+        assert!(plain.to_string().contains("rediss://"), "{plain}");
+        let bad = RedisBackend::builder()
+            .url("rediss://127.0.0.1:6380")
+            .tls_root_certificates(b"not pem".to_vec())
+            .build();
+        assert!(
+            bad.is_err(),
+            "a root certificate that is not PEM was accepted"
+        );
+    }
+
+    /// A temporary directory removed on drop.
+    mod tempdir {
+        use std::path::{Path, PathBuf};
+
+        pub struct Dir(PathBuf);
+
+        impl Dir {
+            pub fn new() -> Dir {
+                let dir = std::env::temp_dir().join(super::unique_prefix("msc-tls"));
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                Dir(dir)
+            }
+
+            pub fn path(&self) -> &Path {
+                &self.0
+            }
+        }
+
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                std::fs::remove_dir_all(&self.0).ok();
+            }
+        }
+    }
+}

@@ -127,6 +127,10 @@ pub struct RedisBackendBuilder {
     default_ttl: Option<Duration>,
     replicas: Option<(u32, Duration)>,
     hash_tags: Option<bool>,
+    /// PEM root certificates that `rediss://` servers are verified against, instead of the
+    /// public roots.
+    #[cfg(feature = "redis-tls")]
+    tls_roots: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for RedisBackendBuilder {
@@ -138,7 +142,7 @@ impl std::fmt::Debug for RedisBackendBuilder {
             .field("default_ttl", &self.default_ttl)
             .field("replicas", &self.replicas)
             .field("hash_tags", &self.hash_tags)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -315,6 +319,25 @@ impl RedisBackendBuilder {
         self
     }
 
+    /// Verifies `rediss://` servers against these PEM root certificates (a private CA, or a
+    /// self-signed server) instead of the public roots (feature `redis-tls`). Every URL must
+    /// then be `rediss://`; a bad PEM fails at `build()`.
+    ///
+    /// ```
+    /// use momento_seaorm_cache::RedisBackend;
+    /// let error = RedisBackend::builder()
+    ///     .url("redis://127.0.0.1:6379")
+    ///     .tls_root_certificates(b"-----BEGIN CERTIFICATE-----".to_vec())
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(error.to_string().contains("rediss://"), "{error}");
+    /// ```
+    #[cfg(feature = "redis-tls")]
+    pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_roots = Some(pem.into());
+        self
+    }
+
     /// Checks the settings and makes the client; connects on first use.
     ///
     /// ```
@@ -342,11 +365,15 @@ impl RedisBackendBuilder {
             }
         };
         let hash_tags = self.cluster.is_some() && self.hash_tags.unwrap_or(true);
+        #[cfg(feature = "redis-tls")]
+        let roots = self.tls_roots.as_deref();
+        #[cfg(not(feature = "redis-tls"))]
+        let roots = None;
         let (connection, nodes) = match (self.url, self.cluster) {
-            (Some(url), None) => (single(&url)?, vec![host_of(&url)]),
+            (Some(url), None) => (single(&url, roots)?, vec![host_of(&url)]),
             (None, Some(urls)) if !urls.is_empty() => {
                 let nodes = urls.iter().map(|u| host_of(u)).collect();
-                (cluster(&urls)?, nodes)
+                (cluster(&urls, roots)?, nodes)
             }
             (None, Some(_)) => {
                 return Err(redis_config("the cluster's list of node URLs is empty"))
@@ -390,9 +417,69 @@ fn checked(url: &str) -> Result<(), ConfigError> {
     }
 }
 
-fn single(url: &str) -> Result<Connection, ConfigError> {
+/// With root certificates: every URL must be TLS, or the roots would silently go unused.
+fn checked_tls(url: &str, roots: Option<&[u8]>) -> Result<(), ConfigError> {
     checked(url)?;
-    let client = redis::Client::open(url).map_err(|e| redis_config(redacted(&e, url)))?;
+    let tls = url.starts_with("rediss://") || url.starts_with("valkeys://");
+    if roots.is_some() && !tls {
+        return Err(redis_config(format!(
+            "tls_root_certificates is set but {} is not a TLS URL: use rediss://",
+            host_of(url)
+        )));
+    }
+    Ok(())
+}
+
+/// Readies TLS for `url`: checks the PEM roots (at least one certificate, all parse), and
+/// installs rustls's ring provider as the process default when none is installed. The redis
+/// crate builds its TLS configuration from the process default, and rustls cannot pick one on
+/// its own when several are compiled in (as with Momento's), so the first handshake would panic.
+#[cfg(feature = "redis-tls")]
+fn tls_ready(url: &str, roots: Option<&[u8]>) -> Result<(), ConfigError> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    if let Some(pem) = roots {
+        let parsed: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem).collect();
+        match parsed {
+            Ok(certificates) if !certificates.is_empty() => {}
+            Ok(_) => {
+                return Err(redis_config(
+                    "tls_root_certificates holds no PEM certificate",
+                ))
+            }
+            Err(e) => {
+                return Err(redis_config(format!(
+                    "tls_root_certificates is not valid PEM: {e}"
+                )))
+            }
+        }
+    }
+    let tls = url.starts_with("rediss://") || url.starts_with("valkeys://");
+    if tls && rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err only when another thread installed one meanwhile: that one is used.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    Ok(())
+}
+
+/// The PEM roots as the client takes them.
+#[cfg(feature = "redis-tls")]
+fn certificates(roots: &[u8]) -> redis::TlsCertificates {
+    redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(roots.to_vec()),
+    }
+}
+
+fn single(url: &str, roots: Option<&[u8]>) -> Result<Connection, ConfigError> {
+    checked_tls(url, roots)?;
+    #[cfg(feature = "redis-tls")]
+    tls_ready(url, roots)?;
+    let client = match roots {
+        #[cfg(feature = "redis-tls")]
+        Some(roots) => redis::Client::build_with_tls(url, certificates(roots)),
+        _ => redis::Client::open(url),
+    };
+    let client = client.map_err(|e| redis_config(redacted(&e, url)))?;
     // No response timeout of the client's own (its default is 500 ms): every call already runs
     // under the cache's deadline (`guarded.rs`), and a second timer per call costs a hit ~1k
     // instructions (`docs/performance.md`).
@@ -407,14 +494,20 @@ fn single(url: &str) -> Result<Connection, ConfigError> {
     })))
 }
 
-fn cluster(urls: &[String]) -> Result<Connection, ConfigError> {
+fn cluster(urls: &[String], roots: Option<&[u8]>) -> Result<Connection, ConfigError> {
     for url in urls {
-        checked(url)?;
+        checked_tls(url, roots)?;
+        #[cfg(feature = "redis-tls")]
+        tls_ready(url, roots)?;
     }
-    let client = ClusterClient::builder(urls.iter().map(String::as_str))
-        .connection_timeout(CONNECT_TIMEOUT)
-        .build()
-        .map_err(|e| redis_config(e.to_string()))?;
+    let builder =
+        ClusterClient::builder(urls.iter().map(String::as_str)).connection_timeout(CONNECT_TIMEOUT);
+    #[cfg(feature = "redis-tls")]
+    let builder = match roots {
+        Some(roots) => builder.certs(certificates(roots)),
+        None => builder,
+    };
+    let client = builder.build().map_err(|e| redis_config(e.to_string()))?;
     Ok(Connection::Cluster(Box::new(Cluster {
         client,
         connection: OnceCell::new(),

@@ -14,7 +14,7 @@ fn required() -> bool {
 }
 
 /// Skips (returns `None`, printing why) unless REQUIRE_DATABASES=1, which fails instead.
-fn skip<T>(message: String) -> Option<T> {
+pub fn skip<T>(message: String) -> Option<T> {
     if required() {
         panic!("REQUIRE_DATABASES=1 but {message}");
     }
@@ -76,7 +76,7 @@ pub async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
 
 /// A free loopback port (the OS picks one; nothing holds it after this returns). For a cluster
 /// node, also its bus port (the port + 10000) is free and in range, or `redis-server` exits.
-fn free_port(cluster: bool) -> u16 {
+pub fn free_port(cluster: bool) -> u16 {
     loop {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
