@@ -82,6 +82,23 @@ pub struct Args {
     )]
     pub momento_lite_auth_token: String,
 
+    /// Use Redis or Valkey (one node, redis://host:6379) instead of Momento: the applications'
+    /// RedisBackend URL. The password in it never appears in logs.
+    #[cfg(feature = "redis")]
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, conflicts_with_all = ["momento_lite_endpoint", "redis_cluster"])]
+    pub redis_url: Option<String>,
+
+    /// Use a Redis or Valkey cluster instead of Momento: its nodes' URLs, comma-separated.
+    #[cfg(feature = "redis")]
+    #[arg(
+        long,
+        env = "REDIS_CLUSTER",
+        value_delimiter = ',',
+        hide_env_values = true,
+        conflicts_with = "momento_lite_endpoint"
+    )]
+    pub redis_cluster: Option<Vec<String>>,
+
     /// Where /healthz and /metrics are served (port 0: any free port; the address is printed).
     #[arg(long, env = "INVALIDATOR_LISTEN", default_value = "0.0.0.0:9187")]
     pub listen: SocketAddr,

@@ -21,8 +21,16 @@ fn lite_credentials(endpoint: &str, token: &str) -> Result<CredentialProvider, S
         .map_err(|e| format!("momento-lite credentials: {}", e.message))
 }
 
-/// The cache the invalidator bumps: the applications' Momento cache and key prefix.
+/// The cache the invalidator bumps: the applications' cache (Momento, momento-lite, or Redis)
+/// and key prefix.
 pub async fn cache(args: &Args) -> Result<ModelCache, String> {
+    #[cfg(feature = "redis")]
+    if let Some(backend) = redis(args)? {
+        return ModelCache::builder(backend)
+            .key_prefix(args.key_prefix.clone())
+            .build()
+            .map_err(|e| format!("cache: {e}"));
+    }
     let mut builder = MomentoBackend::builder()
         .cache_name(args.cache_name.clone())
         .create_cache_if_missing(args.create_cache);
@@ -38,4 +46,19 @@ pub async fn cache(args: &Args) -> Result<ModelCache, String> {
         .key_prefix(args.key_prefix.clone())
         .build()
         .map_err(|e| format!("cache: {e}"))
+}
+
+/// The applications' Redis, when `--redis-url` or `--redis-cluster` names it.
+#[cfg(feature = "redis")]
+fn redis(args: &Args) -> Result<Option<momento_seaorm_cache::RedisBackend>, String> {
+    use momento_seaorm_cache::RedisBackend;
+    let builder = match (&args.redis_url, &args.redis_cluster) {
+        (Some(url), _) => RedisBackend::builder().url(url.clone()),
+        (None, Some(urls)) => RedisBackend::builder().cluster(urls.clone()),
+        (None, None) => return Ok(None),
+    };
+    builder
+        .build()
+        .map(Some)
+        .map_err(|e| format!("cache backend: {e}"))
 }

@@ -11,9 +11,7 @@ use std::time::Duration;
 use momento_seaorm_cache::heartbeat::{heartbeat_interval, heartbeat_key, HeartbeatRecord};
 use momento_seaorm_cache::CacheStatus;
 use sea_orm::ConnectionTrait;
-use support::{
-    app_cache, http_get, momento_lite, read, read_until_hit, unique, Db, Program, TestDb, PREFIX,
-};
+use support::{app_cache, http_get, read, read_until_hit, unique, Db, Program, Store, TestDb};
 
 const MAX_LAG: Duration = Duration::from_secs(1);
 
@@ -29,17 +27,16 @@ async fn heartbeat(
 ) -> Option<HeartbeatRecord> {
     let bytes = cache
         .backend()
-        .get(&heartbeat_key(PREFIX, name))
+        .get(&heartbeat_key(cache.prefix(), name))
         .await
         .expect("read the heartbeat")?;
     HeartbeatRecord::decode(&bytes)
 }
 
-async fn gate_follows_the_program(kind: Db) {
+async fn gate_follows_the_program(kind: Db, server: Store) {
     let Some(db) = TestDb::new(kind).await else {
         return;
     };
-    let server = momento_lite().await;
     let name = unique("inv");
     let app = app_cache(&server, &[&name], MAX_LAG).await;
 
@@ -148,7 +145,7 @@ async fn two_instances(kind: Db) {
     let Some(db) = TestDb::new(kind).await else {
         return;
     };
-    let server = momento_lite().await;
+    let server = Store::lite().await;
     let (a, b) = (unique("inva"), unique("invb"));
     // A wider bound: two programs and the test share the machine's cores.
     let max_lag = Duration::from_secs(2);
@@ -205,12 +202,30 @@ async fn two_instances(kind: Db) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_gate_follows_the_program() {
-    gate_follows_the_program(Db::Postgres).await;
+    gate_follows_the_program(Db::Postgres, Store::lite().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_gate_follows_the_program() {
-    gate_follows_the_program(Db::MySql).await;
+    gate_follows_the_program(Db::MySql, Store::lite().await).await;
+}
+
+/// The same with the applications' cache on Redis (`--redis-url`): heartbeats, gate and
+/// invalidation all go through Redis.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_gate_follows_the_program_on_redis() {
+    if let Some(store) = Store::redis().await {
+        gate_follows_the_program(Db::Postgres, store).await;
+    }
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_gate_follows_the_program_on_redis() {
+    if let Some(store) = Store::redis().await {
+        gate_follows_the_program(Db::MySql, store).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

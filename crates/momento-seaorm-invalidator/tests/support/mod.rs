@@ -182,19 +182,104 @@ pub async fn momento_lite() -> LiteServer {
     MomentoLite::builder().start().await.expect("momento-lite")
 }
 
-/// The "app": a cache on momento-lite gating on the heartbeats of `names` with `max_lag`.
-pub async fn app_cache(server: &LiteServer, names: &[&str], max_lag: Duration) -> ModelCache {
-    let backend = MomentoBackend::builder()
-        .credential_provider(server.credential_provider())
-        .cache_name(CACHE_NAME)
-        .create_cache_if_missing(true)
-        .build()
-        .await
-        .expect("MomentoBackend");
+/// Where the app and the program keep the cache: a momento-lite of the test's own, or Redis
+/// (the machine's, 127.0.0.1:6379 or `REDIS_URL`) under a key prefix of the test's own.
+pub enum Store {
+    Lite(LiteServer),
+    #[cfg(feature = "redis")]
+    Redis {
+        url: String,
+        prefix: String,
+    },
+}
+
+impl Store {
+    /// A momento-lite of this test's own.
+    pub async fn lite() -> Store {
+        Store::Lite(momento_lite().await)
+    }
+
+    /// The machine's Redis; `None` (printed) when it does not answer, unless
+    /// REQUIRE_DATABASES=1, which fails instead.
+    #[cfg(feature = "redis")]
+    pub async fn redis() -> Option<Store> {
+        use momento_seaorm_cache::{CacheBackend, RedisBackend};
+        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let backend = RedisBackend::builder()
+            .url(url.clone())
+            .build()
+            .expect("RedisBackend");
+        let answered = tokio::time::timeout(Duration::from_secs(2), backend.get("ping")).await;
+        if !matches!(answered, Ok(Ok(_))) {
+            let message = format!("Redis at {url} does not answer: {answered:?} (set REDIS_URL)");
+            if required() {
+                panic!("REQUIRE_DATABASES=1 but {message}");
+            }
+            eprintln!("SKIPPED: {message}");
+            return None;
+        }
+        let prefix = unique("app");
+        Some(Store::Redis { url, prefix })
+    }
+
+    /// The applications' key prefix.
+    pub fn prefix(&self) -> &str {
+        match self {
+            Store::Lite(_) => PREFIX,
+            #[cfg(feature = "redis")]
+            Store::Redis { prefix, .. } => prefix,
+        }
+    }
+
+    /// The program's flags naming this store.
+    fn program_args(&self) -> Vec<String> {
+        let args: Vec<&str> = match self {
+            Store::Lite(server) => {
+                let endpoint = server.endpoint();
+                return [
+                    "--cache-name",
+                    CACHE_NAME,
+                    "--create-cache",
+                    "--momento-lite-endpoint",
+                    &endpoint,
+                ]
+                .map(String::from)
+                .to_vec();
+            }
+            #[cfg(feature = "redis")]
+            Store::Redis { url, .. } => vec!["--redis-url", url],
+        };
+        args.into_iter().map(String::from).collect()
+    }
+}
+
+/// The "app": a cache on `store` gating on the heartbeats of `names` with `max_lag`.
+pub async fn app_cache(store: &Store, names: &[&str], max_lag: Duration) -> ModelCache {
     let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    ModelCache::builder(backend)
-        .key_prefix(PREFIX)
-        .bypass_unless_caught_up(InvalidatorHealth::from_heartbeat(names, max_lag))
+    let gate = InvalidatorHealth::from_heartbeat(names, max_lag);
+    let builder = match store {
+        Store::Lite(server) => {
+            let backend = MomentoBackend::builder()
+                .credential_provider(server.credential_provider())
+                .cache_name(CACHE_NAME)
+                .create_cache_if_missing(true)
+                .build()
+                .await
+                .expect("MomentoBackend");
+            ModelCache::builder(backend)
+        }
+        #[cfg(feature = "redis")]
+        Store::Redis { url, .. } => {
+            let backend = momento_seaorm_cache::RedisBackend::builder()
+                .url(url.clone())
+                .build()
+                .expect("RedisBackend");
+            ModelCache::builder(backend)
+        }
+    };
+    builder
+        .key_prefix(store.prefix())
+        .bypass_unless_caught_up(gate)
         .build()
         .expect("app cache")
 }
@@ -232,9 +317,9 @@ pub struct Program {
 }
 
 impl Program {
-    /// Starts the program following `db` under `name`, on `server`'s cache, and waits for its
+    /// Starts the program following `db` under `name`, on `store`'s cache, and waits for its
     /// "listening on" line.
-    pub async fn start(db: &TestDb, server: &LiteServer, name: &str, max_lag: Duration) -> Program {
+    pub async fn start(db: &TestDb, store: &Store, name: &str, max_lag: Duration) -> Program {
         let mut child = Command::new(env!("CARGO_BIN_EXE_momento-seaorm-invalidator"))
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -243,9 +328,8 @@ impl Program {
             .args(["--name", name])
             .args(["--max-lag-ms", &max_lag.as_millis().to_string()])
             .args(["--watch-schema", &db.schema])
-            .args(["--cache-name", CACHE_NAME, "--create-cache"])
-            .args(["--key-prefix", PREFIX])
-            .args(["--momento-lite-endpoint", &server.endpoint()])
+            .args(["--key-prefix", store.prefix()])
+            .args(store.program_args())
             .args(["--poll-interval-ms", "20", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
