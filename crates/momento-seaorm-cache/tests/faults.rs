@@ -214,21 +214,31 @@ fn user_row_generation(pk: i32) -> String {
     format!("model-cache:gen:users#id={pk}")
 }
 
-#[tokio::test]
-async fn a_first_row_read_creates_its_generation_beside_the_lookup() {
+/// A cache whose process has read user 2 (so the table's generations exist and it has looked
+/// them up), then `rpc` failing on the server.
+async fn users_read_then_failing(rpc: Rpc) -> (TestDb, TestCache, ModelCache) {
     let (db, momento) = seeded().await;
     let cache = momento
         .patient_model_cache(|b| b.without_circuit_breaker())
         .await;
-    let users = cache.wrap(user::Entity);
-    // The table's generations exist and this process has looked them up.
-    users.find_by_pk(&db.conn, 2).await.unwrap();
-    // The batch get fails: a row generation created only after it is never created; one
-    // created beside it is.
+    cache
+        .wrap(user::Entity)
+        .find_by_pk(&db.conn, 2)
+        .await
+        .unwrap();
     momento
         .server
         .faults()
-        .inject(Fault::error(Code::Unavailable).on([Rpc::GetBatch]));
+        .inject(Fault::error(Code::Unavailable).on([rpc]));
+    (db, momento, cache)
+}
+
+#[tokio::test]
+async fn a_first_row_read_creates_its_generation_beside_the_lookup() {
+    // The batch get fails: a row generation created only after it is never created; one
+    // created beside it is.
+    let (db, momento, cache) = users_read_then_failing(Rpc::GetBatch).await;
+    let users = cache.wrap(user::Entity);
     let read = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
     assert_eq!(read.status, CacheStatus::Miss);
     assert_eq!(cache.stats().faults, 1, "the batch get failed");
@@ -249,18 +259,10 @@ async fn a_first_row_read_creates_its_generation_beside_the_lookup() {
 
 #[tokio::test]
 async fn a_row_generation_that_cannot_be_created_stores_nothing() {
-    let (db, momento) = seeded().await;
-    let cache = momento
-        .patient_model_cache(|b| b.without_circuit_breaker())
-        .await;
-    let users = cache.wrap(user::Entity);
-    users.find_by_pk(&db.conn, 2).await.unwrap();
     // Every create fails, beside the lookup and after it: the value loaded is returned and
     // not stored (no stamp of absent generations stands for it).
-    momento
-        .server
-        .faults()
-        .inject(Fault::error(Code::Unavailable).on([Rpc::SetIf]));
+    let (db, momento, cache) = users_read_then_failing(Rpc::SetIf).await;
+    let users = cache.wrap(user::Entity);
     let read = users.find_by_pk_with_status(&db.conn, 1).await.unwrap();
     let expected = user::Entity::find_by_id(1).one(&db.conn).await.unwrap();
     assert_eq!((read.status, &read.value), (CacheStatus::Miss, &expected));
