@@ -18,14 +18,6 @@ use momento_seaorm_cache::{
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 
-async fn raw_delete(momento: &TestCache, key: &str) {
-    momento
-        .client
-        .delete(momento.cache_name.as_str(), key)
-        .await
-        .expect("raw delete");
-}
-
 async fn set_age(conn: &CachedConnection, id: i32, age: i32) {
     let row = user::Entity::find_by_id(id)
         .one(conn)
@@ -67,8 +59,8 @@ async fn an_evicted_table_generation_does_not_revive_an_old_value(kind: Db) {
     ages().await.unwrap();
     assert_eq!(ages().await.unwrap().status, CacheStatus::Hit);
     set_age(&conn, 1, 77).await;
-    raw_delete(&momento, "model-cache:gen:users#id=1").await;
-    raw_delete(&momento, "model-cache:gen:users").await;
+    momento.raw_delete("model-cache:gen:users#id=1").await;
+    momento.raw_delete("model-cache:gen:users").await;
     let read = users.find_by_pk_with_status(&conn, 1).await.unwrap();
     assert_eq!(read.value.unwrap().age, 77, "the row after the write");
     assert_eq!(read.status, CacheStatus::Miss);
@@ -115,7 +107,7 @@ async fn an_evicted_global_generation_does_not_revive_an_old_value(kind: Db) {
     row.update(plain.inner()).await.unwrap();
     common::insert_user(&db.conn, "user3", None).await;
     cache.invalidate_all().await;
-    raw_delete(&momento, "model-cache:gen-all").await;
+    momento.raw_delete("model-cache:gen-all").await;
     let read = users.find_by_pk_with_status(&db.conn, 2).await.unwrap();
     assert_eq!(
         (read.status, read.value.unwrap().age),

@@ -347,6 +347,20 @@ impl TestCache {
         }
     }
 
+    /// Deletes `key` behind the library's back (as an eviction would), on the store the
+    /// caches use.
+    pub async fn raw_delete(&self, key: &str) {
+        #[cfg(feature = "redis")]
+        if let Some(store) = &self.redis {
+            let _: i64 = store.query(::redis::cmd("DEL").arg(key)).await;
+            return;
+        }
+        self.client
+            .delete(self.cache_name.as_str(), key)
+            .await
+            .expect("raw delete");
+    }
+
     /// The raw bytes stored under `key`, read with the official SDK.
     pub async fn raw(&self, key: &str) -> Option<Vec<u8>> {
         use momento::cache::GetResponse;
