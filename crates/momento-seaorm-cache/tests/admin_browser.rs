@@ -83,7 +83,9 @@ impl Browser {
             .spawn()
             .expect("start chromium");
         let mut lines = BufReader::new(process.stderr.take().unwrap()).lines();
-        let url = tokio::time::timeout(Duration::from_secs(30), async {
+        // A first start after chromium is installed can take tens of seconds on a loaded
+        // machine (found in a CI rehearsal: no endpoint within 30 s; 6 s on the next run).
+        let url = tokio::time::timeout(Duration::from_secs(120), async {
             while let Some(line) = lines.next_line().await.unwrap() {
                 if let Some(url) = line.strip_prefix("DevTools listening on ") {
                     return url.trim().to_owned();
@@ -92,7 +94,7 @@ impl Browser {
             panic!("chromium exited without a DevTools endpoint");
         })
         .await
-        .expect("chromium's DevTools endpoint within 30 s");
+        .expect("chromium's DevTools endpoint within 120 s");
         // Keep draining chromium's stderr so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let (socket, _) = tokio_tungstenite::connect_async(url)
