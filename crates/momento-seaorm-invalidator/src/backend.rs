@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use momento::CredentialProvider;
-use momento_seaorm_cache::{ModelCache, MomentoBackend};
+use momento_seaorm_cache::{CacheBackend, ModelCache, MomentoBackend};
 
 use crate::args::Args;
 
@@ -26,10 +26,7 @@ fn lite_credentials(endpoint: &str, token: &str) -> Result<CredentialProvider, S
 pub async fn cache(args: &Args) -> Result<ModelCache, String> {
     #[cfg(feature = "redis")]
     if let Some(backend) = redis(args)? {
-        return ModelCache::builder(backend)
-            .key_prefix(args.key_prefix.clone())
-            .build()
-            .map_err(|e| format!("cache: {e}"));
+        return on(backend, args);
     }
     let mut builder = MomentoBackend::builder()
         .cache_name(args.cache_name.clone())
@@ -42,6 +39,11 @@ pub async fn cache(args: &Args) -> Result<ModelCache, String> {
         .build()
         .await
         .map_err(|e| format!("cache backend: {e}"))?;
+    on(backend, args)
+}
+
+/// The applications' cache on `backend`, under their key prefix.
+fn on(backend: impl CacheBackend, args: &Args) -> Result<ModelCache, String> {
     ModelCache::builder(backend)
         .key_prefix(args.key_prefix.clone())
         .build()

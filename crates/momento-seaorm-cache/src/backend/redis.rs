@@ -417,48 +417,55 @@ fn checked(url: &str) -> Result<(), ConfigError> {
     }
 }
 
-/// With root certificates: every URL must be TLS, or the roots would silently go unused.
+/// Whether `url` connects over TLS.
+fn is_tls(url: &str) -> bool {
+    url.starts_with("rediss://") || url.starts_with("valkeys://")
+}
+
+/// Checks `url`; with root certificates it must be TLS, or the roots would silently go unused.
+/// A TLS URL gets rustls's ring provider installed as the process default when none is: the
+/// redis crate builds its TLS configuration from the process default, and rustls cannot pick
+/// one on its own when several are compiled in (as with Momento's), so the first handshake
+/// would panic.
 fn checked_tls(url: &str, roots: Option<&[u8]>) -> Result<(), ConfigError> {
     checked(url)?;
-    let tls = url.starts_with("rediss://") || url.starts_with("valkeys://");
-    if roots.is_some() && !tls {
+    if roots.is_some() && !is_tls(url) {
         return Err(redis_config(format!(
             "tls_root_certificates is set but {} is not a TLS URL: use rediss://",
             host_of(url)
         )));
     }
-    Ok(())
-}
-
-/// Readies TLS for `url`: checks the PEM roots (at least one certificate, all parse), and
-/// installs rustls's ring provider as the process default when none is installed. The redis
-/// crate builds its TLS configuration from the process default, and rustls cannot pick one on
-/// its own when several are compiled in (as with Momento's), so the first handshake would panic.
-#[cfg(feature = "redis-tls")]
-fn tls_ready(url: &str, roots: Option<&[u8]>) -> Result<(), ConfigError> {
-    use rustls::pki_types::{pem::PemObject, CertificateDer};
-    if let Some(pem) = roots {
-        let parsed: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem).collect();
-        match parsed {
-            Ok(certificates) if !certificates.is_empty() => {}
-            Ok(_) => {
-                return Err(redis_config(
-                    "tls_root_certificates holds no PEM certificate",
-                ))
-            }
-            Err(e) => {
-                return Err(redis_config(format!(
-                    "tls_root_certificates is not valid PEM: {e}"
-                )))
-            }
-        }
-    }
-    let tls = url.starts_with("rediss://") || url.starts_with("valkeys://");
-    if tls && rustls::crypto::CryptoProvider::get_default().is_none() {
+    #[cfg(feature = "redis-tls")]
+    if is_tls(url) && rustls::crypto::CryptoProvider::get_default().is_none() {
         // Err only when another thread installed one meanwhile: that one is used.
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
     Ok(())
+}
+
+/// Checks PEM root certificates, if any: at least one, all parse.
+fn checked_roots(roots: Option<&[u8]>) -> Result<(), ConfigError> {
+    #[cfg(feature = "redis-tls")]
+    if let Some(pem) = roots {
+        return parsed_roots(pem);
+    }
+    let _ = roots; // always None without the feature
+    Ok(())
+}
+
+#[cfg(feature = "redis-tls")]
+fn parsed_roots(pem: &[u8]) -> Result<(), ConfigError> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let parsed: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem).collect();
+    match parsed {
+        Ok(certificates) if !certificates.is_empty() => Ok(()),
+        Ok(_) => Err(redis_config(
+            "tls_root_certificates holds no PEM certificate",
+        )),
+        Err(e) => Err(redis_config(format!(
+            "tls_root_certificates is not valid PEM: {e}"
+        ))),
+    }
 }
 
 /// The PEM roots as the client takes them.
@@ -472,8 +479,7 @@ fn certificates(roots: &[u8]) -> redis::TlsCertificates {
 
 fn single(url: &str, roots: Option<&[u8]>) -> Result<Connection, ConfigError> {
     checked_tls(url, roots)?;
-    #[cfg(feature = "redis-tls")]
-    tls_ready(url, roots)?;
+    checked_roots(roots)?;
     let client = match roots {
         #[cfg(feature = "redis-tls")]
         Some(roots) => redis::Client::build_with_tls(url, certificates(roots)),
@@ -497,9 +503,8 @@ fn single(url: &str, roots: Option<&[u8]>) -> Result<Connection, ConfigError> {
 fn cluster(urls: &[String], roots: Option<&[u8]>) -> Result<Connection, ConfigError> {
     for url in urls {
         checked_tls(url, roots)?;
-        #[cfg(feature = "redis-tls")]
-        tls_ready(url, roots)?;
     }
+    checked_roots(roots)?;
     let builder =
         ClusterClient::builder(urls.iter().map(String::as_str)).connection_timeout(CONNECT_TIMEOUT);
     #[cfg(feature = "redis-tls")]
