@@ -338,6 +338,7 @@ async fn run_latency_scenarios(
                 ("redis_hit_vs_mget_p50_ratio", s.hit_vs_mget_p50_ratio),
                 ("redis_hit_ttl_only_p50_ratio", s.ttl_only_p50_ratio),
                 ("redis_adapter_get_p50_ratio", s.adapter_get_p50_ratio),
+                ("redis_deadline_p50_ratio", s.deadline_p50_ratio),
                 ("redis_throughput_64_ratio", s.throughput_64_ratio),
                 ("redis_hit_p50_us", s.find_by_pk.p50_us),
                 ("redis_raw_get_p50_us", s.raw_get.p50_us),

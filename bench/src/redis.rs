@@ -23,6 +23,9 @@ use crate::fixtures::BenchResult;
 use crate::hit_target::{Mode, Variant, KEYED_USERS};
 use crate::stats::{ratio, timed, Samples, Summary};
 
+/// The cache's default deadline, around a raw `GET` to price the deadline's timer.
+const DEADLINE: std::time::Duration = momento_seaorm_cache::DEFAULT_CACHE_TIMEOUT;
+
 /// Rounds, warm-up rounds and seconds per throughput side.
 #[derive(Debug, Clone, Copy)]
 pub struct RedisConfig {
@@ -45,6 +48,11 @@ pub struct RedisSide {
     pub adapter_get_ttl_only_key: Summary,
     /// `adapter_get_ttl_only_key` p50 / `raw_get_ttl_only_key` p50.
     pub adapter_get_p50_ratio: f64,
+    /// The raw `GET` of the TtlOnly key inside `tokio::time::timeout` of the cache's default
+    /// deadline (200 ms): what arming and dropping the deadline's timer costs a call.
+    pub raw_get_under_deadline: Summary,
+    /// `raw_get_under_deadline` p50 / `raw_get_ttl_only_key` p50.
+    pub deadline_p50_ratio: f64,
     pub hit_p50_ratio: f64,
     pub hit_vs_mget_p50_ratio: f64,
     pub ttl_only_p50_ratio: f64,
@@ -93,11 +101,17 @@ impl RedisReport {
                     .row(&format!("{name}: adapter get (TtlOnly)"))
             );
             println!(
-                "{name}: hit/GET {:.3}, hit/MGET {:.3}, TtlOnly/GET {:.3}, adapter get/GET {:.3}; 64 tasks {:.0} vs {:.0} ops/s = {:.3}",
+                "{}",
+                s.raw_get_under_deadline
+                    .row(&format!("{name}: raw GET, 200 ms timeout"))
+            );
+            println!(
+                "{name}: hit/GET {:.3}, hit/MGET {:.3}, TtlOnly/GET {:.3}, adapter get/GET {:.3}, GET in a timeout/GET {:.3}; 64 tasks {:.0} vs {:.0} ops/s = {:.3}",
                 s.hit_p50_ratio,
                 s.hit_vs_mget_p50_ratio,
                 s.ttl_only_p50_ratio,
                 s.adapter_get_p50_ratio,
+                s.deadline_p50_ratio,
                 s.throughput_cached_ops_per_sec,
                 s.throughput_raw_ops_per_sec,
                 s.throughput_64_ratio
@@ -283,15 +297,17 @@ enum Op {
     RawGetTtl,
     FindByPkTtl,
     AdapterGet,
+    RawGetDeadline,
 }
 
-const OPS: [Op; 6] = [
+const OPS: [Op; 7] = [
     Op::RawGet,
     Op::FindByPk,
     Op::RawMget,
     Op::RawGetTtl,
     Op::FindByPkTtl,
     Op::AdapterGet,
+    Op::RawGetDeadline,
 ];
 
 /// One deployment: `backend` makes a `RedisBackend` on it (one per mode, as processes would).
@@ -333,6 +349,9 @@ async fn side(
                     Op::RawGetTtl => raw_get(&raw, &ttl_only.pk_keys[0]).await,
                     Op::FindByPkTtl => hit(&ttl_only, &db).await,
                     Op::AdapterGet => adapter_get(&ttl_only).await,
+                    Op::RawGetDeadline => {
+                        tokio::time::timeout(DEADLINE, raw_get(&raw, &ttl_only.pk_keys[0])).await?
+                    }
                 }
             })
             .await;
@@ -344,14 +363,17 @@ async fn side(
     }
     let mut summaries = samples.into_iter().map(Samples::summary);
     let mut next = || summaries.next().expect("one summary per op");
-    let (raw_get_s, find_by_pk, raw_mget, raw_ttl, find_ttl, adapter) =
-        (next(), next(), next(), next(), next(), next());
+    let (raw_get_s, find_by_pk, raw_mget, raw_ttl, find_ttl, adapter, deadline) =
+        (next(), next(), next(), next(), next(), next(), next());
+
     let (raw_ops, cached_ops) = throughput(config, &raw, &strict, &db).await?;
     Ok(RedisSide {
         hit_p50_ratio: ratio(find_by_pk.p50_us, raw_get_s.p50_us),
         hit_vs_mget_p50_ratio: ratio(find_by_pk.p50_us, raw_mget.p50_us),
         ttl_only_p50_ratio: ratio(find_ttl.p50_us, raw_ttl.p50_us),
         adapter_get_p50_ratio: ratio(adapter.p50_us, raw_ttl.p50_us),
+        deadline_p50_ratio: ratio(deadline.p50_us, raw_ttl.p50_us),
+        raw_get_under_deadline: deadline,
         throughput_raw_ops_per_sec: raw_ops.round(),
         throughput_cached_ops_per_sec: cached_ops.round(),
         throughput_64_ratio: ratio(cached_ops, raw_ops),
