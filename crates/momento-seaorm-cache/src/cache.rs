@@ -683,6 +683,63 @@ impl ModelCache {
                 .cloned();
             (table, schema)
         })?;
+        self.entity_row_dependencies::<E>(&entity, values)
+    }
+
+    /// Bumps what a primary-key read of `E`'s row `values` depends on (see
+    /// [`Generations::row_invalidation`]), so that no value of it loaded before — not even one
+    /// whose store lands after `invalidate_by_pk`'s delete — is served again. Before this
+    /// process has read `E` it does not know whether its rows are tracked: it bumps the
+    /// table's generations then (wider, never narrower).
+    pub(crate) async fn bump_row_of<E: sea_orm::EntityTrait>(&self, values: &[sea_orm::Value]) {
+        let generations = &self.parts.generations;
+        if !generations.enabled() {
+            return;
+        }
+        let known = generations.known_entity::<E>();
+        let keys = match &known {
+            Some(entity) => match self.entity_row_dependencies::<E>(entity, values) {
+                Some(depends_on) => generations.row_invalidation(&entity.table, &depends_on),
+                None => generations.table_keys(std::slice::from_ref(&entity.table)),
+            },
+            None => generations.table_keys(&[E::default().table_name().to_lowercase()]),
+        };
+        generations.bump_keys(keys).await;
+    }
+
+    /// Bumps what each of `reads` depends on (see [`Generations::row_invalidation`]), so that
+    /// no value of them loaded before — not even one another process stores after the
+    /// caller's delete — is served again. Without a catalog held here, which shows whether
+    /// their rows are tracked, every generation of the tables they read (wider).
+    pub(crate) async fn bump_reads(&self, reads: &[&Statement]) {
+        let generations = &self.parts.generations;
+        if !generations.enabled() {
+            return;
+        }
+        let mut keys = Vec::new();
+        for statement in reads {
+            let Touches::Reads(tables) = self.touches(statement.db_backend, &statement.sql) else {
+                continue;
+            };
+            let catalog = self.parts.catalog.current(statement.db_backend);
+            match (&catalog, self.depends_on(statement, catalog.as_deref())) {
+                (Some(_), Ok(Some(depends_on))) if !tables.is_empty() => {
+                    keys.extend(generations.row_invalidation(&tables[0], &depends_on));
+                }
+                _ => keys.extend(generations.table_keys(&tables)),
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        generations.bump_keys(keys).await;
+    }
+
+    /// [`row_dependencies`](Self::row_dependencies) once the entity's keys are made.
+    fn entity_row_dependencies<E: sea_orm::EntityTrait>(
+        &self,
+        entity: &crate::generations::EntityKeys,
+        values: &[sea_orm::Value],
+    ) -> Option<GenerationKeys> {
         let schema = entity.schema.as_deref();
         if let Some(schema) = schema.filter(|s| !s.key_columns.is_empty()) {
             return self.composite_dependencies::<E>(&entity.table, schema, values);
@@ -693,7 +750,7 @@ impl ModelCache {
                 .flatten(),
             _ => None,
         };
-        Some(self.parts.generations.for_entity_row(&entity, value))
+        Some(self.parts.generations.for_entity_row(entity, value))
     }
 
     /// The dependencies of a read of one row by its composite key: its tuple's (the entity's

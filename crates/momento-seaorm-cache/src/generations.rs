@@ -352,6 +352,35 @@ impl Generations {
         Some(keys)
     }
 
+    /// The dependencies of entity `E` as this process last made them, under whichever catalog
+    /// (`None` before its first read here).
+    pub(crate) fn known_entity<E: 'static>(&self) -> Option<Arc<EntityKeys>> {
+        let memo = self.by_entity.read().unwrap_or_else(|e| e.into_inner());
+        memo.get(&TypeId::of::<E>()).map(|(_, keys)| keys.clone())
+    }
+
+    /// What to bump so that no value stored under `depends_on` (a read of one row of `table`)
+    /// validates again: its keys but the global generation and, when a narrower key is there,
+    /// `#*` (which every row read of the table depends on).
+    pub(crate) fn row_invalidation(&self, table: &str, depends_on: &[String]) -> Vec<String> {
+        let global = self.keys.global_generation();
+        let any_row = self.keys.row_generation(table, &Scope::AnyRow);
+        let keys: Vec<String> = depends_on
+            .iter()
+            .filter(|k| k.as_str() != global && **k != any_row)
+            .cloned()
+            .collect();
+        if keys.is_empty() {
+            depends_on
+                .iter()
+                .filter(|k| k.as_str() != global)
+                .cloned()
+                .collect()
+        } else {
+            keys
+        }
+    }
+
     /// The generation keys a read of one row of `entity` depends on: with `value` (its key,
     /// of one tracked column), the global one, `#*` and the row's; else the global one and
     /// its table's.
@@ -772,7 +801,8 @@ mod tests {
 
     /// A primary-key read's row key, made from the memoized prefix, is the key a write to that
     /// row bumps (a difference would leave the read cached after the write), for every form of
-    /// value and with hash tags; a read of an untracked key depends on the table.
+    /// value and with hash tags; a read of an untracked key depends on the table. Invalidating
+    /// one row bumps its narrowest key.
     #[test]
     fn a_row_read_depends_on_the_key_its_writes_bump() {
         for hash_tags in [false, true] {
@@ -818,12 +848,30 @@ mod tests {
                     keys.row_generation("items", &written),
                 ];
                 assert_eq!(&read[..], &expected[..]);
+                // What invalidating that one row bumps: the row's key, not `#*` or the global.
+                assert_eq!(
+                    generations.row_invalidation("items", &read),
+                    vec![expected[2].clone()]
+                );
             }
             let table = [
                 keys.global_generation().to_owned(),
                 keys.generation("items"),
             ];
             assert_eq!(&generations.for_entity_row(&entity, None)[..], &table[..]);
+            // An untracked read is invalidated through its table; `#*` alone, when it is all.
+            assert_eq!(
+                generations.row_invalidation("items", &table),
+                vec![table[1].clone()]
+            );
+            let any_row = [
+                keys.global_generation().to_owned(),
+                keys.row_generation("items", &Scope::AnyRow),
+            ];
+            assert_eq!(
+                generations.row_invalidation("items", &any_row),
+                vec![any_row[1].clone()]
+            );
             // Made once per catalog: another catalog describes the entity again.
             let again = generations
                 .entity::<u8>(1, || unreachable!("memoized"))
@@ -833,6 +881,12 @@ mod tests {
                 .entity::<u8>(2, || ("items".to_owned(), None))
                 .unwrap();
             assert!(other.row.is_none() && other.schema.is_none());
+            let known = generations.known_entity::<u8>().unwrap();
+            assert!(
+                Arc::ptr_eq(&known, &other),
+                "the last one made, whatever its catalog"
+            );
+            assert!(generations.known_entity::<u16>().is_none());
             assert_eq!(
                 &generations.for_entity_row(&other, Some(RowValue::Int(1)))[..],
                 &table[..]

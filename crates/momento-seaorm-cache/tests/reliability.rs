@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,9 +12,10 @@ use common::entities::user;
 use common::{Db, TestCache, TestDb};
 use momento::cache::ItemGetTtlResponse;
 use momento_lite::{Fault, Rpc};
-use momento_seaorm_cache::{CacheQueryExt, CacheStatus, ModelCache};
+use momento_seaorm_cache::{CacheKey, CacheQueryExt, CacheStatus, ModelCache};
 use sea_orm::{
-    ActiveModelTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Set, Statement,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, Set, Statement,
 };
 
 /// A deadline no healthy call on a loaded test machine reaches, for tests that count queries
@@ -363,7 +365,7 @@ async fn background_store_lands_before_invalidate_by_pk_deletes() {
     }
     for pk in [1, 2] {
         users.invalidate_by_pk(pk).await;
-        let key = common::pk_key::<user::Entity>(&pk.to_string());
+        let key = common::pk_key::<user::Entity>(&format!(r#"{{"id":{pk}}}"#));
         assert_eq!(
             momento.raw(key.as_str()).await,
             None,
@@ -384,6 +386,103 @@ async fn background_store_lands_before_invalidate_by_pk_deletes() {
         later, changed[1],
         "the Set of the old value landed after the delete"
     );
+}
+
+/// Another process's miss loads a row, the row changes behind the caches and the caller
+/// invalidates it, and only then does the miss's store land (held in the server): the late
+/// value is never served, because `invalidate_by_pk` gave the row a new generation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_landing_after_invalidate_by_pk_is_never_served() {
+    let read = |cache: ModelCache, db: DatabaseConnection| async move {
+        let read = cache
+            .wrap(user::Entity)
+            .find_by_pk_with_status(&db, 1)
+            .await;
+        let read = read.unwrap();
+        (read.status, read.value.into_iter().collect(), read.key)
+    };
+    let invalidate = |cache: ModelCache, _: DatabaseConnection| async move {
+        cache.wrap(user::Entity).invalidate_by_pk(1).await;
+    };
+    a_late_store_is_never_served_after(read, invalidate).await;
+}
+
+/// The same race for a query and its `.invalidate`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_landing_after_a_query_invalidate_is_never_served() {
+    let query = || user::Entity::find().filter(user::Column::Id.eq(1));
+    let read = move |cache: ModelCache, db: DatabaseConnection| async move {
+        let read = query().cached(&cache).all_with_status(&db).await.unwrap();
+        (read.status, read.value, read.key)
+    };
+    let invalidate = move |cache: ModelCache, db: DatabaseConnection| async move {
+        query().cached(&cache).invalidate(&db).await;
+    };
+    a_late_store_is_never_served_after(read, invalidate).await;
+}
+
+/// Reads user 1 with `read` on one cache while its store is held in the server; meanwhile
+/// changes the row behind both caches and calls `invalidate` on a second cache (another
+/// process); once the held store has landed, both caches must read the change.
+async fn a_late_store_is_never_served_after<R, RF, I, IF>(read: R, invalidate: I)
+where
+    R: Fn(ModelCache, DatabaseConnection) -> RF,
+    RF: Future<Output = (CacheStatus, Vec<user::Model>, Option<CacheKey>)> + Send + 'static,
+    I: FnOnce(ModelCache, DatabaseConnection) -> IF,
+    IF: Future<Output = ()>,
+{
+    let (mut db, momento) = seeded().await;
+    let queries = count_queries(&mut db.conn, "FROM \"users\"");
+    let loader = momento
+        .patient_model_cache(|b| b.cache_timeout(PATIENT).without_circuit_breaker())
+        .await;
+    let invalidator = momento.model_cache(|b| b).await;
+    for cache in [&loader, &invalidator] {
+        // Both processes know the entity (its rows are tracked) and the table's generations
+        // exist.
+        cache
+            .wrap(user::Entity)
+            .find_by_pk(&db.conn, 2)
+            .await
+            .unwrap();
+    }
+    let before = user::Entity::find_by_id(1)
+        .one(&db.conn)
+        .await
+        .unwrap()
+        .unwrap();
+    momento
+        .server
+        .faults()
+        .inject(Fault::latency(HOLD_THE_SET).on([Rpc::Set]));
+    let counted = queries.load(Ordering::SeqCst);
+    let miss = tokio::spawn(read(loader.clone(), db.conn.clone()));
+    let waited = Instant::now();
+    while queries.load(Ordering::SeqCst) == counted {
+        assert!(waited.elapsed() < PATIENT, "the miss never queried");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The miss has its row and its Set is held. The row changes behind both caches.
+    let mut row: user::ActiveModel = before.clone().into();
+    row.username = Set(format!("{}-renamed", before.username));
+    let changed = row.update(&db.conn).await.unwrap();
+    invalidate(invalidator.clone(), db.conn.clone()).await;
+    let (status, rows, key) = miss.await.unwrap();
+    assert_eq!((status, rows), (CacheStatus::Miss, vec![before]));
+    let key = key.expect("a cached read has a key");
+    assert!(
+        momento.raw(key.as_str()).await.is_some(),
+        "the held store did not land after the delete: the race was not forced"
+    );
+    momento.server.faults().clear();
+    for (name, cache) in [("loader", loader), ("invalidator", invalidator)] {
+        let (_, rows, _) = read(cache, db.conn.clone()).await;
+        assert_eq!(
+            rows,
+            vec![changed.clone()],
+            "{name}: the value stored after the invalidation was served"
+        );
+    }
 }
 
 #[tokio::test]

@@ -293,8 +293,12 @@ impl<Q> CachedQuery<Q> {
 }
 
 impl<Q: CacheableSelect> CachedQuery<Q> {
-    /// Removes this query's cached results (of `.all`, `.one` and `.count`) from the cache;
-    /// other queries of its tables stay cached.
+    /// Removes this query's cached results (of `.all`, `.one` and `.count`) from the cache and
+    /// gives what they depend on new generations, so no value of them loaded before this call
+    /// is served again — not even one that another process's miss, racing this call, stores
+    /// after the delete. Queries that share those generations go with them (for a filter on a
+    /// tracked column, the reads of the same values; otherwise the table's reads); other
+    /// queries of its tables stay cached.
     ///
     /// ```
     /// # mod user {
@@ -345,6 +349,7 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
         if let Ok(count) = &count {
             reads.push((Operation::Count, count));
         }
+        let statements: Vec<&Statement> = reads.iter().map(|(_, statement)| *statement).collect();
         let keys: Vec<_> = reads
             .into_iter()
             .map(|(operation, statement)| {
@@ -352,7 +357,12 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
                 keys.statement(operation, &label, statement)
             })
             .collect();
-        self.cache.delete_keys(&keys).await;
+        // The bump makes a value loaded before this call stale wherever it is stored, even a
+        // store another process lands after the delete; the delete frees it now.
+        tokio::join!(
+            self.cache.bump_reads(&statements),
+            self.cache.delete_keys(&keys)
+        );
     }
 
     /// All rows, from the cache or the database: what SeaORM's `.all(db)` returns.

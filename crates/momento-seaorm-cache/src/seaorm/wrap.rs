@@ -323,8 +323,12 @@ where
         self.cache.read_plan(plan, db, loader).await
     }
 
-    /// Removes the cached result of `find_by_pk(pk)` (and nothing else: other reads of the
-    /// table stay cached; see [`ModelCache::invalidate`] for those).
+    /// Removes the cached result of `find_by_pk(pk)` and gives the row a new generation, so no
+    /// value of it loaded before this call is served again — not even one that another
+    /// process's miss, racing this call, stores after the delete. Reads that depend on the
+    /// row's generation go with it; other reads of the table stay cached (see
+    /// [`ModelCache::invalidate`] for those). Before this process has read the entity it
+    /// cannot know whether its rows are tracked, and bumps the table's generations instead.
     ///
     /// ```
     /// # mod user {
@@ -365,9 +369,13 @@ where
     {
         let values: Vec<Value> = pk.into().into_value_tuple().into_iter().collect();
         let label = key::entity_label::<E>();
-        self.cache
-            .delete_key(&self.primary_key(label, &values))
-            .await;
+        let key = self.primary_key(label, &values);
+        // The bump makes a value loaded before this call stale wherever it is stored, even a
+        // store another process lands after the delete; the delete frees it now.
+        tokio::join!(
+            self.cache.bump_row_of::<E>(&values),
+            self.cache.delete_key(&key)
+        );
     }
 
     /// The key of the primary-key read of `values`, under the entity's `label`.
