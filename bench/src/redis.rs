@@ -102,8 +102,10 @@ impl RedisReport {
             );
             println!(
                 "{}",
-                s.raw_get_under_deadline
-                    .row(&format!("{name}: raw GET, 200 ms timeout"))
+                s.raw_get_under_deadline.row(&format!(
+                    "{name}: raw GET in a {} ms timeout",
+                    DEADLINE.as_millis()
+                ))
             );
             println!(
                 "{name}: hit/GET {:.3}, hit/MGET {:.3}, TtlOnly/GET {:.3}, adapter get/GET {:.3}, GET in a timeout/GET {:.3}; 64 tasks {:.0} vs {:.0} ops/s = {:.3}",
@@ -365,7 +367,6 @@ async fn side(
     let mut next = || summaries.next().expect("one summary per op");
     let (raw_get_s, find_by_pk, raw_mget, raw_ttl, find_ttl, adapter, deadline) =
         (next(), next(), next(), next(), next(), next(), next());
-
     let (raw_ops, cached_ops) = throughput(config, &raw, &strict, &db).await?;
     Ok(RedisSide {
         hit_p50_ratio: ratio(find_by_pk.p50_us, raw_get_s.p50_us),

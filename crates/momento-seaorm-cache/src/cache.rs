@@ -686,35 +686,45 @@ impl ModelCache {
         self.entity_row_dependencies::<E>(&entity, values)
     }
 
-    /// Bumps what a primary-key read of `E`'s row `values` depends on (see
-    /// [`Generations::row_invalidation`]), so that no value of it loaded before — not even one
-    /// whose store lands after `invalidate_by_pk`'s delete — is served again. Before this
-    /// process has read `E` it does not know whether its rows are tracked: it bumps the
-    /// table's generations then (wider, never narrower).
-    pub(crate) async fn bump_row_of<E: sea_orm::EntityTrait>(&self, values: &[sea_orm::Value]) {
+    /// Deletes the stored values `keys` and, concurrently, gives `generations` new values:
+    /// the bump makes a value loaded before this call stale wherever it is stored — even one
+    /// another process's miss stores after the delete — and the delete frees it now.
+    pub(crate) async fn forget(&self, keys: &[CacheKey], generations: Vec<String>) {
+        tokio::join!(
+            self.parts.generations.bump_keys(generations),
+            self.delete_keys(keys)
+        );
+    }
+
+    /// What to bump so no value of a primary-key read of `E`'s row `values` loaded before is
+    /// served again (see [`Generations::row_invalidation`]). Before this process has read `E`
+    /// it does not know whether its rows are tracked: the table's generations then (wider,
+    /// never narrower). Empty with generations off.
+    pub(crate) fn row_invalidation_of<E: sea_orm::EntityTrait>(
+        &self,
+        values: &[sea_orm::Value],
+    ) -> Vec<String> {
         let generations = &self.parts.generations;
         if !generations.enabled() {
-            return;
+            return Vec::new();
         }
-        let known = generations.known_entity::<E>();
-        let keys = match &known {
-            Some(entity) => match self.entity_row_dependencies::<E>(entity, values) {
+        match generations.known_entity::<E>() {
+            Some(entity) => match self.entity_row_dependencies::<E>(&entity, values) {
                 Some(depends_on) => generations.row_invalidation(&entity.table, &depends_on),
                 None => generations.table_keys(std::slice::from_ref(&entity.table)),
             },
             None => generations.table_keys(&[E::default().table_name().to_lowercase()]),
-        };
-        generations.bump_keys(keys).await;
+        }
     }
 
-    /// Bumps what each of `reads` depends on (see [`Generations::row_invalidation`]), so that
-    /// no value of them loaded before — not even one another process stores after the
-    /// caller's delete — is served again. Without a catalog held here, which shows whether
-    /// their rows are tracked, every generation of the tables they read (wider).
-    pub(crate) async fn bump_reads(&self, reads: &[&Statement]) {
+    /// What to bump so no value of `reads` loaded before is served again (see
+    /// [`Generations::row_invalidation`]). Without a catalog held here, which shows whether
+    /// their rows are tracked, every generation of the tables they read (wider). Empty with
+    /// generations off.
+    pub(crate) fn reads_invalidation(&self, reads: &[&Statement]) -> Vec<String> {
         let generations = &self.parts.generations;
         if !generations.enabled() {
-            return;
+            return Vec::new();
         }
         let mut keys = Vec::new();
         for statement in reads {
@@ -731,7 +741,7 @@ impl ModelCache {
         }
         keys.sort();
         keys.dedup();
-        generations.bump_keys(keys).await;
+        keys
     }
 
     /// [`row_dependencies`](Self::row_dependencies) once the entity's keys are made.
@@ -890,11 +900,6 @@ impl ModelCache {
             plan.key = None;
         }
         self.parts.read_path.read(plan, db, loader).await
-    }
-
-    /// Deletes one cached value (a fault is logged); see [`delete_keys`](Self::delete_keys).
-    pub(crate) async fn delete_key(&self, key: &CacheKey) {
-        self.delete_keys(std::slice::from_ref(key)).await;
     }
 
     /// Deletes cached values (a fault is logged), then drops them from the near cache here and

@@ -350,6 +350,7 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
             reads.push((Operation::Count, count));
         }
         let statements: Vec<&Statement> = reads.iter().map(|(_, statement)| *statement).collect();
+        let generations = self.cache.reads_invalidation(&statements);
         let keys: Vec<_> = reads
             .into_iter()
             .map(|(operation, statement)| {
@@ -357,12 +358,7 @@ impl<Q: CacheableSelect> CachedQuery<Q> {
                 keys.statement(operation, &label, statement)
             })
             .collect();
-        // The bump makes a value loaded before this call stale wherever it is stored, even a
-        // store another process lands after the delete; the delete frees it now.
-        tokio::join!(
-            self.cache.bump_reads(&statements),
-            self.cache.delete_keys(&keys)
-        );
+        self.cache.forget(&keys, generations).await;
     }
 
     /// All rows, from the cache or the database: what SeaORM's `.all(db)` returns.

@@ -370,12 +370,8 @@ where
         let values: Vec<Value> = pk.into().into_value_tuple().into_iter().collect();
         let label = key::entity_label::<E>();
         let key = self.primary_key(label, &values);
-        // The bump makes a value loaded before this call stale wherever it is stored, even a
-        // store another process lands after the delete; the delete frees it now.
-        tokio::join!(
-            self.cache.bump_row_of::<E>(&values),
-            self.cache.delete_key(&key)
-        );
+        let generations = self.cache.row_invalidation_of::<E>(&values);
+        self.cache.forget(&[key], generations).await;
     }
 
     /// The key of the primary-key read of `values`, under the entity's `label`.
